@@ -1,0 +1,372 @@
+"""Encoding under the output contract: source timestamps, rotation and colour tags kept, audio and subtitle
+packets copied from the source without re-encoding, and the file appearing only when complete.
+
+The writer is given the source's :class:`VideoInfo` as the timing template: frame ``i`` is stamped with the
+source's own presentation time ``pts[i]``, so constant and variable frame rates both come back exactly.
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from shotcraft.media.probe import probe
+>>> from shotcraft.media.read import VideoReader
+>>> from shotcraft.media.samples import sample_clip
+>>> source = probe(sample_clip("carphone"))
+>>> out = Path(tempfile.mkdtemp()) / "copy.mp4"
+>>> with VideoWriter(out, source) as writer:
+...     for frame in VideoReader(source.path, source).frames():
+...         writer.write(frame)
+>>> probe(out).video.frame_count == source.video.frame_count
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from shotcraft.media.errors import MediaError
+from shotcraft.media.probe import MediaInfo, VideoInfo
+from shotcraft.media.read import from_rgb
+from shotcraft.spec import OutputSpec
+
+_CONTAINER_FOR_SUFFIX = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+_X26X_PIX_FMTS = {
+    "yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le", "nv12",
+}  # fmt: skip
+#: Audio is muxed this far ahead of the video written so far, so players get well-interleaved files.
+_AUDIO_LEAD = Fraction(1, 2)
+
+
+def check_output_path(output: Path, source: Path | None = None) -> Path:
+    """Refuse an output that would overwrite the source or land in a folder we cannot write to."""
+    output = Path(output)
+    if source is not None:
+        src = Path(source)
+        same = output.resolve() == src.resolve() or (output.exists() and os.path.samefile(output, src))
+        if same:
+            raise MediaError(f"output {output} is the source clip: choose another name (sources are never modified)")
+    parent = output.parent if output.suffix else output.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MediaError(f"cannot create output folder {parent}: {exc.strerror}") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise MediaError(f"output folder {parent} is not writable")
+    return output
+
+
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+
+
+class VideoWriter:
+    """Write frames (RGB arrays or PyAV frames) to ``path`` under the output contract.
+
+    ``source`` is the probed source clip: its video stream is the timing and colour template, and its
+    audio and subtitle packets are copied into the output (``copy_streams=False`` to skip that). The
+    file is written under a hidden temporary name and renamed on :meth:`close`; on error nothing is left.
+    ``size`` overrides the output size (for reframing); ``video`` overrides the template (for generated
+    takes with no source file).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        source: MediaInfo | None = None,
+        output: OutputSpec | None = None,
+        *,
+        video: VideoInfo | None = None,
+        size: tuple[int, int] | None = None,
+        copy_streams: bool = True,
+    ):
+        self.path = Path(path)
+        self.source = source
+        self.output = output or OutputSpec.for_path(self.path)
+        template = video or (source.require_video() if source else None)
+        if template is None:
+            raise ValueError("VideoWriter needs a source clip or a video template")
+        self.video = template
+        self.width, self.height = size or (template.width, template.height)
+        self.copy_streams = copy_streams and source is not None
+        self.frames_written = 0
+        self.notices: list[str] = []
+        check_output_path(self.path, source.path if source else None)
+        self._sequence = self.output.format == "png_sequence"
+        self._tmp = _temp_name(self.path) if not self._sequence else self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        self._container: Any = None
+        self._stream: Any = None
+        self._pix_fmt: str = ""
+        self._passthrough: dict[int, Any] = {}
+        self._packets: Iterator[av.Packet] | None = None
+        self._pending: av.Packet | None = None
+        self._source_container: Any = None
+        self._closed = False
+
+    # -- context manager -----------------------------------------------------------------------------------
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    # -- writing -------------------------------------------------------------------------------------------
+
+    def write(self, frame: np.ndarray | av.VideoFrame) -> None:
+        """Append one frame; arrays are ``(H, W, 3)`` uint8 RGB."""
+        if self._closed:
+            raise MediaError("writer is already closed")
+        try:
+            if self._sequence:
+                self._write_png(frame)
+            else:
+                if self._container is None:
+                    self._open(frame)
+                self._encode(frame)
+        except OSError as exc:
+            self.abort()
+            raise MediaError(f"writing {self.path.name} failed: {_os_reason(exc)}") from None
+        self.frames_written += 1
+
+    def write_all(self, frames: Any) -> None:
+        for frame in frames:
+            self.write(frame)
+
+    def close(self) -> Path:
+        """Finish the file and move it into place; returns the final path."""
+        if self._closed:
+            return self.path
+        try:
+            if self.frames_written == 0:
+                raise MediaError(f"no frames were written to {self.path.name}")
+            if self._sequence:
+                self._copy_streams_to_sidecar()
+                if self.path.exists():
+                    shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
+            else:
+                for packet in self._stream.encode(None):
+                    self._container.mux(packet)
+                self._mux_pending(until=None)
+                self._container.close()
+                self._container = None
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise MediaError(f"finishing {self.path.name} failed: {_os_reason(exc)}") from None
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self._close_source()
+        self._closed = True
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial output; the destination is left as it was."""
+        self._closed = True
+        if self._container is not None:
+            try:
+                self._container.close()
+            except (av.error.FFmpegError, OSError):
+                pass
+            self._container = None
+        self._close_source()
+        if self._tmp.is_dir():
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        elif self._tmp.exists():
+            self._tmp.unlink()
+
+    # -- video ---------------------------------------------------------------------------------------------
+
+    def _open(self, first: np.ndarray | av.VideoFrame) -> None:
+        fmt = self.output.format
+        container_format = _CONTAINER_FOR_SUFFIX.get(self.path.suffix.lower())
+        if container_format is None:
+            raise MediaError(f"output {self.path.name}: use a .mp4, .mov or .mkv name, or a folder for PNG frames")
+        try:
+            self._container = av.open(str(self._tmp), "w", format=container_format)
+        except (OSError, av.error.FFmpegError) as exc:
+            raise MediaError(f"cannot create {self.path.name}: {_os_reason(exc)}") from None
+        codec, pix_fmt, options = self._codec_settings(first)
+        stream = self._container.add_stream(codec, rate=self.video.fps)
+        stream.width, stream.height = self.width, self.height
+        stream.pix_fmt = pix_fmt
+        stream.time_base = self.video.time_base
+        stream.codec_context.time_base = self.video.time_base
+        stream.options = options
+        if fmt == "mov_prores":
+            stream.codec_context.profile = "HQ" if pix_fmt.startswith("yuv422") else "4444"
+        ctx = stream.codec_context
+        if not pix_fmt.startswith(("rgb", "bgr", "gbr")):
+            ctx.color_range = self.video.color_range
+            ctx.colorspace = self.video.colorspace
+        ctx.color_primaries = self.video.color_primaries
+        ctx.color_trc = self.video.color_trc
+        if self.video.sample_aspect_ratio and (self.width, self.height) == (self.video.width, self.video.height):
+            ctx.sample_aspect_ratio = self.video.sample_aspect_ratio
+        if self.video.rotation:
+            stream.set_display_rotation(self.video.rotation)
+        self._stream, self._pix_fmt = stream, pix_fmt
+        if self.copy_streams:
+            self._open_passthrough()
+
+    def _codec_settings(self, first: np.ndarray | av.VideoFrame) -> tuple[str, str, dict[str, str]]:
+        fmt, lossless = self.output.format, self.output.lossless
+        source_fmt = first.format.name if isinstance(first, av.VideoFrame) else "rgb24"
+        odd = self.width % 2 or self.height % 2
+        if fmt == "mov_prores":
+            pix = "yuv444p10le" if "444" in self.video.pix_fmt or source_fmt == "rgb24" and lossless else "yuv422p10le"
+            if lossless:
+                self.notices.append("ProRes is never lossless: use mp4_h264 with lossless for exact pixels")
+            return "prores_ks", pix, {}
+        codec = "libx265" if fmt == "mp4_h265" else "libx264"
+        if lossless and source_fmt in ("rgb24", "bgr24"):
+            # RGB frames in, RGB samples out: no YUV round trip, so pixels come back exactly.
+            if codec == "libx264":
+                return "libx264rgb", "rgb24", {"qp": "0", "preset": self.output.preset}
+            return codec, "gbrp", {"x265-params": "lossless=1:log-level=error", "preset": self.output.preset}
+        pix = source_fmt if source_fmt in _X26X_PIX_FMTS else self.video.pix_fmt
+        if pix not in _X26X_PIX_FMTS:
+            pix = "yuv420p10le" if self.video.bit_depth > 8 else "yuv420p"
+        if odd and not pix.startswith("yuv444"):
+            pix = "yuv444p10le" if "10" in pix else "yuv444p"
+            self.notices.append(
+                f"{self.width}x{self.height} has odd dimensions, which 4:2:0 cannot hold: written as 4:4:4"
+            )
+        if codec == "libx264":
+            opts = {"qp": "0"} if lossless else {"crf": str(self.output.crf)}
+            opts["preset"] = self.output.preset
+        else:
+            params = "lossless=1" if lossless else f"crf={self.output.crf}"
+            opts = {"x265-params": f"{params}:log-level=error", "preset": self.output.preset}
+        return codec, pix, opts
+
+    def _encode(self, frame: np.ndarray | av.VideoFrame) -> None:
+        index = self.frames_written
+        if isinstance(frame, np.ndarray):
+            if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+                raise MediaError(
+                    f"frame {index} is {frame.shape} {frame.dtype}; expected ({self.height}, {self.width}, 3) uint8"
+                )
+            av_frame = from_rgb(frame, self.video, self._pix_fmt)
+        else:
+            av_frame = frame if frame.format.name == self._pix_fmt else frame.reformat(format=self._pix_fmt)
+            # Let the encoder choose its own GOP instead of copying the source's frame types.
+            av_frame.pict_type = av.video.frame.PictureType.NONE
+        av_frame.pts = self._pts_of(index)
+        av_frame.time_base = self.video.time_base
+        for packet in self._stream.encode(av_frame):
+            self._container.mux(packet)
+        self._mux_pending(until=self.video.time_of(min(index, self.video.frame_count - 1)) + _AUDIO_LEAD)
+
+    def _pts_of(self, index: int) -> int:
+        pts = self.video.pts
+        if index < len(pts):
+            return pts[index]
+        # Past the template's end (generated or extended takes): continue at the nominal rate.
+        last = pts[-1] if pts else 0
+        extra = index - len(pts) + (1 if pts else 0)
+        return last + round(extra / (self.video.fps * self.video.time_base))
+
+    def _write_png(self, frame: np.ndarray | av.VideoFrame) -> None:
+        if self.frames_written == 0:
+            self._tmp.mkdir(parents=True, exist_ok=False)
+        if isinstance(frame, av.VideoFrame):
+            frame = frame.to_ndarray(format="rgb24")
+        av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24").save(
+            str(self._tmp / f"{self.path.name}_{self.frames_written:06d}.png")
+        )
+
+    # -- audio and subtitle pass-through -------------------------------------------------------------------
+
+    def _open_passthrough(self) -> None:
+        assert self.source is not None
+        indices = [a.index for a in self.source.audio] + [s.index for s in self.source.subtitles]
+        if not indices:
+            return
+        self._source_container = av.open(str(self.source.path), metadata_errors="ignore")
+        streams = [self._source_container.streams[i] for i in indices]
+        for in_stream in streams:
+            try:
+                out_stream = self._container.add_stream_from_template(in_stream)
+            except (ValueError, av.error.FFmpegError) as exc:
+                raise MediaError(
+                    f"{in_stream.type} stream {in_stream.index} ({in_stream.codec_context.name}) cannot be copied "
+                    f"into {self.path.suffix} ({exc}); try a .mov or .mkv output"
+                ) from None
+            if in_stream.language:
+                out_stream.metadata["language"] = in_stream.language
+            self._passthrough[in_stream.index] = out_stream
+        self._packets = self._source_container.demux(streams)
+
+    def _mux_pending(self, until: Fraction | None) -> None:
+        """Copy source audio/subtitle packets whose time is before ``until`` (all of them if None)."""
+        if self._packets is None:
+            return
+        while True:
+            packet = self._pending
+            if packet is None:
+                packet = next(self._packets, None)
+                if packet is None:
+                    self._packets = None
+                    return
+                if packet.size == 0 and packet.pts is None:
+                    continue
+            if until is not None and packet.pts is not None and packet.time_base is not None:
+                start = self.source.video.pts[0] * self.source.video.time_base if self.source.video else 0
+                if packet.pts * packet.time_base - start > until:
+                    self._pending = packet
+                    return
+            self._pending = None
+            packet.stream = self._passthrough[packet.stream_index]
+            try:
+                self._container.mux(packet)
+            except av.error.FFmpegError as exc:
+                raise MediaError(f"copying {packet.stream.type} packets failed: {exc}") from None
+
+    def _copy_streams_to_sidecar(self) -> None:
+        """A frame sequence keeps its audio next to the frames, packets copied into ``audio.mka``."""
+        if not self.copy_streams or self.source is None or not self.source.audio:
+            return
+        with av.open(str(self.source.path), metadata_errors="ignore") as src, av.open(
+            str(self._tmp / "audio.mka"), "w", format="matroska"
+        ) as dst:
+            streams = [src.streams[a.index] for a in self.source.audio]
+            mapping = {s.index: dst.add_stream_from_template(s) for s in streams}
+            for packet in src.demux(streams):
+                if packet.size == 0 and packet.pts is None:
+                    continue
+                packet.stream = mapping[packet.stream_index]
+                dst.mux(packet)
+
+    def _close_source(self) -> None:
+        if self._source_container is not None:
+            self._source_container.close()
+            self._source_container = None
+            self._packets = None
+
+
+def _os_reason(exc: BaseException) -> str:
+    errno = getattr(exc, "errno", None)
+    if errno == 28:
+        return "the disk is full"
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def write_sidecar(path: str | os.PathLike[str], data: dict[str, Any]) -> Path:
+    """Write ``<output>.json`` atomically: the record that makes an output file a take."""
+    target = Path(f"{path}.json") if not str(path).endswith(".json") else Path(path)
+    tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, target)
+    return target

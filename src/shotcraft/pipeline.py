@@ -1,0 +1,99 @@
+"""One transform, end to end: probe → plan → engine → finishing → write, streaming frame by frame.
+
+This is the single place that strings the stages together; the CLI, the Python API and the studio's
+workers all call :func:`transform` so they behave identically.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shotcraft import __version__
+from shotcraft.engines import select_engine
+from shotcraft.engines.base import Progress, no_progress
+from shotcraft.finishing.locks import apply_locks
+from shotcraft.media.read import VideoReader
+from shotcraft.media.write import VideoWriter, check_output_path, write_sidecar
+from shotcraft.plan import TransformPlan, plan_transform
+from shotcraft.spec import OutputSpec, TransformSpec
+
+
+@dataclass
+class TakeResult:
+    """What a finished transform or generation produced: the file, its sidecar, and what to tell the user."""
+
+    path: Path
+    sidecar: Path
+    frame_count: int
+    engine: str
+    seconds: float
+    notices: list[str] = field(default_factory=list)
+
+
+def transform(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    spec: TransformSpec | None = None,
+    *,
+    progress: Progress = no_progress,
+    lineage: dict[str, Any] | None = None,
+) -> TakeResult:
+    """Transform ``source`` into ``output`` under the output contract.
+
+    With an empty spec this is the identity transform: decoded frames are re-encoded without a trip
+    through RGB, so lossless output is pixel-identical to the source.
+    """
+    started = time.perf_counter()
+    spec = spec or TransformSpec()
+    output = Path(output)
+    if "format" not in spec.output.model_fields_set:
+        spec = spec.model_copy(update={"output": OutputSpec.for_path(output, **spec.output.model_dump(exclude={"format"}))})
+    check_output_path(output, Path(source))
+    plan = plan_transform(source, spec)
+    reader = VideoReader(plan.source.path, plan.source)
+    total = plan.frame_count
+    with VideoWriter(output, plan.source, spec.output) as writer:
+        if plan.is_identity and not spec.locks:
+            engine_name = "identity"
+            frames: Iterator[Any] = reader.av_frames()
+        else:
+            engine = select_engine(plan)
+            engine_name = engine.name
+            frames = apply_locks(plan, engine.transform(plan, reader, progress), reader)
+        for index, frame in enumerate(frames):
+            writer.write(frame)
+            progress("write", index + 1, total)
+        if writer.frames_written != total:
+            raise RuntimeError(f"engine {engine_name} produced {writer.frames_written} frames for {total}")
+    notices = plan.notices + writer.notices
+    sidecar = write_sidecar(output, _take_record(plan, output, engine_name, notices, lineage))
+    return TakeResult(output, sidecar, total, engine_name, time.perf_counter() - started, notices)
+
+
+def _take_record(
+    plan: TransformPlan, output: Path, engine: str, notices: list[str], lineage: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "kind": "transform",
+        "shotcraft": __version__,
+        "output": str(output),
+        "source": plan.source.to_dict(),
+        "spec": plan.spec.model_dump(mode="json"),
+        "engine": engine,
+        "frame_count": plan.frame_count,
+        "fps": str(plan.video.fps),
+        "notices": notices,
+        "lineage": lineage or {},
+    }
+
+
+def frames_of(result: TakeResult) -> Iterator[np.ndarray]:
+    """The frames of a finished take, streamed (a convenience for notebooks and tests)."""
+    return VideoReader(result.path).frames()

@@ -1,0 +1,510 @@
+"""What the user asks for, in the brief's vocabulary and nothing engine-specific.
+
+The two top-level models are :class:`TransformSpec` (keep a source clip's timing, change its look) and
+:class:`GenerateSpec` (invent new takes). Both load from YAML/JSON files and from CLI flags; checks that
+need the probed source clip (a keyframe past the end, a mask of the wrong size) live in
+:mod:`shotcraft.plan`, so a spec can be written before the clip is at hand.
+
+>>> spec = TransformSpec.model_validate({"prompt": "rainy night street", "motion_adherence": 7})
+>>> spec.motion_adherence, spec.structure_adherence, spec.strength
+(7, 5, 'auto')
+>>> parse_time_point("4.2s"), parse_time_point("50%"), parse_time_point("12")
+(TimePoint(seconds=4.2), TimePoint(fraction=0.5), TimePoint(frame=12))
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+MAX_KEYFRAMES = 64
+
+STRENGTH_PRESETS = (
+    "adhere_1", "adhere_2", "adhere_3",
+    "flex_1", "flex_2", "flex_3",
+    "reimagine_1", "reimagine_2", "reimagine_3",
+    "auto",
+)  # fmt: skip
+StrengthPreset = Literal[
+    "adhere_1", "adhere_2", "adhere_3",
+    "flex_1", "flex_2", "flex_3",
+    "reimagine_1", "reimagine_2", "reimagine_3",
+    "auto",
+]  # fmt: skip
+
+#: How far each preset lets the look move from the source, 0 (identical) .. 1 (free). Engines map this onto
+#: their own knobs (re-noise level for diffusion, propagation blend for classic).
+STRENGTH_LEVELS: dict[str, float] = {
+    "adhere_1": 0.15, "adhere_2": 0.25, "adhere_3": 0.35,
+    "flex_1": 0.45, "flex_2": 0.55, "flex_3": 0.65,
+    "reimagine_1": 0.75, "reimagine_2": 0.85, "reimagine_3": 0.95,
+}  # fmt: skip
+
+Adherence = Literal["off"] | Annotated[int, Field(ge=1, le=9)]
+
+RELIGHT_PRESETS = ("golden_hour", "blue_hour", "night", "overcast", "noon")
+LOOK_PRESETS = ("watercolour", "pencil", "cartoon", "film_print")
+OUTPUT_FORMATS = ("mp4_h264", "mp4_h265", "mov_prores", "png_sequence")
+
+
+class SpecError(ValueError):
+    """A spec that cannot be carried out; ``problems`` holds one plain sentence per problem."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+def _normalise_name(value: Any) -> Any:
+    """Accept 'golden-hour', 'Golden Hour' and 'golden_hour' as one name."""
+    if isinstance(value, str):
+        return re.sub(r"[\s\-]+", "_", value.strip().lower())
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Time points: where a keyframe or a track reference sits in the clip.
+
+
+class TimePoint(_Model):
+    """A place in a clip: seconds, a fraction of the clip (0..1), or a frame index. Exactly one is set."""
+
+    seconds: float | None = Field(default=None, ge=0)
+    fraction: float | None = Field(default=None, ge=0, le=1)
+    frame: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TimePoint:
+        if sum(v is not None for v in (self.seconds, self.fraction, self.frame)) != 1:
+            raise ValueError("a time point needs exactly one of seconds, fraction or frame")
+        return self
+
+    def __repr__(self) -> str:
+        for name in ("seconds", "fraction", "frame"):
+            if getattr(self, name) is not None:
+                return f"TimePoint({name}={getattr(self, name)!r})"
+        return "TimePoint()"  # pragma: no cover - the validator forbids it
+
+    def describe(self) -> str:
+        if self.seconds is not None:
+            return f"{self.seconds:g} s"
+        if self.fraction is not None:
+            return f"{self.fraction * 100:g} %"
+        return f"frame {self.frame}"
+
+
+def parse_time_point(text: str) -> TimePoint:
+    """Parse ``4.2s`` (seconds), ``50%`` (fraction), ``f12`` or ``12`` (frame index).
+
+    A bare decimal such as ``0.5`` is refused: it could mean seconds or a fraction.
+    """
+    t = text.strip().lower()
+    try:
+        if t.endswith("s"):
+            return TimePoint(seconds=float(t[:-1]))
+        if t.endswith("%"):
+            return TimePoint(fraction=float(t[:-1]) / 100)
+        if t.startswith("f"):
+            return TimePoint(frame=int(t[1:]))
+        if re.fullmatch(r"\d+", t):
+            return TimePoint(frame=int(t))
+    except (ValueError, ValidationError) as exc:
+        raise SpecError(f"time point {text!r} is not valid: {_first_error(exc)}") from None
+    raise SpecError(
+        f"time point {text!r} is ambiguous: write seconds as '4.2s', a fraction as '50%' or a frame as 'f12'"
+    )
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return str(err.get("msg", err))
+    return str(exc)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Keyframes, locks, references
+
+
+class Keyframe(_Model):
+    """An edited still the output must hit at one place in the clip."""
+
+    at: TimePoint
+    image: Path
+
+    @classmethod
+    def parse(cls, text: str) -> Keyframe:
+        """``4.2s:key.png``, ``50%:key.png``, ``f12:key.png`` or ``0:key.png``."""
+        at, sep, image = text.partition(":")
+        if not sep or not image:
+            raise SpecError(f"keyframe {text!r} should look like '4.2s:edited.png'")
+        return cls(at=parse_time_point(at), image=Path(image))
+
+
+class RectLock(_Model):
+    kind: Literal["rect"] = "rect"
+    x: int = Field(ge=0)
+    y: int = Field(ge=0)
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    feather: float = Field(default=2.0, ge=0, le=256)
+
+
+class PolygonLock(_Model):
+    kind: Literal["polygon"] = "polygon"
+    points: list[tuple[float, float]] = Field(min_length=3)
+    feather: float = Field(default=2.0, ge=0, le=256)
+
+
+class MaskVideoLock(_Model):
+    """A mask clip (or one still) the size of the source: white is locked."""
+
+    kind: Literal["mask"] = "mask"
+    path: Path
+    feather: float = Field(default=2.0, ge=0, le=256)
+
+
+class TrackLock(_Model):
+    """A region followed through the clip by the tracker (a track JSON file, or a box to track from a frame)."""
+
+    kind: Literal["track"] = "track"
+    track_file: Path | None = None
+    box: tuple[int, int, int, int] | None = None
+    at: TimePoint | None = None
+    feather: float = Field(default=2.0, ge=0, le=256)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TrackLock:
+        if (self.track_file is None) == (self.box is None):
+            raise ValueError("a track lock needs either a track_file or a box (x, y, width, height)")
+        return self
+
+
+class PeopleLock(_Model):
+    kind: Literal["people"] = "people"
+    feather: float = Field(default=3.0, ge=0, le=256)
+
+
+class FacesLock(_Model):
+    kind: Literal["faces"] = "faces"
+    feather: float = Field(default=3.0, ge=0, le=256)
+
+
+Lock = Annotated[
+    RectLock | PolygonLock | MaskVideoLock | TrackLock | PeopleLock | FacesLock,
+    Field(discriminator="kind"),
+]
+
+
+def parse_lock(text: str) -> Lock:
+    """Parse a CLI lock: ``rect:X,Y,W,H``, ``polygon:x1,y1,x2,y2,...``, ``mask:path``, ``track:file.json``,
+    ``people``, ``faces``; an optional ``@F`` suffix sets the feather in pixels (``rect:0,0,64,64@4``)."""
+    body, _, feather_text = text.partition("@")
+    kind, _, arg = body.partition(":")
+    kind = kind.strip().lower()
+    extra: dict[str, Any] = {}
+    if feather_text:
+        try:
+            extra["feather"] = float(feather_text)
+        except ValueError:
+            raise SpecError(f"lock {text!r}: feather {feather_text!r} is not a number") from None
+    try:
+        if kind == "rect":
+            x, y, w, h = (int(v) for v in arg.split(","))
+            return RectLock(x=x, y=y, width=w, height=h, **extra)
+        if kind == "polygon":
+            values = [float(v) for v in arg.split(",")]
+            if len(values) % 2:
+                raise SpecError(f"lock {text!r}: a polygon needs x,y pairs")
+            return PolygonLock(points=list(zip(values[::2], values[1::2], strict=True)), **extra)
+        if kind == "mask":
+            return MaskVideoLock(path=Path(arg), **extra)
+        if kind == "track":
+            return TrackLock(track_file=Path(arg), **extra)
+        if kind == "people":
+            return PeopleLock(**extra)
+        if kind == "faces":
+            return FacesLock(**extra)
+    except (ValueError, ValidationError) as exc:
+        if isinstance(exc, SpecError):
+            raise
+        raise SpecError(f"lock {text!r} is not valid: {_first_error(exc)}") from None
+    raise SpecError(f"lock kind {kind!r} is unknown: use rect, polygon, mask, track, people or faces")
+
+
+class Reference(_Model):
+    """An image to bring in: a product, a character or a style."""
+
+    image: Path
+    role: Literal["product", "character", "style"] = "style"
+
+
+class Reframe(_Model):
+    """Change the aspect ratio by outpainting, keeping the source's timing."""
+
+    aspect: str = Field(pattern=r"^\d+:\d+$", description="width:height, e.g. '9:16'")
+    anchor: Literal["center", "left", "right", "top", "bottom"] = "center"
+
+    @property
+    def ratio(self) -> Fraction:
+        w, h = self.aspect.split(":")
+        return Fraction(int(w), int(h))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Operations: what changes about the look.
+
+
+class DirectionalLight(_Model):
+    """A virtual light shaded from image-derived normals."""
+
+    azimuth: float = Field(default=45.0, description="degrees, 0 = from the right, 90 = from the top")
+    elevation: float = Field(default=30.0, ge=0, le=90)
+    colour: tuple[float, float, float] = (1.0, 0.9, 0.75)
+    intensity: float = Field(default=0.5, ge=0, le=4)
+    softness: float = Field(default=0.5, ge=0, le=1)
+
+
+class GradedKeyframe(_Model):
+    """A frame the user graded in another tool; the engine fits a colour transform to it."""
+
+    at: TimePoint
+    image: Path
+
+    @classmethod
+    def parse(cls, text: str) -> GradedKeyframe:
+        key = Keyframe.parse(text)
+        return cls(at=key.at, image=key.image)
+
+
+class RelightOp(_Model):
+    op: Literal["relight"] = "relight"
+    preset: Literal["golden_hour", "blue_hour", "night", "overcast", "noon"] | None = None
+    exposure: float = Field(default=0.0, ge=-6, le=6, description="stops")
+    temperature: float = Field(default=0.0, ge=-100, le=100, description="cool (-) to warm (+)")
+    tint: float = Field(default=0.0, ge=-100, le=100, description="green (-) to magenta (+)")
+    contrast: float = Field(default=0.0, ge=-1, le=1)
+    saturation: float = Field(default=0.0, ge=-1, le=1)
+    light: DirectionalLight | None = None
+    keyframes: list[GradedKeyframe] = Field(default_factory=list, max_length=MAX_KEYFRAMES)
+
+    _norm = field_validator("preset", mode="before")(_normalise_name)
+
+
+class RestyleOp(_Model):
+    """Restyle by the spec's keyframes, a built-in look, or the look of a reference image."""
+
+    op: Literal["restyle"] = "restyle"
+    look: Literal["watercolour", "pencil", "cartoon", "film_print"] | None = None
+    reference: Path | None = None
+
+    @field_validator("look", mode="before")
+    @classmethod
+    def _look_name(cls, value: Any) -> Any:
+        value = _normalise_name(value)
+        return {"watercolor": "watercolour", "cel": "cartoon", "film": "film_print"}.get(value, value)
+
+
+class SwapOp(_Model):
+    """Replace a planar region (tracked from four corners or a track file) with a reference image."""
+
+    op: Literal["swap"] = "swap"
+    image: Path
+    corners: list[tuple[float, float]] | None = Field(default=None, min_length=4, max_length=4)
+    track_file: Path | None = None
+    at: TimePoint = Field(default_factory=lambda: TimePoint(frame=0))
+    occluders: Literal["none", "people"] | Path = "none"
+    match_lighting: bool = True
+
+    @model_validator(mode="after")
+    def _region(self) -> SwapOp:
+        if (self.corners is None) == (self.track_file is None):
+            raise ValueError("a swap needs either four corners or a track_file")
+        return self
+
+
+class LocalizeOp(_Model):
+    """Market versions: replace on-screen text per market and add subtitles."""
+
+    op: Literal["localize"] = "localize"
+    markets: list[str] = Field(min_length=1)
+    table: Path | None = None
+    replacements: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="source text -> {market: text}"
+    )
+    subtitles: dict[str, Path] = Field(default_factory=dict, description="market -> SRT/VTT file")
+    burn_subtitles: bool = False
+
+    @field_validator("markets")
+    @classmethod
+    def _markets(cls, value: list[str]) -> list[str]:
+        cleaned = [m.strip() for m in value if m.strip()]
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError("a market is named twice")
+        return cleaned
+
+
+Operation = Annotated[RelightOp | RestyleOp | SwapOp | LocalizeOp, Field(discriminator="op")]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Output
+
+
+class OutputSpec(_Model):
+    format: Literal["mp4_h264", "mp4_h265", "mov_prores", "png_sequence"] = "mp4_h264"
+    lossless: bool = False
+    crf: int = Field(default=18, ge=0, le=51)
+    preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+    ] = "veryfast"
+
+    @classmethod
+    def for_path(cls, path: Path, **kwargs: Any) -> OutputSpec:
+        """Pick the format from the output name: .mov → ProRes, a folder or %d pattern → PNG frames."""
+        suffix = path.suffix.lower()
+        if "format" not in kwargs:
+            if suffix == ".mov":
+                kwargs["format"] = "mov_prores"
+            elif suffix in ("", ".png") or "%" in path.name:
+                kwargs["format"] = "png_sequence"
+        return cls(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The two top-level specs
+
+
+class TransformSpec(_Model):
+    """Transform an existing clip: same frames, fps, duration and audio, a new look."""
+
+    prompt: str = ""
+    strength: StrengthPreset = "auto"
+    keyframes: list[Keyframe] = Field(default_factory=list)
+    motion_adherence: Adherence = 5
+    structure_adherence: Adherence = 5
+    locks: list[Lock] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    reframe: Reframe | None = None
+    operations: list[Operation] = Field(default_factory=list)
+    engine: Literal["auto", "classic", "diffusion"] = "auto"
+    model: str | None = None
+    seed: int | None = None
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    _norm = field_validator("strength", mode="before")(_normalise_name)
+
+    @field_validator("keyframes")
+    @classmethod
+    def _keyframe_count(cls, value: list[Keyframe]) -> list[Keyframe]:
+        if len(value) > MAX_KEYFRAMES:
+            raise ValueError(f"{len(value)} keyframes given; at most {MAX_KEYFRAMES} per clip")
+        return value
+
+    @property
+    def is_identity(self) -> bool:
+        """No operation, keyframe, prompt or reframe: a faithful re-encode under the output contract."""
+        return not (self.operations or self.keyframes or self.prompt or self.reframe or self.references)
+
+
+class ExtendSpec(_Model):
+    take: Path
+    direction: Literal["forwards", "backwards"] = "forwards"
+    seconds: float = Field(default=2.0, gt=0, le=60)
+
+
+class GenerateSpec(_Model):
+    """Invent new takes from a prompt, an image, reference images or start/end frames."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    image: Path | None = None
+    end_image: Path | None = None
+    references: list[Reference] = Field(default_factory=list)
+    aspect: str = Field(default="16:9", pattern=r"^\d+:\d+$")
+    width: int | None = Field(default=None, gt=0, le=8192)
+    height: int | None = Field(default=None, gt=0, le=8192)
+    duration: float = Field(default=5.0, gt=0, le=120, description="seconds")
+    fps: float = Field(default=16.0, gt=0, le=120)
+    seed: int | None = None
+    takes: int = Field(default=1, ge=1, le=16)
+    quality: Literal["draft", "final"] = "draft"
+    steps: int | None = Field(default=None, ge=1, le=200)
+    guidance: float | None = Field(default=None, ge=0, le=30)
+    extend: ExtendSpec | None = None
+    loop: bool = False
+    engine: Literal["auto", "classic", "diffusion"] = "auto"
+    model: str | None = None
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @model_validator(mode="after")
+    def _has_input(self) -> GenerateSpec:
+        if not (self.prompt or self.image or self.references or self.extend):
+            raise ValueError("generation needs a prompt, an image, reference images or a take to extend")
+        return self
+
+
+def load_spec(path: Path | str, kind: type[_Model]) -> Any:
+    """Load a TransformSpec or GenerateSpec from a YAML or JSON file, with one clear message on failure.
+
+    Relative image paths inside the file are read relative to the file's folder.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"spec file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"spec file {path} cannot be read: {exc}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise SpecError(f"spec file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"spec file {path} should hold a mapping of settings")
+    spec = validate_spec(data, kind)
+    return _resolve_paths(spec, path.parent)
+
+
+def validate_spec(data: dict[str, Any], kind: type[_Model]) -> Any:
+    """Validate a mapping into a spec, turning pydantic's report into one sentence per problem."""
+    try:
+        return kind.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([_describe(err) for err in exc.errors()]) from None
+
+
+def _describe(err: Any) -> str:
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    msg = str(err.get("msg", "invalid"))
+    if err.get("type") == "literal_error":
+        msg = f"{err.get('input')!r} is not one of the allowed values ({msg.split(': ', 1)[-1]})"
+    return f"{where}: {msg}" if where else msg
+
+
+def _resolve_paths(model: BaseModel, base: Path) -> Any:
+    """Make every relative Path field absolute against ``base`` (the spec file's folder)."""
+    for name, value in model:
+        if isinstance(value, Path) and not value.is_absolute():
+            setattr(model, name, base / value)
+        elif isinstance(value, BaseModel):
+            _resolve_paths(value, base)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, BaseModel):
+                    _resolve_paths(item, base)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, Path) and not item.is_absolute():
+                    value[key] = base / item
+    return model
