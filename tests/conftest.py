@@ -43,4 +43,6 @@ def clip_factory(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def small_clip(clip_factory) -> Path:
     """48 frames of real footage at 160x120, 25 fps, stereo audio."""
-    return clip_factory("small.mp4", frames=48, width=160, height=120, fps=Fraction(25), footage="bikes", audio_channels=2)
+    return clip_factory(
+        "small.mp4", frames=48, width=160, height=120, fps=Fraction(25), footage="bikes", audio_channels=2
+    )

@@ -10,11 +10,11 @@ The public API::
 
 __version__ = "0.1.0"
 
-from shotcraft.media import MediaError, probe  # noqa: E402
-from shotcraft.spec import GenerateSpec, SpecError, TransformSpec  # noqa: E402
+from shotcraft.media import MediaError, probe
+from shotcraft.spec import GenerateSpec, SpecError, TransformSpec
 
 
-def __getattr__(name: str):  # noqa: ANN202 - lazy so `import shotcraft` stays fast
+def __getattr__(name: str):
     if name == "transform":
         from shotcraft.pipeline import transform
 

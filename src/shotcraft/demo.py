@@ -17,14 +17,18 @@ from shotcraft.spec import TransformSpec
 
 def identity_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
     """A faithful re-encode of Big Buck Bunny: 132 frames, 25 fps, 6-channel audio copied."""
-    result = transform(sample_clip("bigbuckbunny"), folder / "bigbuckbunny_identity.mp4", TransformSpec(), progress=progress)
+    result = transform(
+        sample_clip("bigbuckbunny"), folder / "bigbuckbunny_identity.mp4", TransformSpec(), progress=progress
+    )
     return [("identity transform (bigbuckbunny)", result)]
 
 
 STEPS: list[Callable[[Path, Progress], list[tuple[str, TakeResult]]]] = [identity_step]
 
 
-def run_demo(folder: Path | str = "demo-output", progress: Progress = no_progress) -> list[tuple[str, TakeResult]]:
+def run_demo(
+    folder: Path | str = "demo-output", progress: Progress = no_progress
+) -> list[tuple[str, TakeResult]]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     results: list[tuple[str, TakeResult]] = []

@@ -54,7 +54,9 @@ def transform(
     spec = spec or TransformSpec()
     output = Path(output)
     if "format" not in spec.output.model_fields_set:
-        spec = spec.model_copy(update={"output": OutputSpec.for_path(output, **spec.output.model_dump(exclude={"format"}))})
+        spec = spec.model_copy(
+            update={"output": OutputSpec.for_path(output, **spec.output.model_dump(exclude={"format"}))}
+        )
     check_output_path(output, Path(source))
     plan = plan_transform(source, spec)
     reader = VideoReader(plan.source.path, plan.source)

@@ -78,7 +78,9 @@ class TransformPlan:
 
     def keyframe_image(self, keyframe: PlannedKeyframe) -> np.ndarray:
         """The keyframe as an RGB array of the clip's size and orientation (resized if its aspect matches)."""
-        return load_still(keyframe.image, self.video, self.notices, what=f"keyframe at {keyframe.at.describe()}")
+        return load_still(
+            keyframe.image, self.video, self.notices, what=f"keyframe at {keyframe.at.describe()}"
+        )
 
 
 def resolve_time(at: TimePoint, video: VideoInfo, what: str) -> int:
@@ -99,7 +101,9 @@ def resolve_time(at: TimePoint, video: VideoInfo, what: str) -> int:
     return frame_at_seconds(at.seconds, video.fps, count)
 
 
-def load_still(path: Path, video: VideoInfo, notices: list[str] | None = None, what: str = "image") -> np.ndarray:
+def load_still(
+    path: Path, video: VideoInfo, notices: list[str] | None = None, what: str = "image"
+) -> np.ndarray:
     """Load an edited still to match the clip: RGB uint8, storage orientation, the clip's size.
 
     A still painted on the displayed (rotated) frame is turned back; one of another size but the same
@@ -117,7 +121,9 @@ def load_still(path: Path, video: VideoInfo, notices: list[str] | None = None, w
                 f"{what} ({path.name}) is {w}x{h} but the clip is {video.width}x{video.height}: "
                 "the aspect ratio differs, so it cannot be resized to fit"
             )
-        image = np.asarray(Image.fromarray(image).resize((video.width, video.height), Image.Resampling.LANCZOS))
+        image = np.asarray(
+            Image.fromarray(image).resize((video.width, video.height), Image.Resampling.LANCZOS)
+        )
         if notices is not None:
             notices.append(f"{what} ({path.name}) was {w}x{h}; resized to {video.width}x{video.height}")
     return image
@@ -143,7 +149,7 @@ def plan_transform(source: str | os.PathLike[str] | MediaInfo, spec: TransformSp
     problems: list[str] = []
     notices: list[str] = []
 
-    def collect(fn, *args):  # noqa: ANN001, ANN202 - local helper
+    def collect(fn, *args):
         try:
             return fn(*args)
         except (SpecError, MediaError) as exc:
@@ -213,7 +219,9 @@ def _place_keyframes(
     return [placed[i] for i in sorted(placed)]
 
 
-def _check_points(points, video: VideoInfo, what: str, problems: list[str], notices: list[str], clip: bool) -> None:  # noqa: ANN001
+def _check_points(
+    points, video: VideoInfo, what: str, problems: list[str], notices: list[str], clip: bool
+) -> None:
     w, h = video.width, video.height
     outside = [(x, y) for x, y in points if not (0 <= x <= w and 0 <= y <= h)]
     if len(outside) == len(points):
@@ -224,13 +232,15 @@ def _check_points(points, video: VideoInfo, what: str, problems: list[str], noti
         notices.append(f"{what}: {len(outside)} point(s) lie outside the {w}x{h} frame")
 
 
-def _check_lock(lock, video: VideoInfo, problems: list[str], notices: list[str]) -> None:  # noqa: ANN001
+def _check_lock(lock, video: VideoInfo, problems: list[str], notices: list[str]) -> None:
     w, h = video.width, video.height
     if isinstance(lock, RectLock):
         if lock.x >= w or lock.y >= h:
             problems.append(f"rect lock at ({lock.x}, {lock.y}) starts outside the {w}x{h} frame")
         elif lock.x + lock.width > w or lock.y + lock.height > h:
-            notices.append(f"rect lock {lock.x},{lock.y},{lock.width},{lock.height} was clipped to the {w}x{h} frame")
+            notices.append(
+                f"rect lock {lock.x},{lock.y},{lock.width},{lock.height} was clipped to the {w}x{h} frame"
+            )
     elif isinstance(lock, PolygonLock):
         _check_points(lock.points, video, "polygon lock points", problems, notices, clip=True)
     elif isinstance(lock, MaskVideoLock):
@@ -262,7 +272,9 @@ def _check_mask(path: Path, video: VideoInfo, problems: list[str]) -> None:
             return
         size, count = (mask_video.width, mask_video.height), mask_video.frame_count
     if size != (video.width, video.height):
-        problems.append(f"lock mask {path.name} is {size[0]}x{size[1]} but the clip is {video.width}x{video.height}")
+        problems.append(
+            f"lock mask {path.name} is {size[0]}x{size[1]} but the clip is {video.width}x{video.height}"
+        )
     if count is not None and count < video.frame_count:
         problems.append(f"lock mask {path.name} has {count} frames but the clip has {video.frame_count}")
 

@@ -37,7 +37,10 @@ def probe(
         if v.rotation:
             table.add_row("rotation", f"{v.rotation}°")
     for a in info.audio:
-        table.add_row(f"audio #{a.index}", f"{a.codec} {a.channels} ch ({a.layout}) {a.sample_rate} Hz {a.language or ''}")
+        table.add_row(
+            f"audio #{a.index}",
+            f"{a.codec} {a.channels} ch ({a.layout}) {a.sample_rate} Hz {a.language or ''}",
+        )
     for s in info.subtitles:
         table.add_row(f"subtitles #{s.index}", f"{s.codec} {s.language or ''}")
     out.print(table)
@@ -77,7 +80,11 @@ def _transform_spec(spec_file: Path | None, flags: dict[str, Any]) -> Any:
     if flags["restyle"] or flags["look"] or flags["style_reference"]:
         operations.append({"op": "restyle", "look": flags["look"], "reference": flags["style_reference"]})
     relight_keys = [GradedKeyframe.parse(t).model_dump() for t in flags["relight_keyframe"] or []]
-    relight_values = {k: flags[k] for k in ("exposure", "temperature", "tint", "contrast", "saturation") if flags[k] is not None}
+    relight_values = {
+        k: flags[k]
+        for k in ("exposure", "temperature", "tint", "contrast", "saturation")
+        if flags[k] is not None
+    }
     if flags["relight"] or relight_keys or relight_values:
         preset = flags["relight"] if flags["relight"] not in (None, "custom") else None
         operations.append({"op": "relight", "preset": preset, "keyframes": relight_keys, **relight_values})
@@ -110,21 +117,37 @@ def _int(text: str, flag: str) -> int:
 @friendly
 def transform(
     source: Path = typer.Argument(..., help="The source clip (never modified)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output file (.mp4/.mov/.mkv) or folder for PNG frames."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Output file (.mp4/.mov/.mkv) or folder for PNG frames."
+    ),
     spec: Path | None = typer.Option(None, "--spec", help="A YAML/JSON TransformSpec; flags override it."),
     prompt: str | None = typer.Option(None, help="The end state, e.g. 'a rainy night street'."),
     strength: str | None = typer.Option(None, help="adhere_1..3, flex_1..3, reimagine_1..3 or auto."),
-    keyframe: list[str] = typer.Option(None, "--keyframe", "-k", help="TIME:IMAGE, e.g. 4.2s:key.png, 50%:key.png, f12:key.png."),
+    keyframe: list[str] = typer.Option(
+        None, "--keyframe", "-k", help="TIME:IMAGE, e.g. 4.2s:key.png, 50%:key.png, f12:key.png."
+    ),
     motion: str | None = typer.Option(None, "--motion", help="Motion adherence: off or 1-9."),
     structure: str | None = typer.Option(None, "--structure", help="Structure adherence: off or 1-9."),
-    lock: list[str] = typer.Option(None, "--lock", help="rect:X,Y,W,H | polygon:x,y,... | mask:FILE | track:FILE | people | faces; @F feathers."),
+    lock: list[str] = typer.Option(
+        None,
+        "--lock",
+        help="rect:X,Y,W,H | polygon:x,y,... | mask:FILE | track:FILE | people | faces; @F feathers.",
+    ),
     reference: list[str] = typer.Option(None, "--reference", help="Reference image(s) to bring in."),
     reframe: str | None = typer.Option(None, help="New aspect ratio, e.g. 9:16 (outpaints)."),
     restyle: bool = typer.Option(False, "--restyle", help="Restyle by the keyframes given."),
-    look: str | None = typer.Option(None, "--look", help="Built-in look: watercolour, pencil, cartoon, film_print."),
-    style_reference: Path | None = typer.Option(None, "--style-reference", help="Take the look of this still."),
-    relight: str | None = typer.Option(None, "--relight", help="golden-hour, blue-hour, night, overcast, noon or custom."),
-    relight_keyframe: list[str] = typer.Option(None, "--relight-keyframe", help="TIME:GRADED.png, a frame graded elsewhere."),
+    look: str | None = typer.Option(
+        None, "--look", help="Built-in look: watercolour, pencil, cartoon, film_print."
+    ),
+    style_reference: Path | None = typer.Option(
+        None, "--style-reference", help="Take the look of this still."
+    ),
+    relight: str | None = typer.Option(
+        None, "--relight", help="golden-hour, blue-hour, night, overcast, noon or custom."
+    ),
+    relight_keyframe: list[str] = typer.Option(
+        None, "--relight-keyframe", help="TIME:GRADED.png, a frame graded elsewhere."
+    ),
     exposure: float | None = typer.Option(None, help="Relight exposure in stops."),
     temperature: float | None = typer.Option(None, help="Relight white balance, -100 cool .. 100 warm."),
     tint: float | None = typer.Option(None, help="Relight tint, -100 green .. 100 magenta."),
@@ -133,7 +156,9 @@ def transform(
     engine: str | None = typer.Option(None, help="auto, classic or diffusion."),
     model: str | None = typer.Option(None, help="Diffusion model name (see `shotcraft models list`)."),
     seed: int | None = typer.Option(None, help="Random seed, for takes that can be reproduced."),
-    format: str | None = typer.Option(None, "--format", help="mp4_h264, mp4_h265, mov_prores or png_sequence."),
+    format: str | None = typer.Option(
+        None, "--format", help="mp4_h264, mp4_h265, mov_prores or png_sequence."
+    ),
     lossless: bool = typer.Option(False, "--lossless", help="Lossless output (exact pixels, large files)."),
     crf: int | None = typer.Option(None, help="Quality for lossy H.264/H.265 (lower is better)."),
     encoder_preset: str | None = typer.Option(None, "--encoder-preset", help="x264/x265 speed preset."),
@@ -149,7 +174,9 @@ def transform(
         result = run_transform(source, output, spec_obj, progress=progress)
     for notice in result.notices:
         console.print(f"[yellow]note:[/yellow] {notice}", highlight=False)
-    out.print(f"wrote {result.path} ({result.frame_count} frames, engine {result.engine}, {result.seconds:.1f} s)")
+    out.print(
+        f"wrote {result.path} ({result.frame_count} frames, engine {result.engine}, {result.seconds:.1f} s)"
+    )
 
 
 @app.command()

@@ -14,7 +14,11 @@ def select_engine(plan: TransformPlan) -> Engine:
     """The engine the spec names; ``auto`` means classic unless the job needs a generative model."""
     name = plan.spec.engine
     if name == "auto":
-        name = "diffusion" if plan.spec.prompt and not plan.spec.operations and not plan.spec.keyframes else "classic"
+        name = (
+            "diffusion"
+            if plan.spec.prompt and not plan.spec.operations and not plan.spec.keyframes
+            else "classic"
+        )
     if name == "classic":
         from shotcraft.engines.classic import ClassicEngine
 

@@ -38,6 +38,8 @@ class Engine(Protocol):
         'generate', ..."""
         ...
 
-    def transform(self, plan: TransformPlan, reader: VideoReader, progress: Progress = no_progress) -> Iterator[np.ndarray]:
+    def transform(
+        self, plan: TransformPlan, reader: VideoReader, progress: Progress = no_progress
+    ) -> Iterator[np.ndarray]:
         """Yield the transformed frames of ``plan`` in order, one ``(H, W, 3)`` uint8 RGB array each."""
         ...

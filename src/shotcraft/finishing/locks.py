@@ -28,13 +28,17 @@ if TYPE_CHECKING:
 def composite(generated: np.ndarray, source: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``source`` where ``mask`` is 1, ``generated`` where it is 0, a linear blend between."""
     if mask.shape != source.shape[:2] or generated.shape != source.shape:
-        raise ValueError(f"lock mask {mask.shape}, frame {generated.shape} and source {source.shape} differ in size")
+        raise ValueError(
+            f"lock mask {mask.shape}, frame {generated.shape} and source {source.shape} differ in size"
+        )
     m = mask[..., None]
     blended = source.astype(np.float32) * m + generated.astype(np.float32) * (1.0 - m)
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
 
-def apply_locks(plan: TransformPlan, frames: Iterable[np.ndarray], reader: VideoReader) -> Iterator[np.ndarray]:
+def apply_locks(
+    plan: TransformPlan, frames: Iterable[np.ndarray], reader: VideoReader
+) -> Iterator[np.ndarray]:
     """Put the locked source pixels back into each engine frame (a pass-through when nothing is locked)."""
     masks = lock_masks(plan, reader)
     if masks is None:

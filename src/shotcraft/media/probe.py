@@ -12,6 +12,7 @@ but keeps only one integer per frame.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -258,7 +259,7 @@ def _frame_rate(stream: Any, pts: list[int], time_base: Fraction) -> tuple[Fract
     The rate is the stream's declared rate when its frame period matches the median timestamp step;
     otherwise the median step snapped to the nearest common NTSC rate or an integer.
     """
-    steps = [b - a for a, b in zip(pts, pts[1:], strict=False)]
+    steps = [b - a for a, b in itertools.pairwise(pts)]
     declared = [Fraction(r) for r in (stream.average_rate, stream.base_rate, stream.guessed_rate) if r]
     if not steps:
         return (declared[0] if declared else Fraction(25)), False

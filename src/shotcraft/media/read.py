@@ -165,6 +165,8 @@ def _index_of(pts: tuple[int, ...], value: int | Fraction, at_or_before: bool = 
     return i if i >= 0 and pts[i] == value else bisect.bisect_left(pts, value)
 
 
-def read_frames(path: str | os.PathLike[str], start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+def read_frames(
+    path: str | os.PathLike[str], start: int = 0, stop: int | None = None
+) -> Iterator[np.ndarray]:
     """Shorthand for ``VideoReader(path).frames(start, stop)``."""
     return VideoReader(path).frames(start, stop)

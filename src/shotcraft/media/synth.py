@@ -80,7 +80,11 @@ def make_clip(
     fps = Fraction(fps)
     time_base = Fraction(1, 90000) if vfr else 1 / fps
     if content is None:
-        content = footage_frames(footage, frames, width, height) if footage else pattern_frames(frames, width, height)
+        content = (
+            footage_frames(footage, frames, width, height)
+            if footage
+            else pattern_frames(frames, width, height)
+        )
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
@@ -112,7 +116,9 @@ def make_clip(
     return path
 
 
-def _write_tone(container: av.container.OutputContainer, stream: av.AudioStream, duration: Fraction, hz: float) -> None:
+def _write_tone(
+    container: av.container.OutputContainer, stream: av.AudioStream, duration: Fraction, hz: float
+) -> None:
     rate, samples_per_frame = 48000, 1024
     total = math.ceil(duration * rate)
     channels = stream.layout.nb_channels
@@ -121,7 +127,9 @@ def _write_tone(container: av.container.OutputContainer, stream: av.AudioStream,
         n = min(samples_per_frame, total - t0)
         t = (np.arange(t0, t0 + n) / rate).astype(np.float32)
         wave = (0.2 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
-        frame = av.AudioFrame.from_ndarray(np.tile(wave, (channels, 1)), format="fltp", layout=stream.layout.name)
+        frame = av.AudioFrame.from_ndarray(
+            np.tile(wave, (channels, 1)), format="fltp", layout=stream.layout.name
+        )
         frame.sample_rate, frame.pts = rate, t0
         container.mux(stream.encode(frame))
         t0 += n

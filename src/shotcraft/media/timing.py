@@ -56,7 +56,9 @@ def grid_length(frames: int, grid: int) -> int:
     return grid * math.ceil((frames - 1) / grid) + 1
 
 
-def resample_indices(count: int, from_fps: Fraction, to_fps: Fraction, to_count: int | None = None) -> list[int]:
+def resample_indices(
+    count: int, from_fps: Fraction, to_fps: Fraction, to_count: int | None = None
+) -> list[int]:
     """For each frame of the resampled clip, the index of the source frame on screen at its start time.
 
     ``to_count`` defaults to the number of frames that cover the source's duration at ``to_fps``; indices
@@ -85,7 +87,9 @@ class TimeConform:
     to_source: tuple[int, ...]
 
     @classmethod
-    def build(cls, source_frames: int, source_fps: Fraction, model_fps: Fraction | None = None, grid: int = 1) -> TimeConform:
+    def build(
+        cls, source_frames: int, source_fps: Fraction, model_fps: Fraction | None = None, grid: int = 1
+    ) -> TimeConform:
         model_fps = Fraction(model_fps) if model_fps else Fraction(source_fps)
         needed = math.ceil(Fraction(source_frames) / source_fps * model_fps)
         model_frames = grid_length(max(needed, 1), grid)
@@ -93,9 +97,10 @@ class TimeConform:
         to_source = [
             min(model_frames - 1, round(Fraction(i) / source_fps * model_fps)) for i in range(source_frames)
         ]
-        return cls(source_frames, Fraction(source_fps), model_fps, model_frames, tuple(to_model), tuple(to_source))
+        return cls(
+            source_frames, Fraction(source_fps), model_fps, model_frames, tuple(to_model), tuple(to_source)
+        )
 
     def model_index(self, source_index: int) -> int:
         """The model frame that carries source frame ``source_index`` (where its keyframe must land)."""
         return self.to_source[source_index]
-

@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -51,8 +52,10 @@ def check_output_path(output: Path, source: Path | None = None) -> Path:
         src = Path(source)
         same = output.resolve() == src.resolve() or (output.exists() and os.path.samefile(output, src))
         if same:
-            raise MediaError(f"output {output} is the source clip: choose another name (sources are never modified)")
-    parent = output.parent if output.suffix else output.parent
+            raise MediaError(
+                f"output {output} is the source clip: choose another name (sources are never modified)"
+            )
+    parent = output.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -99,7 +102,11 @@ class VideoWriter:
         self.notices: list[str] = []
         check_output_path(self.path, source.path if source else None)
         self._sequence = self.output.format == "png_sequence"
-        self._tmp = _temp_name(self.path) if not self._sequence else self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        self._tmp = (
+            _temp_name(self.path)
+            if not self._sequence
+            else self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        )
         self._container: Any = None
         self._stream: Any = None
         self._pix_fmt: str = ""
@@ -175,10 +182,8 @@ class VideoWriter:
         """Drop the partial output; the destination is left as it was."""
         self._closed = True
         if self._container is not None:
-            try:
+            with contextlib.suppress(av.error.FFmpegError, OSError):
                 self._container.close()
-            except (av.error.FFmpegError, OSError):
-                pass
             self._container = None
         self._close_source()
         if self._tmp.is_dir():
@@ -192,7 +197,9 @@ class VideoWriter:
         fmt = self.output.format
         container_format = _CONTAINER_FOR_SUFFIX.get(self.path.suffix.lower())
         if container_format is None:
-            raise MediaError(f"output {self.path.name}: use a .mp4, .mov or .mkv name, or a folder for PNG frames")
+            raise MediaError(
+                f"output {self.path.name}: use a .mp4, .mov or .mkv name, or a folder for PNG frames"
+            )
         try:
             self._container = av.open(str(self._tmp), "w", format=container_format)
         except (OSError, av.error.FFmpegError) as exc:
@@ -212,7 +219,10 @@ class VideoWriter:
             ctx.colorspace = self.video.colorspace
         ctx.color_primaries = self.video.color_primaries
         ctx.color_trc = self.video.color_trc
-        if self.video.sample_aspect_ratio and (self.width, self.height) == (self.video.width, self.video.height):
+        if self.video.sample_aspect_ratio and (self.width, self.height) == (
+            self.video.width,
+            self.video.height,
+        ):
             ctx.sample_aspect_ratio = self.video.sample_aspect_ratio
         if self.video.rotation:
             stream.set_display_rotation(self.video.rotation)
@@ -225,7 +235,11 @@ class VideoWriter:
         source_fmt = first.format.name if isinstance(first, av.VideoFrame) else "rgb24"
         odd = self.width % 2 or self.height % 2
         if fmt == "mov_prores":
-            pix = "yuv444p10le" if "444" in self.video.pix_fmt or source_fmt == "rgb24" and lossless else "yuv422p10le"
+            pix = (
+                "yuv444p10le"
+                if "444" in self.video.pix_fmt or (source_fmt == "rgb24" and lossless)
+                else "yuv422p10le"
+            )
             if lossless:
                 self.notices.append("ProRes is never lossless: use mp4_h264 with lossless for exact pixels")
             return "prores_ks", pix, {}
@@ -338,9 +352,10 @@ class VideoWriter:
         """A frame sequence keeps its audio next to the frames, packets copied into ``audio.mka``."""
         if not self.copy_streams or self.source is None or not self.source.audio:
             return
-        with av.open(str(self.source.path), metadata_errors="ignore") as src, av.open(
-            str(self._tmp / "audio.mka"), "w", format="matroska"
-        ) as dst:
+        with (
+            av.open(str(self.source.path), metadata_errors="ignore") as src,
+            av.open(str(self._tmp / "audio.mka"), "w", format="matroska") as dst,
+        ):
             streams = [src.streams[a.index] for a in self.source.audio]
             mapping = {s.index: dst.add_stream_from_template(s) for s in streams}
             for packet in src.demux(streams):

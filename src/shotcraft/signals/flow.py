@@ -15,6 +15,7 @@ it is in ``b`` (``a[p] ≈ b[p + flow[p]]``). :func:`warp` with that flow pulls 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import cv2
@@ -32,26 +33,71 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
-def compute_flow(a: np.ndarray, b: np.ndarray, *, scale: float = 0.5, preset: FlowPreset = "fast") -> np.ndarray:
+@dataclass(frozen=True)
+class FlowSettings:
+    """How flow is computed: the DIS ``preset`` and the ``scale`` it runs at (then upsampled).
+
+    The settings are part of a flow cache's key, so two operations asking for the same settings share flow.
+
+    >>> FlowSettings().key
+    'dis-fast-s0.5'
+    """
+
+    scale: float = 0.5
+    preset: FlowPreset = "fast"
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.scale <= 1.0:
+            raise ValueError(f"flow scale {self.scale} is outside 0.05..1")
+        if self.preset not in _PRESETS:
+            raise ValueError(f"flow preset {self.preset!r} is unknown: use {', '.join(_PRESETS)}")
+
+    @property
+    def key(self) -> str:
+        return f"dis-{self.preset}-s{self.scale:g}"
+
+    def working_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) the flow is computed at."""
+        if self.scale == 1.0:
+            return width, height
+        return max(8, round(width * self.scale)), max(8, round(height * self.scale))
+
+
+def compute_flow_lowres(a: np.ndarray, b: np.ndarray, settings: FlowSettings = FlowSettings()) -> np.ndarray:
+    """Flow from ``a`` to ``b`` at the settings' working size, in *working-size* pixels (what a cache stores;
+    :func:`upsample_flow` brings it to full resolution)."""
+    ga, gb = _grey(a), _grey(b)
+    h, w = ga.shape
+    size = settings.working_size(w, h)
+    if size != (w, h):
+        ga = cv2.resize(ga, size, interpolation=cv2.INTER_AREA)
+        gb = cv2.resize(gb, size, interpolation=cv2.INTER_AREA)
+    dis = cv2.DISOpticalFlow.create(_PRESETS[settings.preset])
+    return dis.calc(ga, gb, None)
+
+
+def upsample_flow(flow: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A working-size flow as ``(height, width, 2)`` float32 in full-resolution pixels."""
+    h, w = flow.shape[:2]
+    flow = np.asarray(flow, dtype=np.float32)
+    if (w, h) == (width, height):
+        return flow
+    up = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
+    up[..., 0] *= width / w
+    up[..., 1] *= height / h
+    return up
+
+
+def compute_flow(
+    a: np.ndarray, b: np.ndarray, *, scale: float = 0.5, preset: FlowPreset = "fast"
+) -> np.ndarray:
     """Flow from frame ``a`` to frame ``b`` as ``(H, W, 2)`` float32 pixels at full resolution.
 
     ``scale`` < 1 computes on a downscaled pair and upsamples (3-4x faster at half size, the error
     stays sub-pixel on real footage).
     """
-    ga, gb = _grey(a), _grey(b)
-    h, w = ga.shape
-    if scale != 1.0:
-        size = (max(8, round(w * scale)), max(8, round(h * scale)))
-        ga = cv2.resize(ga, size, interpolation=cv2.INTER_AREA)
-        gb = cv2.resize(gb, size, interpolation=cv2.INTER_AREA)
-    dis = cv2.DISOpticalFlow.create(_PRESETS[preset])
-    flow = dis.calc(ga, gb, None)
-    if scale != 1.0:
-        fx, fy = w / ga.shape[1], h / ga.shape[0]
-        flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        flow[..., 0] *= fx
-        flow[..., 1] *= fy
-    return flow.astype(np.float32, copy=False)
+    h, w = a.shape[:2]
+    return upsample_flow(compute_flow_lowres(a, b, FlowSettings(scale, preset)), w, h)
 
 
 def sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +127,9 @@ def flow_confidence(forward: np.ndarray, backward: np.ndarray, *, tolerance: flo
     return np.clip(1.0 - error / (2.0 * limit), 0.0, 1.0).astype(np.float32)
 
 
-def warping_error(a: np.ndarray, b: np.ndarray, flow: np.ndarray, confidence: np.ndarray | None = None) -> float:
+def warping_error(
+    a: np.ndarray, b: np.ndarray, flow: np.ndarray, confidence: np.ndarray | None = None
+) -> float:
     """Mean absolute difference between ``a`` and ``b`` warped onto it by ``flow`` (optionally weighted by
     confidence, to ignore occlusions): the temporal-consistency measure used by the scores."""
     warped = warp(b, flow).astype(np.float32)

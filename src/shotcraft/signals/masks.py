@@ -67,7 +67,9 @@ def read_mask_image(path: Path, width: int, height: int) -> np.ndarray:
     with Image.open(path) as img:
         array = np.asarray(img.convert("L"), np.float32) / 255.0
     if array.shape != (height, width):
-        raise ValueError(f"mask {path.name} is {array.shape[1]}x{array.shape[0]}, the clip is {width}x{height}")
+        raise ValueError(
+            f"mask {path.name} is {array.shape[1]}x{array.shape[0]}, the clip is {width}x{height}"
+        )
     return array
 
 
@@ -112,7 +114,7 @@ def _load_provider(kind: type) -> MaskProvider:
     if kind not in PROVIDERS:
         # Importing the module registers its provider.
         if kind is TrackLock:
-            import shotcraft.signals.track  # noqa: F401
+            import shotcraft.signals.track
         elif kind in (PeopleLock, FacesLock):
             import shotcraft.signals.segment  # noqa: F401
     if kind not in PROVIDERS:

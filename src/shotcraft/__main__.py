@@ -1,0 +1,3 @@
+from shotcraft.cli import main
+
+main()

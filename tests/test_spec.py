@@ -1,0 +1,124 @@
+"""Specs: the brief's vocabulary, loadable from files and flags, with one clear message per problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shotcraft.plan import plan_transform
+from shotcraft.spec import (
+    GenerateSpec,
+    Keyframe,
+    RectLock,
+    SpecError,
+    TimePoint,
+    TransformSpec,
+    load_spec,
+    parse_lock,
+    parse_time_point,
+    validate_spec,
+)
+
+
+def test_time_points() -> None:
+    assert parse_time_point("4.2s") == TimePoint(seconds=4.2)
+    assert parse_time_point("25%") == TimePoint(fraction=0.25)
+    assert parse_time_point("f12") == parse_time_point("12") == TimePoint(frame=12)
+    with pytest.raises(SpecError, match="ambiguous"):
+        parse_time_point("0.5")
+    with pytest.raises(SpecError, match="not valid"):
+        parse_time_point("150%")
+
+
+def test_locks_parse() -> None:
+    assert parse_lock("rect:10,10,200,120") == RectLock(x=10, y=10, width=200, height=120)
+    assert parse_lock("rect:0,0,8,8@6").feather == 6
+    assert parse_lock("polygon:0,0,10,0,10,10").kind == "polygon"
+    assert parse_lock("people").kind == "people"
+    with pytest.raises(SpecError, match="unknown"):
+        parse_lock("blob:1")
+    with pytest.raises(SpecError, match="pairs"):
+        parse_lock("polygon:0,0,10")
+
+
+def test_adherence_and_presets() -> None:
+    spec = TransformSpec(motion_adherence="off", structure_adherence=9, strength="flex-2")
+    assert (spec.motion_adherence, spec.structure_adherence, spec.strength) == ("off", 9, "flex_2")
+    with pytest.raises(SpecError, match="motion_adherence"):
+        validate_spec({"motion_adherence": 10}, TransformSpec)
+    with pytest.raises(SpecError, match="'hyper' is not one of"):
+        validate_spec({"strength": "hyper"}, TransformSpec)
+    with pytest.raises(SpecError, match="golden_hour"):
+        validate_spec({"operations": [{"op": "relight", "preset": "sunset-ish"}]}, TransformSpec)
+
+
+def test_keyframe_limit() -> None:
+    keys = [{"at": {"frame": i}, "image": "k.png"} for i in range(65)]
+    with pytest.raises(SpecError, match="65 keyframes given; at most 64"):
+        validate_spec({"keyframes": keys}, TransformSpec)
+
+
+def test_load_yaml_and_json(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(
+        "prompt: rainy night street\nmotion_adherence: 7\nkeyframes:\n  - at: {seconds: 1.5}\n    image: key.png\n"
+        "locks:\n  - {kind: rect, x: 0, y: 0, width: 10, height: 10}\noperations:\n  - {op: relight, preset: golden-hour}\n"
+    )
+    spec = load_spec(tmp_path / "spec.yaml", TransformSpec)
+    assert spec.keyframes[0].image == tmp_path / "key.png"  # relative to the spec file
+    assert spec.operations[0].preset == "golden_hour"
+    (tmp_path / "spec.json").write_text('{"prompt": "x", "takes": 3}')
+    assert load_spec(tmp_path / "spec.json", GenerateSpec).takes == 3
+    (tmp_path / "bad.yaml").write_text("prompt: [unclosed")
+    with pytest.raises(SpecError, match="not valid"):
+        load_spec(tmp_path / "bad.yaml", TransformSpec)
+    with pytest.raises(SpecError, match="does not exist"):
+        load_spec(tmp_path / "nope.yaml", TransformSpec)
+
+
+def test_generate_needs_input() -> None:
+    with pytest.raises(SpecError, match="needs a prompt"):
+        validate_spec({}, GenerateSpec)
+
+
+def _still(path: Path, w: int, h: int) -> Path:
+    Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(path)
+    return path
+
+
+def test_plan_places_keyframes_and_reports_every_problem(bikes: Path, tmp_path: Path) -> None:
+    good = _still(tmp_path / "good.png", 640, 272)
+    half = _still(tmp_path / "half.png", 320, 136)
+    square = _still(tmp_path / "square.png", 300, 300)
+    spec = TransformSpec(keyframes=[Keyframe.parse(f"4.2s:{good}"), Keyframe.parse(f"100%:{half}")])
+    plan = plan_transform(bikes, spec)
+    assert [k.index for k in plan.keyframes] == [105, 249]
+    assert plan.keyframe_image(plan.keyframes[1]).shape == (272, 640, 3)
+    assert any("resized" in n for n in plan.notices)
+
+    bad = TransformSpec(
+        keyframes=[
+            Keyframe.parse(f"12s:{good}"),
+            Keyframe.parse(f"f3:{square}"),
+            Keyframe.parse(f"f5:{tmp_path / 'gone.png'}"),
+        ],
+        locks=[RectLock(x=700, y=0, width=10, height=10)],
+    )
+    with pytest.raises(SpecError) as err:
+        plan_transform(bikes, bad)
+    text = "\n".join(err.value.problems)
+    assert "12 s but the clip lasts 10.000 s" in text
+    assert "aspect ratio differs" in text
+    assert "gone.png does not exist" in text
+    assert "outside the 640x272 frame" in text
+
+
+def test_mask_clip_shorter_than_source(bikes: Path, clip_factory) -> None:
+    mask = clip_factory("mask_short.mp4", frames=10, width=640, height=272)
+    with pytest.raises(SpecError, match="has 10 frames but the clip has 250"):
+        plan_transform(bikes, TransformSpec(locks=[parse_lock(f"mask:{mask}")]))
+    wrong = clip_factory("mask_size.mp4", frames=250, width=320, height=136)
+    with pytest.raises(SpecError, match="320x136 but the clip is 640x272"):
+        plan_transform(bikes, TransformSpec(locks=[parse_lock(f"mask:{wrong}")]))
