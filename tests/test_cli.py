@@ -1,0 +1,59 @@
+"""The command line: JSON probe, identity transform, demo, and exit code 2 with one line for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from shotcraft.cli import app
+from shotcraft.media import probe
+
+runner = CliRunner()
+
+
+def test_probe_json(carphone: Path) -> None:
+    result = runner.invoke(app, ["probe", str(carphone), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["video"]["fps"] == "30000/1001"
+    assert data["video"]["frame_count"] == 120
+
+
+def test_probe_table(bigbuckbunny: Path) -> None:
+    result = runner.invoke(app, ["probe", str(bigbuckbunny)])
+    assert result.exit_code == 0
+    assert "132" in result.stdout and "5.1" in result.stdout
+
+
+def test_identity_transform_cli(small_clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    result = runner.invoke(app, ["transform", str(small_clip), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert probe(out).video.frame_count == 48
+    sidecar = json.loads(Path(f"{out}.json").read_text())
+    assert sidecar["engine"] == "identity" and sidecar["spec"]["motion_adherence"] == 5
+
+
+def test_bad_input_exit_code_two(tmp_path: Path, small_clip: Path) -> None:
+    cases = [
+        ["probe", str(tmp_path / "missing.mp4")],
+        ["transform", str(small_clip), "-o", str(small_clip)],
+        ["transform", str(small_clip), "-o", str(tmp_path / "o.mp4"), "--motion", "12"],
+        ["transform", str(small_clip), "-o", str(tmp_path / "o.mp4"), "--keyframe", "0.5:k.png"],
+        ["transform", str(small_clip), "-o", str(tmp_path / "o.mp4"), "--lock", "blob:3"],
+    ]
+    for args in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.count("error:") >= 1
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_demo_writes_outputs(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "-o", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    outputs = list((tmp_path / "demo").glob("*.mp4"))
+    assert outputs and all(probe(p).video.frame_count > 0 for p in outputs)
