@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from shotcraft import __version__
 from shotcraft.engines import select_engine
 from shotcraft.engines.base import Progress, no_progress
@@ -70,6 +68,8 @@ def transform(
             engine_name = engine.name
             frames = apply_locks(plan, engine.transform(plan, reader, progress), reader)
         for index, frame in enumerate(frames):
+            if index == total:
+                raise RuntimeError(f"engine {engine_name} produced more than the source's {total} frames")
             writer.write(frame)
             progress("write", index + 1, total)
         if writer.frames_written != total:
@@ -94,8 +94,3 @@ def _take_record(
         "notices": notices,
         "lineage": lineage or {},
     }
-
-
-def frames_of(result: TakeResult) -> Iterator[np.ndarray]:
-    """The frames of a finished take, streamed (a convenience for notebooks and tests)."""
-    return VideoReader(result.path).frames()
