@@ -295,3 +295,24 @@ def test_wrong_frame_size_rejected(small_clip: Path, tmp_path: Path) -> None:
 def test_make_clip_real_footage(tmp_path: Path) -> None:
     path = make_clip(tmp_path / "f.mp4", frames=5, width=96, height=64, footage="bikes")
     assert probe(path).video.frame_count == 5
+
+
+def test_subtitle_streams_copied(small_clip: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    import imageio_ffmpeg
+
+    srt = tmp_path / "subs.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:01,000\nHello\n\n2\n00:00:01,000 --> 00:00:01,900\nWorld\n")
+    source = tmp_path / "with_subs.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(small_clip), "-i", str(srt),
+         "-map", "0", "-map", "1", "-c", "copy", "-c:s", "mov_text", "-metadata:s:s:0", "language=deu", str(source)],
+        check=True,
+    )  # fmt: skip
+    out = tmp_path / "subs_out.mp4"
+    transform(source, out)
+    info = probe(out)
+    assert [(s.codec, s.language) for s in info.subtitles] == [("mov_text", "deu")]
+    assert packet_hashes(out, "subtitles") == packet_hashes(source, "subtitles")
+    assert packet_hashes(out) == packet_hashes(source)
