@@ -7,21 +7,29 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := classic,localize,diffusion,studio,dev
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# The CPU build of torch is pinned and installed first, so nothing later pulls a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
+	# Model carriers without their dependency metadata (it asks for a second OpenCV and numpy<2): rapidocr's
+	# PP-OCR ONNX models and mediapipe's person/face .tflite files, run through onnxruntime and OpenCV.
+	$(BIN)/pip install --quiet --no-deps rapidocr==3.10.0 mediapipe==0.10.21
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# Debian's chromium for the studio's browser test, installed only if missing (playwright drives it; no downloads).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
 demo: $(STAMP)
 	$(BIN)/shotcraft demo --output demo-output
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -23,7 +23,14 @@ def identity_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResul
     return [("identity transform (bigbuckbunny)", result)]
 
 
-STEPS: list[Callable[[Path, Progress], list[tuple[str, TakeResult]]]] = [identity_step]
+def localize_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
+    """Two market versions (de, ja) of footage with a moving sign; see :func:`shotcraft.localize.demo_step`."""
+    from shotcraft.localize import demo_step
+
+    return demo_step(folder, progress)
+
+
+STEPS: list[Callable[[Path, Progress], list[tuple[str, TakeResult]]]] = [identity_step, localize_step]
 
 
 def run_demo(

@@ -344,6 +344,7 @@ class LocalizeOp(_Model):
     )
     subtitles: dict[str, Path] = Field(default_factory=dict, description="market -> SRT/VTT file")
     burn_subtitles: bool = False
+    market: str | None = Field(default=None, description="the one market this pass renders (one of markets)")
 
     @field_validator("markets")
     @classmethod

@@ -141,3 +141,44 @@ def truncate_file(source: Path, target: Path, keep: float = 0.5) -> Path:
     data = Path(source).read_bytes()
     Path(target).write_bytes(data[: int(len(data) * keep)])
     return Path(target)
+
+
+def planar_label_path(frames: int, width: int, height: int, label_size: tuple[int, int]) -> np.ndarray:
+    """Ground-truth corners ``(frames, 4, 2)`` of a flat label moving in perspective: it drifts, turns,
+    zooms and tilts smoothly, always fully inside a ``width`` x ``height`` frame (for tracker tests)."""
+    lw, lh = label_size
+    rect = np.array([[-lw / 2, -lh / 2], [lw / 2, -lh / 2], [lw / 2, lh / 2], [-lw / 2, lh / 2]], np.float64)
+    path = np.empty((frames, 4, 2), np.float64)
+    for i in range(frames):
+        t = i / 25.0
+        scale = 1.0 + 0.15 * math.sin(2 * math.pi * t / 5.3)
+        angle = 0.25 * math.sin(2 * math.pi * t / 6.1)
+        # Projective terms tilt the plane towards and away from the camera.
+        px, py = 0.0012 * math.sin(2 * math.pi * t / 4.7), 0.0010 * math.cos(2 * math.pi * t / 3.9)
+        cx = width / 2 + 0.18 * width * math.sin(2 * math.pi * t / 7.0)
+        cy = height / 2 + 0.15 * height * math.sin(2 * math.pi * t / 5.0 + 1.0)
+        c, s = math.cos(angle) * scale, math.sin(angle) * scale
+        homography = np.array([[c, -s, cx], [s, c, cy], [0, 0, 1]]) @ np.array(
+            [[1, 0, 0], [0, 1, 0], [px, py, 1]]
+        )
+        points = np.c_[rect, np.ones(4)] @ homography.T
+        path[i] = points[:, :2] / points[:, 2:]
+    return path
+
+
+def planar_label_frames(
+    corners: np.ndarray, label: np.ndarray, background: Iterator[np.ndarray]
+) -> Iterator[np.ndarray]:
+    """Paint ``label`` (an RGB image) onto each background frame at the matching ``corners`` (see
+    :func:`planar_label_path`), anti-aliased at its edges."""
+    import cv2
+
+    lh, lw = label.shape[:2]
+    source = np.array([[0, 0], [lw, 0], [lw, lh], [0, lh]], np.float32)
+    ones = np.full((lh, lw), 255, np.uint8)
+    for quad, frame in zip(corners, background, strict=False):
+        h, w = frame.shape[:2]
+        homography = cv2.getPerspectiveTransform(source, quad.astype(np.float32))
+        warped = cv2.warpPerspective(label, homography, (w, h), flags=cv2.INTER_LINEAR)
+        alpha = cv2.warpPerspective(ones, homography, (w, h), flags=cv2.INTER_LINEAR)[..., None] / 255.0
+        yield np.clip(frame * (1 - alpha) + warped * alpha + 0.5, 0, 255).astype(np.uint8)

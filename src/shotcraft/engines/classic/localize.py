@@ -1,0 +1,389 @@
+"""Localize one market version: replace tracked on-screen text with its translation, burn subtitles.
+
+For each tracked string (:mod:`shotcraft.signals.text_tracks`) one *replacement patch* is built on the
+track's rectified plate: the old letters are inpainted away (once, on the reference frame's plate) and
+the translation is set on the clean plate in the source text's colour, ink height and stroke weight.
+Every frame then gets that same patch warped by the track's homography, with its brightness matched to
+the sign around the text in that frame. One patch per track, moved with the sign, is what keeps the
+removal temporally stable: nothing is inpainted per frame, so nothing flickers.
+
+Translations come from a table (CSV or JSON, see :func:`load_table`) and/or the operation's explicit
+``replacements``; the latter win.
+
+>>> op = LocalizeOp(markets=["de"], replacements={"SALE": {"de": "RABATT"}}, market="de")
+>>> market_strings(op, "de")
+{'SALE': 'RABATT'}
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from shotcraft.engines.base import Progress, no_progress
+from shotcraft.engines.classic import typeset
+from shotcraft.media.subtitles import Cue, cue_at, read_subtitles
+from shotcraft.signals.text_tracks import TextTrack, find_text_tracks
+from shotcraft.spec import LocalizeOp, SpecError
+
+if TYPE_CHECKING:
+    from shotcraft.media.read import VideoReader
+    from shotcraft.plan import TransformPlan
+
+#: Frames between OCR samples, per second of video (more often on faster footage).
+OCR_PER_SECOND = 3
+_SOURCE_COLUMNS = ("source", "text", "original", "src")
+
+
+@dataclass(frozen=True)
+class TranslationTable:
+    """``entries[source][market]`` = text; ``rows[source]`` is where it was written (for messages);
+    ``broken`` describes rows that could not be read and were skipped (every market notes them)."""
+
+    markets: tuple[str, ...]
+    entries: dict[str, dict[str, str]]
+    rows: dict[str, str]
+    broken: tuple[str, ...] = ()
+
+
+def load_table(path: str | Path) -> TranslationTable:
+    """Read a translation table.
+
+    CSV: a header row naming a source column (``source``, or else the first column) and one column per
+    market; then one row per string. JSON: ``{"source text": {"de": "...", "ja": "..."}}`` or a list of
+    ``{"source": "...", "de": "...", ...}`` rows. Rows that cannot be read are skipped and described in
+    ``broken``; an empty cell is a missing translation for that market only.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise SpecError(f"translation table {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"translation table {path.name} cannot be read as UTF-8 text: {exc}") from None
+    if path.suffix.lower() == ".json":
+        return _json_table(path.name, text)
+    return _csv_table(path.name, text)
+
+
+def _csv_table(name: str, text: str) -> TranslationTable:
+    rows = list(csv.reader(text.splitlines()))
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise SpecError(f"translation table {name} is empty")
+    header = [cell.strip() for cell in rows[0]]
+    lowered = [h.lower() for h in header]
+    source_col = next((lowered.index(c) for c in _SOURCE_COLUMNS if c in lowered), 0)
+    markets = tuple(h for i, h in enumerate(header) if i != source_col and h)
+    if not markets:
+        raise SpecError(f"translation table {name}: the header {header} names no market columns")
+    entries: dict[str, dict[str, str]] = {}
+    where: dict[str, str] = {}
+    broken: list[str] = []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) > len(header):
+            broken.append(f"row {number} of {name} has {len(row)} fields but the header has {len(header)}")
+            continue
+        source = row[source_col].strip() if source_col < len(row) else ""
+        if not source:
+            broken.append(f"row {number} of {name} has no source text")
+            continue
+        cells = {h: row[i].strip() for i, h in enumerate(header) if i != source_col and i < len(row)}
+        _add(entries, where, broken, source, {m: t for m, t in cells.items() if t}, f"row {number} of {name}")
+    return TranslationTable(markets, entries, where, tuple(broken))
+
+
+def _json_table(name: str, text: str) -> TranslationTable:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"translation table {name} is not valid JSON: {exc}") from None
+    items: list[tuple[str, object]]
+    if isinstance(data, dict):
+        items = [
+            (f"entry {key!r}", {"source": key, **v} if isinstance(v, dict) else v) for key, v in data.items()
+        ]
+    elif isinstance(data, list):
+        items = [(f"item {i + 1}", v) for i, v in enumerate(data)]
+    else:
+        raise SpecError(f"translation table {name} should hold a mapping or a list of rows")
+    entries: dict[str, dict[str, str]] = {}
+    where: dict[str, str] = {}
+    broken: list[str] = []
+    markets: list[str] = []
+    for label, item in items:
+        if not isinstance(item, dict) or not all(isinstance(v, str) for v in item.values()):
+            broken.append(f"{label} of {name} is not a mapping of market to text")
+            continue
+        source = str(item.get("source", "")).strip()
+        if not source:
+            broken.append(f"{label} of {name} has no source text")
+            continue
+        cells = {m.strip(): t.strip() for m, t in item.items() if m != "source"}
+        markets.extend(m for m in cells if m not in markets)
+        _add(entries, where, broken, source, {m: t for m, t in cells.items() if t}, f"{label} of {name}")
+    return TranslationTable(tuple(markets), entries, where, tuple(broken))
+
+
+def _add(
+    entries: dict[str, dict[str, str]],
+    where: dict[str, str],
+    broken: list[str],
+    source: str,
+    texts: dict[str, str],
+    label: str,
+) -> None:
+    if source in entries:
+        broken.append(f"{label} repeats the source text {source!r} of {where[source]}")
+        return
+    entries[source], where[source] = texts, label
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_table(path: Path, mtime_ns: int) -> TranslationTable:
+    return load_table(path)
+
+
+def market_strings(op: LocalizeOp, market: str, notices: list[str] | None = None) -> dict[str, str]:
+    """Source text → this market's text, from the table and the explicit replacements.
+
+    Raises one :class:`~shotcraft.spec.SpecError` listing every problem for this market: a market the
+    table does not have, strings without a translation for it, and translations that no installed font
+    can set (:class:`~shotcraft.engines.classic.typeset.UnsupportedScript`). Table rows that cannot be
+    read concern no market in particular: they are skipped and described in ``notices``.
+    """
+    problems: list[str] = []
+    strings: dict[str, str] = {}
+    if op.table is not None:
+        table = _cached_table(Path(op.table), Path(op.table).stat().st_mtime_ns)
+        if notices is not None:
+            notices.extend(f"skipped: {row}" for row in table.broken)
+        if market not in table.markets:
+            problems.append(
+                f"market {market!r} is not in translation table {Path(op.table).name} "
+                f"(it has {', '.join(table.markets)})"
+            )
+        else:
+            for source, texts in table.entries.items():
+                if market in texts:
+                    strings[source] = texts[market]
+                elif source not in op.replacements or market not in op.replacements[source]:
+                    problems.append(f"{table.rows[source]} has no {market!r} text for {source!r}")
+    for source, texts in op.replacements.items():
+        if market in texts:
+            strings[source] = texts[market]
+        elif op.table is None:
+            problems.append(f"replacement for {source!r} has no {market!r} text")
+    if not strings and not problems and market not in op.subtitles:
+        problems.append(f"market {market!r} has no text to replace and no subtitles")
+    for target in dict.fromkeys(strings.values()):
+        try:
+            typeset.pick_face(target, market)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise SpecError(problems)
+    return strings
+
+
+@dataclass
+class _Replacement:
+    """A track's finished patch on its plate, and the plate's surround brightness to match against."""
+
+    track: TextTrack
+    patch: np.ndarray  # float32 RGB, plate-sized
+    alpha: np.ndarray  # float32 [0, 1], plate-sized
+    ring: np.ndarray  # bool, plate pixels used for brightness matching
+    ring_mean: np.ndarray  # mean RGB of the ring on the plate
+
+
+def text_mask(plate: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The letters inside ``box`` on a plate: of the two Otsu classes, the one that covers less of the
+    box (letters rarely fill half their box; the surround outside it may be anything)."""
+    x, y, w, h = box
+    grey = cv2.cvtColor(plate, cv2.COLOR_RGB2GRAY)
+    inner = grey[y : y + h, x : x + w]
+    _, dark = cv2.threshold(inner, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    letters = dark if np.count_nonzero(dark) <= dark.size / 2 else 255 - dark
+    mask = np.zeros(grey.shape, np.uint8)
+    mask[y : y + h, x : x + w] = letters
+    return mask
+
+
+def _stroke_weight(mask: np.ndarray, ink_height: float) -> int:
+    """A font weight (100-900) whose stroke-to-height ratio is the source letters'."""
+    distance = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 3)
+    stroke = 2 * float(np.percentile(distance[mask > 0], 90)) if (mask > 0).any() else 0.0
+    ratio = stroke / max(ink_height, 1.0)
+    # Noto Sans: Regular (400) strokes are about 0.10 of the cap height, Bold (700) about 0.16.
+    return int(np.clip(400 + (ratio - 0.10) / 0.06 * 300, 300, 900))
+
+
+def build_replacement(track: TextTrack, target: str, market: str) -> _Replacement:
+    """Inpaint the source text off the track's plate and set ``target`` in its place."""
+    plate = track.plate
+    x, y, w, h = track.box
+    letters = text_mask(plate, track.box)
+    rows, cols = np.nonzero(letters)
+    if len(rows) == 0:
+        rows, cols = np.array([y, y + h - 1]), np.array([x, x + w - 1])
+    ink = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+    ink_height = float(ink[3] - ink[1])
+    grow = max(2, round(h / 10))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    covered = cv2.dilate(letters, kernel)
+    clean = cv2.inpaint(plate, covered, max(3, h // 6), cv2.INPAINT_TELEA)
+    core = cv2.erode(letters, np.ones((3, 3), np.uint8))
+    core = core if core.any() else letters
+    colour = tuple(int(c) for c in np.median(plate[core > 0], axis=0)) if core.any() else (0, 0, 0)
+
+    face = typeset.pick_face(target, market)
+    weight = _stroke_weight(letters, ink_height)
+    margin = x
+    size = typeset.fit_size(
+        target, face, (w + margin, h + margin / 2), ink_height, weight=weight, language=market
+    )
+    layer = typeset.render_line(target, face, size, colour, weight=weight, language=market)
+    # Centre the new ink where the old ink was centred.
+    lx0, ly0, lx1, ly1 = layer.ink
+    cx, cy = (ink[0] + ink[2]) / 2, (ink[1] + ink[3]) / 2
+    at = (round(cx - (lx0 + lx1) / 2), round(cy - (ly0 + ly1) / 2))
+    patch = clean.copy()
+    typeset.composite(patch, layer, at)
+    written = np.zeros(letters.shape, np.float32)
+    lh, lw = layer.alpha.shape
+    written_view = written[max(0, at[1]) : at[1] + lh, max(0, at[0]) : at[0] + lw]
+    written_view[...] = layer.alpha[
+        max(0, -at[1]) : max(0, -at[1]) + written_view.shape[0],
+        max(0, -at[0]) : max(0, -at[0]) + written_view.shape[1],
+    ]
+    edited = np.maximum(covered.astype(np.float32) / 255, cv2.dilate(written, kernel))
+    alpha = np.maximum(edited, cv2.GaussianBlur(edited, (0, 0), max(1.0, grow / 2)))
+    ring = alpha < 0.01
+    ring_mean = plate[ring].mean(axis=0) if ring.any() else plate.reshape(-1, 3).mean(axis=0)
+    return _Replacement(track, patch.astype(np.float32), alpha.astype(np.float32), ring, ring_mean)
+
+
+def _apply(frame: np.ndarray, rep: _Replacement, index: int) -> None:
+    """Warp one replacement onto ``frame`` (in place) at frame ``index``, brightness matched."""
+    to_frame = rep.track.plate_to_frame(index)
+    if to_frame is None:
+        return
+    ph, pw = rep.alpha.shape
+    corners = cv2.perspectiveTransform(
+        np.array([[[0, 0], [pw, 0], [pw, ph], [0, ph]]], np.float64), to_frame
+    )[0]
+    H, W = frame.shape[:2]
+    x0, y0 = max(0, int(np.floor(corners[:, 0].min()))), max(0, int(np.floor(corners[:, 1].min())))
+    x1, y1 = min(W, int(np.ceil(corners[:, 0].max())) + 1), min(H, int(np.ceil(corners[:, 1].max())) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ to_frame
+    size = (x1 - x0, y1 - y0)
+    # The sign around the text in this frame, pulled back onto the plate: its brightness sets the gain.
+    seen = cv2.warpPerspective(frame, to_frame, (pw, ph), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    gain = (
+        np.clip(seen[rep.ring].mean(axis=0) / np.maximum(rep.ring_mean, 1.0), 0.5, 2.0)
+        if rep.ring.any()
+        else 1.0
+    )
+    patch = cv2.warpPerspective(rep.patch * gain, shift, size, flags=cv2.INTER_LINEAR)
+    alpha = cv2.warpPerspective(rep.alpha, shift, size, flags=cv2.INTER_LINEAR)[..., None]
+    roi = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + patch * alpha + 0.5, 0, 255).astype(np.uint8)
+
+
+class _Subtitles:
+    """Burned-in subtitles: each cue rendered once, outlined, centred near the bottom of the frame."""
+
+    def __init__(self, cues: list[Cue], market: str, size: tuple[int, int]):
+        self.cues, self.market = cues, market
+        self.width, self.height = size
+        self.font_size = max(12, round(self.height * 0.055))
+        for cue in cues:
+            typeset.pick_face(cue.text.replace("\n", " "), market)
+
+    @functools.lru_cache(maxsize=4)  # noqa: B019 - one instance per market render, dropped after it
+    def _layers(self, text: str) -> list[tuple[list[typeset.TextLayer], int]]:
+        lines = text.split("\n")
+        return [
+            (
+                typeset.render_outlined(
+                    line, typeset.pick_face(line, self.market), self.font_size, language=self.market
+                ),
+                i,
+            )
+            for i, line in enumerate(lines)
+        ]
+
+    def burn(self, frame: np.ndarray, seconds: float) -> None:
+        cue = cue_at(self.cues, seconds)
+        if cue is None:
+            return
+        rendered = self._layers(cue.text)
+        line_height = round(self.font_size * 1.35)
+        bottom = self.height - round(self.height * 0.06)
+        for layers, i in rendered:
+            top = bottom - (len(rendered) - i) * line_height
+            lh, lw = layers[0].alpha.shape
+            for layer in layers:
+                typeset.composite(frame, layer, ((self.width - lw) // 2, top + (line_height - lh) // 2))
+
+
+def localize_frames(
+    plan: TransformPlan,
+    op: LocalizeOp,
+    frames: Iterator[np.ndarray],
+    reader: VideoReader,
+    progress: Progress = no_progress,
+) -> Iterator[np.ndarray]:
+    """One market version of ``frames``: ``op.market`` (or the only market) with its text replaced.
+
+    Checks and the OCR pass over the source run before the first frame is returned, so a bad table or
+    a script without a font fails before anything is written.
+    """
+    market = op.market or (op.markets[0] if len(op.markets) == 1 else None)
+    if market is None:
+        raise SpecError(
+            f"a localize pass renders one market; set 'market' to one of {', '.join(op.markets)} "
+            "(shotcraft localize renders each market in turn)"
+        )
+    strings = market_strings(op, market, plan.notices)
+    subtitles = None
+    if op.burn_subtitles and market in op.subtitles:
+        subtitles = _Subtitles(read_subtitles(op.subtitles[market]), market, plan.size)
+    replacements: list[_Replacement] = []
+    if strings:
+        every = max(1, round(float(plan.video.fps) / OCR_PER_SECOND))
+        tracks = find_text_tracks(reader, list(strings), every=every, progress=progress)
+        replacements = [build_replacement(t, strings[t.text], market) for t in tracks]
+        if not tracks:
+            plan.notices.append(f"market {market}: none of the table's strings was found on screen")
+    return _render(plan, frames, replacements, subtitles, progress)
+
+
+def _render(
+    plan: TransformPlan,
+    frames: Iterator[np.ndarray],
+    replacements: list[_Replacement],
+    subtitles: _Subtitles | None,
+    progress: Progress,
+) -> Iterator[np.ndarray]:
+    total = plan.frame_count
+    for index, frame in enumerate(frames):
+        out = np.array(frame, copy=True)
+        for rep in replacements:
+            if index in rep.track.homographies:
+                _apply(out, rep, index)
+        if subtitles is not None:
+            subtitles.burn(out, float(plan.video.time_of(index)))
+        progress("localize", index + 1, total)
+        yield out

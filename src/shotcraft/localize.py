@@ -1,0 +1,211 @@
+"""Market versions of one clip in one call: each market through :func:`shotcraft.pipeline.transform`.
+
+Every market version keeps the source's frame count, fps, duration and audio (the pipeline's output
+contract), gets its on-screen text replaced from the translation table, and gets its subtitles burned in
+and/or added as a soft track. A market that cannot be made (not in the table, rows without its text, a
+script no installed font covers) is reported with its reasons while the other markets are still made.
+The source's text is read once: the OCR pass is cached across markets.
+
+>>> results = localize("clip.mp4", "out", ["de", "ja"], table="strings.csv")  # doctest: +SKIP
+>>> [(r.market, r.path.name if r.path else r.problems) for r in results]  # doctest: +SKIP
+[('de', 'clip_de.mp4'), ('ja', 'clip_ja.mp4')]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from shotcraft.engines.base import EngineUnavailable, Progress, no_progress
+from shotcraft.media.errors import MediaError
+from shotcraft.media.subtitles import mux_subtitles, read_subtitles
+from shotcraft.pipeline import TakeResult, transform
+from shotcraft.spec import LocalizeOp, OutputSpec, SpecError, TransformSpec, validate_spec
+
+
+@dataclass
+class MarketResult:
+    """One market's outcome: the take, or the problems that stopped it."""
+
+    market: str
+    take: TakeResult | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path | None:
+        return self.take.path if self.take else None
+
+
+def localize(
+    source: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    markets: Sequence[str],
+    *,
+    table: str | os.PathLike[str] | None = None,
+    replacements: dict[str, dict[str, str]] | None = None,
+    subtitles: dict[str, str | os.PathLike[str]] | None = None,
+    burn_subtitles: bool = False,
+    soft_subtitles: bool = True,
+    output: OutputSpec | None = None,
+    suffix: str = ".mp4",
+    progress: Progress = no_progress,
+) -> list[MarketResult]:
+    """Render ``source`` once per market into ``output_dir/<stem>_<market><suffix>``.
+
+    Problems that concern every market (no such table, a subtitle file for an unknown market) raise a
+    :class:`~shotcraft.spec.SpecError`; a market's own problems land in its :class:`MarketResult`.
+    """
+    source, folder = Path(source), Path(output_dir)
+    op = validate_spec(
+        {
+            "markets": list(markets),
+            "table": table,
+            "replacements": replacements or {},
+            "subtitles": subtitles or {},
+            "burn_subtitles": burn_subtitles,
+        },
+        LocalizeOp,
+    )
+    if op.table is None and not op.replacements and not op.subtitles:
+        raise SpecError("localize needs a translation table, replacements or subtitles")
+    unknown = sorted(set(op.subtitles) - set(op.markets))
+    if unknown:
+        raise SpecError(f"subtitles are given for {', '.join(unknown)}, which is not among the markets")
+    if op.table is not None and not Path(op.table).is_file():
+        raise SpecError(f"translation table {op.table} does not exist")
+    results: list[MarketResult] = []
+    for market in op.markets:
+        target = folder / f"{source.stem}_{_file_safe(market)}{suffix}"
+        try:
+            take = _render_market(source, target, op, market, soft_subtitles, output, progress)
+            results.append(MarketResult(market, take))
+        except (SpecError, MediaError, EngineUnavailable) as exc:
+            results.append(MarketResult(market, None, list(getattr(exc, "problems", None) or [str(exc)])))
+    return results
+
+
+def _file_safe(market: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in market)
+
+
+def _render_market(
+    source: Path,
+    target: Path,
+    op: LocalizeOp,
+    market: str,
+    soft_subtitles: bool,
+    output: OutputSpec | None,
+    progress: Progress,
+) -> TakeResult:
+    market_op = op.model_copy(update={"market": market})
+    spec = TransformSpec(operations=[market_op], engine="classic", output=output or OutputSpec())
+    lineage = {"localize": {"market": market, "markets": list(op.markets)}}
+    soft = soft_subtitles and market in op.subtitles
+    if not soft:
+        return transform(source, target, spec, progress=progress, lineage=lineage)
+    # Soft subtitles are added by a remux: render under a hidden name first, so the final name only ever
+    # holds the finished file.
+    cues = read_subtitles(op.subtitles[market])
+    staged = target.with_name(f".{target.stem}.staged{target.suffix}")
+    try:
+        take = transform(source, staged, spec, progress=progress, lineage=lineage)
+        mux_subtitles(staged, [(cues, market)], target)
+        record = json.loads(take.sidecar.read_text(encoding="utf-8"))
+        record["output"] = str(target)
+        record["subtitles"] = {"market": market, "file": str(op.subtitles[market]), "cues": len(cues)}
+        from shotcraft.media.write import write_sidecar
+
+        sidecar = write_sidecar(target, record)
+    finally:
+        staged.unlink(missing_ok=True)
+        Path(f"{staged}.json").unlink(missing_ok=True)
+    return TakeResult(target, sidecar, take.frame_count, take.engine, take.seconds, take.notices)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A clip with signage for demos, tests and benchmarks
+
+
+def signage_frames(
+    text: str,
+    frames: int,
+    width: int,
+    height: int,
+    *,
+    footage: str = "bikes",
+    appear: int = 0,
+    board: tuple[int, int, int] = (236, 226, 198),
+    ink: tuple[int, int, int] = (28, 36, 110),
+) -> Iterator[np.ndarray]:
+    """Real footage with a sign carrying ``text`` that slides, grows, turns a little in perspective and
+    dims over the clip; it appears at frame ``appear``. Frames are RGB arrays."""
+    import cv2
+    from PIL import Image, ImageDraw
+
+    from shotcraft.engines.classic import typeset
+    from shotcraft.media.synth import footage_frames
+
+    face = typeset.pick_face(text)
+    font_px = max(12, round(height * 0.11))
+    font = typeset.load_font(face, font_px, 700)
+    x0, y0, x1, y1 = font.getbbox(text, anchor="ls")
+    pad = font_px // 2
+    sign_w, sign_h = x1 - x0 + 2 * pad, y1 - y0 + 2 * pad
+    sign = Image.new("RGB", (sign_w, sign_h), board)
+    draw = ImageDraw.Draw(sign)
+    draw.text((pad - x0, pad - y0), text, font=font, fill=ink, anchor="ls")
+    draw.rectangle((1, 1, sign_w - 2, sign_h - 2), outline=tuple(c // 2 for c in board), width=2)
+    rng = np.random.default_rng(7)
+    grain = rng.normal(0, 6, (sign_h, sign_w, 1)).astype(np.float32)
+    sign_rgb = np.clip(np.asarray(sign, np.float32) + grain, 0, 255)
+    corners = np.array([[0, 0], [sign_w, 0], [sign_w, sign_h], [0, sign_h]], np.float32)
+    for i, frame in enumerate(footage_frames(footage, frames, width, height)):
+        if i < appear:
+            yield frame
+            continue
+        t = (i - appear) / max(1, frames - appear - 1)
+        scale = (0.5 * width / sign_w) * (1.0 + 0.2 * t)
+        cx, cy = width * (0.6 - 0.2 * t), height * (0.42 + 0.05 * np.sin(3 * t))
+        w2, h2 = sign_w * scale / 2, sign_h * scale / 2
+        squeeze = 0.08 * t * h2  # the right edge turns away a little: perspective, not just a scale
+        quad = np.array(
+            [
+                [cx - w2, cy - h2],
+                [cx + w2, cy - h2 + squeeze],
+                [cx + w2, cy + h2 - squeeze],
+                [cx - w2, cy + h2],
+            ],
+            np.float32,
+        )
+        warp = cv2.getPerspectiveTransform(corners, quad)
+        layer = cv2.warpPerspective(sign_rgb * (1.0 - 0.2 * t), warp, (width, height), flags=cv2.INTER_LINEAR)
+        alpha = cv2.warpPerspective(np.ones((sign_h, sign_w), np.float32), warp, (width, height))[..., None]
+        yield np.clip(frame * (1 - alpha) + layer * alpha + 0.5, 0, 255).astype(np.uint8)
+
+
+def demo_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
+    """Two market versions (German with a soft subtitle track, Japanese) of real street footage with a
+    moving sign, made in one call."""
+    from shotcraft.media.synth import make_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    source = make_clip(
+        folder / "signage.mp4", frames=60, width=640, height=272, fps=25, audio_channels=2,
+        content=signage_frames("SUMMER SALE", 60, 640, 272, appear=6),
+    )  # fmt: skip
+    table = folder / "signage_strings.csv"
+    table.write_text("source,de,ja\nSUMMER SALE,SOMMERSCHLUSSVERKAUF,夏のセール\n", encoding="utf-8")
+    subs = folder / "signage_de.srt"
+    subs.write_text("1\n00:00:00,000 --> 00:00:02,000\nNur diese Woche\n", encoding="utf-8")
+    results = localize(source, folder, ["de", "ja"], table=table, subtitles={"de": subs}, progress=progress)
+    made = []
+    for result in results:
+        if result.take is None:
+            raise SpecError(f"demo market {result.market}: {'; '.join(result.problems)}")
+        made.append((f"localize: {result.market} market version (signage)", result.take))
+    return made

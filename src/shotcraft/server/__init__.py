@@ -1,0 +1,1 @@
+"""The studio's HTTP surface: a REST API (FastAPI, OpenAPI at ``/docs``) and the web studio, one app."""

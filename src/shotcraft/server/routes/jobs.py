@@ -1,0 +1,224 @@
+"""Jobs: create from the same specs the CLI uses, follow progress (JSON or server-sent events), cancel.
+
+File inputs inside a spec (keyframe images, masks, references) are written as asset references,
+``"asset:<id>"``, to assets of the same project; a path of the server's disk is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from shotcraft.server.auth import current_key
+from shotcraft.server.routes.common import owned, store_of
+from shotcraft.server.views import job_view
+from shotcraft.spec import GenerateSpec, SpecError, validate_spec
+from shotcraft.studio import jobs
+from shotcraft.studio.kinds import JOB_KINDS, TransformSpec, output_name
+from shotcraft.studio.models import FINAL_STATES, ApiKey, Asset, Job, Project, Take
+from shotcraft.studio.store import Store
+
+router = APIRouter(prefix="/api", tags=["jobs"])
+
+#: How often the event stream looks at the job (seconds).
+EVENT_INTERVAL = 0.25
+ASSET_REF = "asset:"
+
+
+class NewJob(BaseModel):
+    project_id: str
+    kind: str = Field(description="a job kind from GET /api/kinds, e.g. 'transform'")
+    spec: dict[str, Any] = Field(default_factory=dict, description="the same spec the CLI reads from --spec")
+    source_asset_id: str | None = Field(default=None, description="the clip (or image) to start from")
+    source_take_id: str | None = Field(
+        default=None, description="or a take to start from (its lineage parent)"
+    )
+
+
+@router.get("/kinds", tags=["jobs"], summary="The job kinds this server runs")
+def list_kinds() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": k.name,
+            "title": k.title,
+            "source": k.source,
+            "available": k.unavailable() is None,
+            "reason": k.unavailable(),
+        }
+        for k in JOB_KINDS.values()
+    ]
+
+
+def _resolve_refs(value: Any, assets: dict[str, Path]) -> Any:
+    """Replace every ``"asset:<id>"`` string with that asset's stored file."""
+    if isinstance(value, dict):
+        return {k: _resolve_refs(v, assets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_refs(v, assets) for v in value]
+    if isinstance(value, str) and value.startswith(ASSET_REF):
+        ident = value[len(ASSET_REF) :]
+        if ident not in assets:
+            raise HTTPException(422, f"spec refers to asset {ident!r}, which is not in this project")
+        return str(assets[ident])
+    return value
+
+
+def _paths(value: Any) -> list[Path]:
+    if isinstance(value, Path):
+        return [value]
+    if isinstance(value, BaseModel):
+        return [p for _, v in value for p in _paths(v)]
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in _paths(v)]
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _paths(v)]
+    return []
+
+
+def _validated_spec(body: NewJob, session: Session, store: Store) -> Any:
+    kind = JOB_KINDS[body.kind]
+    rows = session.scalars(select(Asset).where(Asset.project_id == body.project_id)).all()
+    resolved = _resolve_refs(body.spec, {a.id: store.asset_path(a) for a in rows})
+    try:
+        spec = validate_spec(resolved, kind.spec_type)
+        if isinstance(spec, (TransformSpec, GenerateSpec)):
+            output_name(spec.output)
+    except SpecError as exc:
+        raise HTTPException(422, "; ".join(exc.problems)) from None
+    blobs = store.blobs.resolve()
+    for path in _paths(spec):
+        if not path.resolve().is_relative_to(blobs):
+            raise HTTPException(
+                422, f"spec path {str(path)!r} is not allowed: upload the file and write it as 'asset:<id>'"
+            )
+    return spec
+
+
+@router.post("/jobs", status_code=202, summary="Queue a job (invent, transform, localize, ...)")
+def create_job(body: NewJob, request: Request, key: ApiKey = Depends(current_key)) -> dict[str, Any]:
+    store = store_of(request)
+    kind = JOB_KINDS.get(body.kind)
+    if kind is None:
+        raise HTTPException(422, f"job kind {body.kind!r} is unknown: use one of {', '.join(JOB_KINDS)}")
+    if kind.unavailable():
+        raise HTTPException(501, kind.unavailable())
+    with store.read() as s:
+        owned(s, Project, body.project_id, key, "project")
+        if body.source_asset_id and body.source_take_id:
+            raise HTTPException(422, "give source_asset_id or source_take_id, not both")
+        if body.source_asset_id:
+            asset = owned(s, Asset, body.source_asset_id, key, "asset")
+            if asset.project_id != body.project_id:
+                raise HTTPException(422, f"asset {asset.id!r} belongs to another project")
+            if kind.source == "video" and asset.kind != "video":
+                raise HTTPException(
+                    422, f"a {kind.name} job needs a video clip; asset {asset.id!r} is an {asset.kind}"
+                )
+        elif body.source_take_id:
+            take = owned(s, Take, body.source_take_id, key, "take")
+            if take.project_id != body.project_id:
+                raise HTTPException(422, f"take {take.id!r} belongs to another project")
+        elif kind.source == "video":
+            raise HTTPException(422, f"a {kind.name} job needs a source: source_asset_id or source_take_id")
+        spec = _validated_spec(body, s, store)
+    try:
+        job = jobs.enqueue(
+            store,
+            key,
+            body.project_id,
+            body.kind,
+            spec.model_dump(mode="json"),
+            source_asset_id=body.source_asset_id,
+            parent_take_id=body.source_take_id,
+        )
+    except jobs.LimitExceeded as exc:
+        raise HTTPException(429, str(exc)) from None
+    return job_view(job)
+
+
+@router.get("/jobs/{job_id}", summary="A job's state and progress")
+def get_job(job_id: str, request: Request, key: ApiKey = Depends(current_key)) -> dict[str, Any]:
+    with store_of(request).read() as s:
+        return _job_with_takes(s, owned(s, Job, job_id, key, "job"))
+
+
+def _job_with_takes(session: Session, job: Job) -> dict[str, Any]:
+    view = job_view(job)
+    view["take_ids"] = list(session.scalars(select(Take.id).where(Take.job_id == job.id).order_by(Take.name)))
+    return view
+
+
+@router.get("/projects/{project_id}/jobs", summary="A project's jobs, newest first")
+def list_jobs(
+    project_id: str, request: Request, state: str | None = Query(None), key: ApiKey = Depends(current_key)
+) -> list[dict[str, Any]]:
+    with store_of(request).read() as s:
+        owned(s, Project, project_id, key, "project")
+        query = select(Job).where(Job.project_id == project_id).order_by(Job.created_at.desc())
+        if state:
+            query = query.where(Job.state == state)
+        return [job_view(j) for j in s.scalars(query).all()]
+
+
+@router.post("/jobs/{job_id}/cancel", summary="Cancel a job (queued: at once; running: at its next step)")
+def cancel_job(job_id: str, request: Request, key: ApiKey = Depends(current_key)) -> dict[str, Any]:
+    store = store_of(request)
+    with store.read() as s:
+        owned(s, Job, job_id, key, "job")
+    job = jobs.request_cancel(store, job_id)
+    assert job is not None
+    return job_view(job)
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    summary="Progress as server-sent events",
+    description="Emits `progress` events while the job changes and one `end` event when it is final.",
+)
+async def job_events(job_id: str, request: Request, key: ApiKey = Depends(current_key)) -> StreamingResponse:
+    store = store_of(request)
+
+    def load() -> dict[str, Any]:
+        with store.read() as s:
+            return _job_with_takes(s, owned(s, Job, job_id, key, "job"))
+
+    first = await run_in_threadpool(load)
+
+    async def stream() -> AsyncIterator[str]:
+        view, last, quiet = first, None, 0.0
+        while True:
+            snapshot = (view["state"], view["stage"], view["progress"], view["attempts"])
+            if snapshot != last:
+                last, quiet = snapshot, 0.0
+                yield f"event: progress\ndata: {json.dumps(_brief(view))}\n\n"
+            elif quiet >= 10:
+                quiet = 0.0
+                yield ": still working\n\n"  # a comment keeps proxies from closing an idle stream
+            if view["state"] in FINAL_STATES:
+                yield f"event: end\ndata: {json.dumps(_brief(view))}\n\n"
+                return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(EVENT_INTERVAL)
+            quiet += EVENT_INTERVAL
+            view = await run_in_threadpool(load)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _brief(view: dict[str, Any]) -> dict[str, Any]:
+    return {k: view[k] for k in ("id", "state", "stage", "progress", "attempts", "error", "take_ids")}

@@ -1,0 +1,131 @@
+"""Projects and their assets (uploads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from shotcraft.server.auth import current_key
+from shotcraft.server.routes.common import owned, store_of
+from shotcraft.server.uploads import display_name, receive
+from shotcraft.server.views import asset_view, project_view
+from shotcraft.studio.models import ApiKey, Asset, Project
+
+router = APIRouter(prefix="/api", tags=["projects"])
+
+
+class NewProject(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+@router.post("/projects", status_code=201, summary="Create a project")
+def create_project(body: NewProject, request: Request, key: ApiKey = Depends(current_key)) -> dict[str, Any]:
+    project = Project(owner_key_id=key.id, name=body.name.strip())
+    with store_of(request).write() as s:
+        s.add(project)
+    return project_view(project)
+
+
+@router.get("/projects", summary="List your projects")
+def list_projects(request: Request, key: ApiKey = Depends(current_key)) -> list[dict[str, Any]]:
+    with store_of(request).read() as s:
+        rows = s.scalars(
+            select(Project).where(Project.owner_key_id == key.id).order_by(Project.created_at)
+        ).all()
+    return [project_view(p) for p in rows]
+
+
+@router.get("/projects/{project_id}", summary="One project")
+def get_project(project_id: str, request: Request, key: ApiKey = Depends(current_key)) -> dict[str, Any]:
+    with store_of(request).read() as s:
+        return project_view(owned(s, Project, project_id, key, "project"))
+
+
+@router.post(
+    "/projects/{project_id}/assets",
+    status_code=201,
+    summary="Upload a clip or image",
+    description=(
+        "Send the file's bytes as the request body (any content type). The type is recognised from the "
+        "bytes, never from `filename`, which is kept for display only. Uploading the same bytes twice into "
+        "one project returns the existing asset (200)."
+    ),
+)
+async def upload_asset(
+    project_id: str,
+    request: Request,
+    filename: str = Query("upload", max_length=1000),
+    key: ApiKey = Depends(current_key),
+) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    store = store_of(request)
+    limit = request.app.state.max_upload_bytes
+
+    def check() -> int:
+        with store.read() as s:
+            owned(s, Project, project_id, key, "project")
+            return key.max_storage_bytes - store.storage_used(s, key.id)
+
+    room = await run_in_threadpool(check)
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(
+            413, f"the upload ({declared} bytes) is larger than this server's limit of {limit} bytes"
+        )
+    upload = await receive(store, request.stream(), limit)
+
+    def register() -> tuple[Asset, bool]:
+        with store.write() as s:
+            existing = s.scalar(
+                select(Asset).where(Asset.project_id == project_id, Asset.sha256 == upload.sha256)
+            )
+            if existing is not None:
+                return existing, False
+            if upload.size > room:
+                raise HTTPException(
+                    413, f"this key's storage limit ({key.max_storage_bytes} bytes) would be exceeded"
+                )
+            asset = Asset(
+                project_id=project_id,
+                owner_key_id=key.id,
+                sha256=upload.sha256,
+                kind=upload.kind,
+                media_type=upload.media_type,
+                name=display_name(filename),
+                size_bytes=upload.size,
+                info=upload.info,
+            )
+            s.add(asset)
+            return asset, True
+
+    asset, created = await run_in_threadpool(register)
+    return JSONResponse(asset_view(asset), status_code=201 if created else 200)
+
+
+@router.get("/projects/{project_id}/assets", summary="List a project's assets")
+def list_assets(
+    project_id: str, request: Request, key: ApiKey = Depends(current_key)
+) -> list[dict[str, Any]]:
+    with store_of(request).read() as s:
+        owned(s, Project, project_id, key, "project")
+        rows = s.scalars(select(Asset).where(Asset.project_id == project_id).order_by(Asset.created_at)).all()
+    return [asset_view(a) for a in rows]
+
+
+@router.get("/assets/{asset_id}", summary="One asset")
+def get_asset(asset_id: str, request: Request, key: ApiKey = Depends(current_key)) -> dict[str, Any]:
+    with store_of(request).read() as s:
+        return asset_view(owned(s, Asset, asset_id, key, "asset"))
+
+
+@router.get("/assets/{asset_id}/content", summary="Download an asset (HTTP range requests supported)")
+def asset_content(asset_id: str, request: Request, key: ApiKey = Depends(current_key)) -> FileResponse:
+    store = store_of(request)
+    with store.read() as s:
+        asset = owned(s, Asset, asset_id, key, "asset")
+    return FileResponse(store.asset_path(asset), media_type=asset.media_type, filename=asset.name)

@@ -1,0 +1,81 @@
+"""Takes: every output, with its spec, engine, model, seed and lineage; pick, play and download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from shotcraft.server.auth import current_key
+from shotcraft.server.routes.common import owned, store_of
+from shotcraft.server.views import asset_view, take_view
+from shotcraft.studio.models import ApiKey, Asset, Project, Take
+
+router = APIRouter(prefix="/api", tags=["takes"])
+
+_MEDIA_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime"}
+
+
+@router.get("/projects/{project_id}/takes", summary="A project's takes with their lineage links")
+def list_takes(
+    project_id: str, request: Request, job_id: str | None = Query(None), key: ApiKey = Depends(current_key)
+) -> list[dict[str, Any]]:
+    with store_of(request).read() as s:
+        owned(s, Project, project_id, key, "project")
+        query = select(Take).where(Take.project_id == project_id).order_by(Take.created_at, Take.name)
+        if job_id:
+            query = query.where(Take.job_id == job_id)
+        return [take_view(t) for t in s.scalars(query).all()]
+
+
+@router.get("/takes/{take_id}", summary="One take and its full lineage (parents back to the source asset)")
+def get_take(take_id: str, request: Request, key: ApiKey = Depends(current_key)) -> dict[str, Any]:
+    with store_of(request).read() as s:
+        take = owned(s, Take, take_id, key, "take")
+        view = take_view(take)
+        lineage: list[dict[str, Any]] = []
+        current: Take | None = take
+        seen = {take.id}
+        while current is not None:
+            if current.source_asset_id:
+                asset = s.get(Asset, current.source_asset_id)
+                if asset is not None:
+                    lineage.append({"type": "asset", **asset_view(asset)})
+            parent = s.get(Take, current.parent_take_id) if current.parent_take_id else None
+            if parent is None or parent.id in seen:
+                break
+            seen.add(parent.id)
+            lineage.append({"type": "take", **take_view(parent)})
+            current = parent
+        view["lineage"] = lineage
+        return view
+
+
+class TakeUpdate(BaseModel):
+    picked: bool
+
+
+@router.patch("/takes/{take_id}", summary="Pick (or un-pick) a take")
+def update_take(
+    take_id: str, body: TakeUpdate, request: Request, key: ApiKey = Depends(current_key)
+) -> dict[str, Any]:
+    with store_of(request).write() as s:
+        take = owned(s, Take, take_id, key, "take")
+        take.picked = body.picked
+        return take_view(take)
+
+
+@router.get("/takes/{take_id}/content", summary="Download or stream a take (HTTP range requests supported)")
+def take_content(take_id: str, request: Request, key: ApiKey = Depends(current_key)) -> FileResponse:
+    store = store_of(request)
+    with store.read() as s:
+        take = owned(s, Take, take_id, key, "take")
+    path = store.take_path(take)
+    return FileResponse(
+        path,
+        media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
+        filename=f"{take.id}{path.suffix}",
+    )

@@ -1,0 +1,410 @@
+"""Text regions over time: OCR on sampled frames, planar tracking of each text region in between.
+
+A :class:`TextTrack` follows one on-screen string (one the caller asked for, e.g. a translation table's
+source strings) through the frames where it is visible. Its geometry is a homography per frame that
+maps the *reference frame* (where OCR first read it) onto that frame, estimated directly from reference
+points to current points (KLT points re-seeded as they are lost), so the quad does not jitter from
+frame to frame and errors do not compound by chaining. OCR runs every ``every`` frames and on scene
+cuts: a new sighting starts a track and is tracked *backwards* through the buffered frames since the
+previous OCR sample, so a sign is covered from the frame it appears, not from the next sample; two
+consecutive samples that miss a fully visible track end it.
+
+The planar tracker here is KLT + RANSAC homography; it handles the text region only.
+
+>>> from shotcraft.media.synth import make_clip  # doctest: +SKIP
+>>> tracks = find_text_tracks(VideoReader("sign.mp4"), ["SUMMER SALE"])  # doctest: +SKIP
+>>> tracks[0].quad_at(10)  # corners of the text in frame 10  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from shotcraft.signals.ocr import TextBox, read_text, similarity
+
+if TYPE_CHECKING:
+    from shotcraft.media.read import VideoReader
+
+#: Progress callback: (stage name, done, total), as the engines take it.
+Progress = Callable[[str, int, int], None]
+
+#: OCR text this alike a wanted string (see :func:`~shotcraft.signals.ocr.similarity`) counts as it.
+MATCH_SIMILARITY = 0.8
+#: A track restarts from a fresh OCR box when its predicted corners are this far off (in text heights).
+REANCHOR_ERROR = 0.35
+#: KLT points to keep on a text region.
+_POINTS = 80
+_MIN_POINTS = 8
+
+
+@dataclass
+class TextTrack:
+    """One string followed over frames.
+
+    ``quad`` holds the text's corners in the ``reference`` frame (clockwise from top-left);
+    ``homographies[i]`` maps reference-frame pixels to frame ``i``. ``plate`` is the reference frame's
+    pixels around the text rectified to a rectangle: the text box sits at ``box`` = (x, y, w, h) in it,
+    and ``plate_to_reference`` maps plate pixels into the reference frame.
+    """
+
+    text: str
+    reference: int
+    quad: np.ndarray
+    plate: np.ndarray
+    plate_to_reference: np.ndarray
+    box: tuple[int, int, int, int]
+    homographies: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def frames(self) -> range:
+        return range(min(self.homographies), max(self.homographies) + 1)
+
+    def quad_at(self, index: int) -> np.ndarray | None:
+        """The text's corners in frame ``index``, or None where the track does not cover it."""
+        h = self.homographies.get(index)
+        return None if h is None else _apply(h, self.quad)
+
+    def plate_to_frame(self, index: int) -> np.ndarray | None:
+        """Homography from plate pixels to frame ``index``."""
+        h = self.homographies.get(index)
+        return None if h is None else h @ self.plate_to_reference
+
+
+@dataclass
+class _Live:
+    """A track being extended frame by frame: reference points and where they are now."""
+
+    track: TextTrack
+    ref_points: np.ndarray
+    points: np.ndarray
+    homography: np.ndarray
+    seeded: int
+    misses: int = 0
+    first_miss: int = 0
+
+
+def _apply(h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return (
+        cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), h)
+        .reshape(-1, 2)
+        .astype(np.float32)
+    )
+
+
+def _text_height(quad: np.ndarray) -> float:
+    return float((np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2)
+
+
+def _text_width(quad: np.ndarray) -> float:
+    return float((np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2)
+
+
+def _grow(quad: np.ndarray, factor: float) -> np.ndarray:
+    """The quad scaled about its centre, more across the line than along it (signs are wide)."""
+    centre = quad.mean(axis=0)
+    margin = _text_height(quad) * (factor - 1)
+    along = quad[1] - quad[0]
+    along = along / max(1e-6, float(np.linalg.norm(along)))
+    across = np.array([-along[1], along[0]], dtype=np.float32)
+    out = []
+    for corner in quad:
+        d = corner - centre
+        out.append(corner + np.sign(d @ along) * along * margin + np.sign(d @ across) * across * margin)
+    return np.asarray(out, dtype=np.float32)
+
+
+def _region_mask(shape: tuple[int, int], quad: np.ndarray) -> np.ndarray:
+    mask = np.zeros(shape, dtype=np.uint8)
+    cv2.fillConvexPoly(mask, np.round(quad).astype(np.int32), 255)
+    return mask
+
+
+def _seed_points(grey: np.ndarray, quad: np.ndarray, count: int) -> np.ndarray:
+    mask = _region_mask(grey.shape, _grow(quad, 1.6))
+    height = max(4.0, _text_height(quad))
+    found = cv2.goodFeaturesToTrack(grey, count, 0.01, max(2.0, height / 8), mask=mask, blockSize=5)
+    return np.empty((0, 2), np.float32) if found is None else found.reshape(-1, 2).astype(np.float32)
+
+
+def _inside(quad: np.ndarray, width: int, height: int, margin: float = 0.0) -> bool:
+    return bool(
+        (quad[:, 0] >= -margin).all()
+        and (quad[:, 0] <= width - 1 + margin).all()
+        and (quad[:, 1] >= -margin).all()
+        and (quad[:, 1] <= height - 1 + margin).all()
+    )
+
+
+def _outside(quad: np.ndarray, width: int, height: int) -> bool:
+    return bool(
+        quad[:, 0].max() < 0
+        or quad[:, 0].min() >= width
+        or quad[:, 1].max() < 0
+        or quad[:, 1].min() >= height
+    )
+
+
+def _plausible(quad: np.ndarray, reference: np.ndarray) -> bool:
+    """A tracked quad that is convex and within 4x of the reference's area (else the tracker failed)."""
+    area, ref_area = cv2.contourArea(quad), cv2.contourArea(reference)
+    return cv2.isContourConvex(np.round(quad * 8).astype(np.int32)) and 0.25 < area / max(ref_area, 1e-6) < 4
+
+
+def _step(live: _Live, prev: np.ndarray, grey: np.ndarray) -> bool:
+    """Move ``live`` from frame ``prev`` to ``grey``; False when the track is lost."""
+    if len(live.points) < _MIN_POINTS:
+        return False
+    p0 = live.points.reshape(-1, 1, 2)
+    lk = {
+        "winSize": (21, 21),
+        "maxLevel": 3,
+        "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01),
+    }
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, grey, p0, None, **lk)
+    back, st_back, _ = cv2.calcOpticalFlowPyrLK(grey, prev, p1, None, **lk)
+    good = (
+        (st.ravel() == 1)
+        & (st_back.ravel() == 1)
+        & (np.linalg.norm((back - p0).reshape(-1, 2), axis=1) < 1.0)
+    )
+    if good.sum() < _MIN_POINTS:
+        return False
+    ref, cur = live.ref_points[good], p1.reshape(-1, 2)[good]
+    h, inliers = cv2.findHomography(ref, cur, cv2.RANSAC, 2.0)
+    if h is None:
+        return False
+    keep = inliers.ravel().astype(bool)
+    quad = _apply(h, live.track.quad)
+    if keep.sum() < _MIN_POINTS or not _plausible(quad, live.track.quad):
+        return False
+    live.ref_points, live.points, live.homography = ref[keep], cur[keep], h
+    if len(live.points) < live.seeded // 2:
+        _reseed(live, grey)
+    return True
+
+
+def _reseed(live: _Live, grey: np.ndarray) -> None:
+    """Add fresh points on the region, mapped back to reference coordinates through the current homography."""
+    fresh = _seed_points(grey, _apply(live.homography, live.track.quad), _POINTS)
+    if len(fresh):
+        ref = _apply(np.linalg.inv(live.homography), fresh)
+        live.ref_points = np.concatenate([live.ref_points, ref])
+        live.points = np.concatenate([live.points, fresh])
+    live.seeded = len(live.points)
+
+
+def _plate(frame: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """The text and a margin around it rectified to a rectangle (see :class:`TextTrack`)."""
+    w, h = max(4, round(_text_width(quad))), max(4, round(_text_height(quad)))
+    m = round(0.4 * h) + 4
+    box = np.array([[m, m], [m + w, m], [m + w, m + h], [m, m + h]], dtype=np.float32)
+    to_reference = cv2.getPerspectiveTransform(box, quad.astype(np.float32))
+    plate = cv2.warpPerspective(
+        frame, to_reference, (w + 2 * m, h + 2 * m), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )  # fmt: skip
+    return plate, to_reference, (m, m, w, h)
+
+
+def _start(text: str, index: int, quad: np.ndarray, frame: np.ndarray, grey: np.ndarray) -> _Live | None:
+    points = _seed_points(grey, quad, _POINTS)
+    if len(points) < _MIN_POINTS:
+        return None
+    plate, to_reference, box = _plate(frame, quad)
+    track = TextTrack(text, index, quad, plate, to_reference, box, {index: np.eye(3)})
+    return _Live(track, points.copy(), points, np.eye(3), len(points))
+
+
+def match_strings(boxes: Sequence[TextBox], wanted: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+    """Which wanted strings the OCR boxes show, with their quads.
+
+    OCR splits a line into words at times, so runs of up to four neighbouring boxes on one line are
+    tried too; each box is used once, best matches first.
+    """
+    groups: list[tuple[list[int], str, np.ndarray]] = []
+    for i in range(len(boxes)):
+        run = [i]
+        groups.append((run.copy(), boxes[i].text, boxes[i].quad))
+        for j in range(i + 1, min(len(boxes), i + 4)):
+            a, b = boxes[run[-1]], boxes[j]
+            ha = a.bounds[3] - a.bounds[1]
+            overlap = min(a.bounds[3], b.bounds[3]) - max(a.bounds[1], b.bounds[1])
+            gap = b.bounds[0] - a.bounds[2]
+            if overlap < 0.5 * ha or gap > 1.5 * ha or gap < -0.5 * ha:
+                break
+            run.append(j)
+            first, last = boxes[run[0]].quad, boxes[run[-1]].quad
+            quad = np.array([first[0], last[1], last[2], first[3]], dtype=np.float32)
+            groups.append((run.copy(), " ".join(boxes[k].text for k in run), quad))
+    scored = sorted(
+        ((similarity(text, want), want, members, quad) for members, text, quad in groups for want in wanted),
+        key=lambda s: -s[0],
+    )
+    used: set[int] = set()
+    found: list[tuple[str, np.ndarray]] = []
+    for score, want, members, quad in scored:
+        if score < MATCH_SIMILARITY:
+            break
+        if used.intersection(members):
+            continue
+        used.update(members)
+        found.append((want, quad))
+    return found
+
+
+def is_cut(prev: np.ndarray, grey: np.ndarray) -> bool:
+    """A scene cut between two grey frames: their thumbnails and brightness histograms both disagree."""
+    a = cv2.resize(prev, (64, 36), interpolation=cv2.INTER_AREA)
+    b = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA)
+    ha = cv2.calcHist([a], [0], None, [32], [0, 256])
+    hb = cv2.calcHist([b], [0], None, [32], [0, 256])
+    return (
+        float(np.abs(a.astype(np.int16) - b).mean()) > 30
+        and cv2.compareHist(ha, hb, cv2.HISTCMP_CORREL) < 0.7
+    )
+
+
+def _extend_backwards(
+    live: _Live, history: Sequence[tuple[int, np.ndarray, bool]], width: int, height: int
+) -> None:
+    """Track a new sighting back through the buffered frames, newest first, stopping at a cut."""
+    back = _Live(live.track, live.ref_points.copy(), live.points.copy(), np.eye(3), live.seeded)
+    newer = history[-1][1]
+    for index, grey, cut_after in reversed(list(history)[:-1]):
+        if cut_after or not _step(back, newer, grey):
+            return
+        quad = _apply(back.homography, live.track.quad)
+        if _outside(quad, width, height):
+            return
+        live.track.homographies[index] = back.homography
+        newer = grey
+
+
+def find_text_tracks(
+    reader: VideoReader,
+    wanted: Sequence[str],
+    *,
+    every: int = 8,
+    progress: Progress | None = None,
+) -> list[TextTrack]:
+    """Follow every appearance of the ``wanted`` strings through the clip (OCR every ``every`` frames).
+
+    Results are cached per clip file and settings, so rendering several market versions reads the
+    clip's text once.
+    """
+    key = _cache_key(reader, wanted, every)
+    if key in _CACHE:
+        return _CACHE[key]
+    total = len(reader)
+    width, height = reader.video.width, reader.video.height
+    done: list[TextTrack] = []
+    live: list[_Live] = []
+    # (index, grey, cut after it) for the frames since the last OCR sample, for backward extension.
+    history: deque[tuple[int, np.ndarray, bool]] = deque(maxlen=every + 1)
+    prev: np.ndarray | None = None
+    for index, frame in enumerate(reader.frames()):
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        cut = prev is not None and is_cut(prev, grey)
+        if history and cut:
+            history[-1] = (history[-1][0], history[-1][1], True)
+        history.append((index, grey, False))
+        if prev is not None:
+            still: list[_Live] = []
+            for item in live:
+                ok = not cut and _step(item, prev, grey)
+                quad = _apply(item.homography, item.track.quad) if ok else None
+                if quad is None or _outside(quad, width, height):
+                    done.append(item.track)
+                    continue
+                item.track.homographies[index] = item.homography
+                still.append(item)
+            live = still
+        if index % every == 0 or cut or index == total - 1:
+            live = _sample(frame, grey, index, live, done, wanted, history, width, height)
+        prev = grey
+        if progress is not None:
+            progress("find text", index + 1, total)
+    done.extend(item.track for item in live)
+    tracks = sorted(done, key=lambda t: (t.frames.start, t.text))
+    if len(_CACHE) >= 8:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = tracks
+    return tracks
+
+
+def _sample(
+    frame: np.ndarray,
+    grey: np.ndarray,
+    index: int,
+    live: list[_Live],
+    done: list[TextTrack],
+    wanted: Sequence[str],
+    history: Sequence[tuple[int, np.ndarray, bool]],
+    width: int,
+    height: int,
+) -> list[_Live]:
+    """One OCR sample: confirm, re-anchor or end live tracks, start tracks for new sightings."""
+    sightings = match_strings(read_text(frame), wanted)
+    unmatched = list(live)
+    for text, quad in sightings:
+        owner = None
+        for item in unmatched:
+            predicted = _apply(item.homography, item.track.quad)
+            if item.track.text == text and _overlap(predicted, quad) > 0.3:
+                owner = item
+                break
+        if owner is not None:
+            unmatched.remove(owner)
+            predicted = _apply(owner.homography, owner.track.quad)
+            error = float(np.linalg.norm(predicted - quad, axis=1).mean())
+            if error <= REANCHOR_ERROR * _text_height(quad):
+                owner.misses = 0
+                continue
+            # Drifted: end the old track before this frame and start afresh from the OCR box.
+            live.remove(owner)
+            owner.track.homographies.pop(index, None)
+            done.append(owner.track)
+            started = _start(text, index, quad, frame, grey)
+            if started is not None:
+                live.append(started)
+            continue
+        started = _start(text, index, quad, frame, grey)
+        if started is not None:
+            _extend_backwards(started, history, width, height)
+            live.append(started)
+    for item in unmatched:
+        quad = _apply(item.homography, item.track.quad)
+        if not _inside(quad, width, height, margin=-2):
+            continue  # partly off screen: OCR cannot read it whole, keep tracking
+        item.misses += 1
+        if item.misses == 1:
+            item.first_miss = index
+        else:
+            # Gone (or hidden) since the first of two missing samples; before it, it may still be there.
+            for gone in [i for i in item.track.homographies if i >= item.first_miss]:
+                del item.track.homographies[gone]
+            live.remove(item)
+            done.append(item.track)
+    return live
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two convex quads."""
+    area, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
+    union = cv2.contourArea(a) + cv2.contourArea(b) - area
+    return float(area / union) if union > 0 else 0.0
+
+
+_CACHE: dict[tuple, list[TextTrack]] = {}
+
+
+def _cache_key(reader: VideoReader, wanted: Sequence[str], every: int) -> tuple:
+    stat = os.stat(reader.path)
+    return (str(reader.path.resolve()), stat.st_size, stat.st_mtime_ns, tuple(sorted(set(wanted))), every)

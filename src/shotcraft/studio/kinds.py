@@ -1,0 +1,212 @@
+"""The job kinds the studio runs. Adding a kind is one entry in :data:`JOB_KINDS`: its spec type, what
+source it needs, the module it depends on, and a function from a :class:`JobContext` to take records.
+
+A kind whose module is not installed (or not written yet) stays listed with the reason it is unavailable,
+so the API can answer "not available here" instead of queueing a job that can only fail.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from shotcraft.engines.base import Progress
+from shotcraft.spec import GenerateSpec, LocalizeOp, OutputSpec, SpecError, TransformSpec
+from shotcraft.studio.chunks import DEFAULT_CHUNK_FRAMES, ChunkedTransform, chunk_refusal
+from shotcraft.studio.jobs import TakeRecord
+
+_SUFFIX = {"mp4_h264": ".mp4", "mp4_h265": ".mp4", "mov_prores": ".mov"}
+
+
+@dataclass
+class JobContext:
+    """Everything a running job may use. ``progress`` raises if the job was cancelled or the worker is stopping."""
+
+    job_id: str
+    attempt: int
+    spec: Any
+    source: Path | None
+    home: Path
+    work_dir: Path
+    output_dir: Path
+    progress: Progress
+    lineage: dict[str, Any] = field(default_factory=dict)
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES
+
+    def record(
+        self,
+        path: Path,
+        *,
+        name: str,
+        kind: str,
+        engine: str,
+        frame_count: int,
+        fps: str,
+        info: dict[str, Any],
+        seed: int | None = None,
+    ) -> TakeRecord:
+        """A take record for a finished file under ``output_dir``."""
+        spec = self.spec.model_dump(mode="json")
+        return TakeRecord(
+            name=name,
+            kind=kind,
+            path=str(path.relative_to(self.home)),
+            size_bytes=_size(path),
+            engine=engine,
+            spec=spec,
+            frame_count=frame_count,
+            fps=fps,
+            model=spec.get("model"),
+            seed=seed if seed is not None else spec.get("seed"),
+            info=info,
+        )
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    title: str
+    spec_type: type[BaseModel]
+    source: Literal["video", "image", "optional", "none"]
+    run: Callable[[JobContext], list[TakeRecord]]
+    requires: str | None = None
+
+    def unavailable(self) -> str | None:
+        """Why this kind cannot run in this install, or ``None``."""
+        if self.requires and importlib.util.find_spec(self.requires) is None:
+            return f"{self.title} needs {self.requires}, which is not installed"
+        return None
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def output_name(output: OutputSpec, stem: str = "take") -> str:
+    if output.format not in _SUFFIX:
+        raise SpecError(
+            f"the studio serves single files: output format {output.format} is not one of {', '.join(_SUFFIX)}"
+        )
+    return stem + _SUFFIX[output.format]
+
+
+def run_transform(ctx: JobContext) -> list[TakeRecord]:
+    """A transform, chunked (resumable) when the spec allows it, otherwise in one pass."""
+    from shotcraft.pipeline import transform
+
+    assert ctx.source is not None
+    spec: TransformSpec = ctx.spec
+    output = ctx.output_dir / output_name(spec.output)
+    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    if chunk_refusal(spec) is None:
+        chunked = ChunkedTransform(ctx.source, output, spec, ctx.work_dir, ctx.chunk_frames)
+        result = chunked.run(ctx.progress, attempt=ctx.attempt, lineage=ctx.lineage)
+    else:
+        result = transform(ctx.source, output, spec, progress=ctx.progress, lineage=ctx.lineage)
+    info = {
+        "notices": result.notices,
+        "sidecar": str(result.sidecar.relative_to(ctx.home)),
+        "seconds": round(result.seconds, 3),
+    }
+    fps = probe_fps(result.path)
+    return [
+        ctx.record(
+            result.path,
+            name="take",
+            kind="transform",
+            engine=result.engine,
+            frame_count=result.frame_count,
+            fps=fps,
+            info=info,
+        )
+    ]
+
+
+def run_invent(ctx: JobContext) -> list[TakeRecord]:
+    """N new takes from a GenerateSpec, each with its own recorded seed."""
+    from shotcraft.invent import generate
+
+    spec: GenerateSpec = ctx.spec
+    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    takes = generate(
+        spec, ctx.output_dir / output_name(spec.output), progress=ctx.progress, lineage=ctx.lineage
+    )
+    return [
+        ctx.record(
+            take.path,
+            name=f"take{i + 1}",
+            kind="invent",
+            engine="diffusion",
+            frame_count=take.frame_count,
+            fps=str(take.fps),
+            seed=take.seed,
+            info={"notices": take.notices, "sidecar": str(take.sidecar.relative_to(ctx.home))},
+        )
+        for i, take in enumerate(takes)
+    ]
+
+
+def run_localize(ctx: JobContext) -> list[TakeRecord]:
+    """One take per market; markets that cannot be made are reported on the others' takes."""
+    from shotcraft.localize import localize
+
+    assert ctx.source is not None
+    op: LocalizeOp = ctx.spec
+    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    results = localize(
+        ctx.source,
+        ctx.output_dir,
+        op.markets,
+        table=op.table,
+        replacements=op.replacements,
+        subtitles=op.subtitles,
+        burn_subtitles=op.burn_subtitles,
+        progress=ctx.progress,
+    )
+    problems = [f"{r.market}: {p}" for r in results if r.take is None for p in r.problems]
+    records = []
+    for r in results:
+        if r.take is None:
+            continue
+        info = {
+            "market": r.market,
+            "notices": r.take.notices + problems,
+            "sidecar": str(r.take.sidecar.relative_to(ctx.home)),
+        }
+        records.append(
+            ctx.record(
+                r.take.path,
+                name=f"market-{r.market}",
+                kind="localize",
+                engine=r.take.engine,
+                frame_count=r.take.frame_count,
+                fps=probe_fps(r.take.path),
+                info=info,
+            )
+        )
+    if not records:
+        raise SpecError(problems or ["no market version could be made"])
+    return records
+
+
+def probe_fps(path: Path) -> str:
+    from shotcraft.media.probe import probe
+
+    return str(probe(path).require_video().fps)
+
+
+JOB_KINDS: dict[str, JobKind] = {
+    kind.name: kind
+    for kind in (
+        JobKind("transform", "Transform", TransformSpec, "video", run_transform),
+        JobKind("invent", "Invent", GenerateSpec, "none", run_invent, requires="shotcraft.invent"),
+        JobKind("localize", "Localize", LocalizeOp, "video", run_localize, requires="shotcraft.localize"),
+    )
+}

@@ -1,0 +1,1 @@
+"""Alembic migrations for the studio store, shipped inside the package (``Store.open`` runs them)."""

@@ -1,0 +1,218 @@
+"""A worker process: claim a job, run it under a heartbeating lease, register its outputs, repeat.
+
+Workers are separate processes from the API, so a job that crashes (even a segfault in a native
+library) takes down at most its worker; the lease then expires and another worker picks the job up,
+resuming from its finished chunks.
+
+>>> import tempfile
+>>> from shotcraft.studio.store import Store
+>>> worker = Worker(Store.open(tempfile.mkdtemp()), name="docs")
+>>> worker.run_once()  # nothing queued
+False
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+from typing import Any
+
+from shotcraft.studio import jobs
+from shotcraft.studio.chunks import DEFAULT_CHUNK_FRAMES
+from shotcraft.studio.kinds import JOB_KINDS, JobContext
+from shotcraft.studio.models import Asset, Job, Take
+from shotcraft.studio.store import Store
+
+log = logging.getLogger("shotcraft.worker")
+
+#: Progress is written to the store at most this often (seconds), plus at every stage change.
+PROGRESS_INTERVAL = 0.25
+
+
+class JobCancelled(Exception):
+    """Raised inside a job when cancellation was requested."""
+
+
+class WorkerStopping(Exception):
+    """Raised inside a job when the worker was asked to stop; the job goes back to the queue."""
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Errors that are the input's fault: retrying cannot help."""
+    from shotcraft.engines.base import EngineUnavailable
+    from shotcraft.media.errors import MediaError
+    from shotcraft.spec import SpecError
+
+    return (SpecError, MediaError, EngineUnavailable)
+
+
+class _Lease:
+    """Heartbeats a job's lease from a background thread and remembers what the store said."""
+
+    def __init__(self, store: Store, token: str, lease_seconds: float):
+        self.store, self.token, self.lease_seconds = store, token, lease_seconds
+        self.cancelled = False
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        interval = max(0.2, self.lease_seconds / 3)
+        while not self._stop.wait(interval):
+            try:
+                self.cancelled = jobs.heartbeat(self.store, self.token, self.lease_seconds) or self.cancelled
+            except jobs.LeaseLost:
+                self.lost = True
+                return
+            except Exception:  # a store hiccup: keep trying until the lease would expire anyway
+                log.exception("heartbeat failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class Worker:
+    """Runs jobs from ``store`` until :meth:`stop` is called."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        name: str | None = None,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 0.5,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    ):
+        self.store = store
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.lease_seconds, self.poll_seconds, self.chunk_frames = lease_seconds, poll_seconds, chunk_frames
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the worker to stop: a running job is handed back to the queue at its next progress report."""
+        self._stopping.set()
+
+    def run_forever(self) -> None:
+        log.info("worker %s started on %s", self.name, self.store.home)
+        while not self._stopping.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # the store is unreachable for a moment: wait and try again
+                log.exception("claiming a job failed")
+                busy = False
+            if not busy:
+                self._stopping.wait(self.poll_seconds)
+        log.info("worker %s stopped", self.name)
+
+    def run_once(self) -> bool:
+        """Claim and run one job; ``False`` when the queue had nothing runnable."""
+        job = jobs.claim(self.store, self.name, self.lease_seconds)
+        if job is None:
+            return False
+        self._run(job)
+        return True
+
+    def _run(self, job: Job) -> None:
+        token = job.lease_token
+        assert token is not None
+        lease = _Lease(self.store, token, self.lease_seconds)
+        log.info("job %s (%s) attempt %d started", job.id, job.kind, job.attempts)
+        try:
+            records = self._execute(job, lease)
+        except JobCancelled:
+            jobs.mark_cancelled(self.store, token)
+            self._clean(job.id, outputs=True)
+            log.info("job %s cancelled", job.id)
+        except WorkerStopping:
+            jobs.release(self.store, token)
+            log.info("job %s handed back: worker stopping", job.id)
+        except jobs.LeaseLost:
+            log.warning("job %s: lease lost, leaving it to its new worker", job.id)
+        except user_error_types() as exc:
+            problems = getattr(exc, "problems", None) or [str(exc)]
+            self._fail(job.id, token, "; ".join(problems), retry=False)
+        except Exception as exc:
+            log.exception("job %s failed", job.id)
+            self._fail(job.id, token, f"{type(exc).__name__}: {exc}", retry=True)
+        else:
+            try:
+                jobs.finish(self.store, token, records)
+            except jobs.LeaseLost:
+                log.warning("job %s: lease lost before registering outputs", job.id)
+            else:
+                self._clean(job.id, outputs=False)
+                log.info("job %s succeeded with %d take(s)", job.id, len(records))
+        finally:
+            lease.stop()
+
+    def _fail(self, job_id: str, token: str, message: str, *, retry: bool) -> None:
+        try:
+            state = jobs.fail(self.store, token, message, retry=retry)
+        except jobs.LeaseLost:
+            return
+        if state != "queued":  # finished for good: its resumable state is of no more use
+            self._clean(job_id, outputs=True)
+
+    def _execute(self, job: Job, lease: _Lease) -> list[jobs.TakeRecord]:
+        kind = JOB_KINDS.get(job.kind)
+        from shotcraft.spec import SpecError, validate_spec
+
+        if kind is None:
+            raise SpecError(f"job kind {job.kind!r} is unknown to this worker")
+        reason = kind.unavailable()
+        if reason:
+            raise SpecError(reason)
+
+        spec = validate_spec(job.spec, kind.spec_type)
+        source = None
+        if job.source_asset_id:
+            source = self.store.asset_path(self.store.get(Asset, job.source_asset_id))
+        elif job.parent_take_id:  # transforming a take: the take's file is the source
+            source = self.store.take_path(self.store.get(Take, job.parent_take_id))
+        context = JobContext(
+            job_id=job.id,
+            attempt=job.attempts,
+            spec=spec,
+            source=source,
+            home=self.store.home,
+            work_dir=self.store.job_work_dir(job.id),
+            output_dir=self.store.job_output_dir(job.id),
+            progress=self._progress_callback(job, lease),
+            lineage={"job": job.id, "source_asset": job.source_asset_id, "parent_take": job.parent_take_id},
+            chunk_frames=self.chunk_frames,
+        )
+        return kind.run(context)
+
+    def _progress_callback(self, job: Job, lease: _Lease) -> Any:
+        state = {"stage": None, "at": 0.0}
+        token = job.lease_token
+        assert token is not None
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if lease.lost:
+                raise jobs.LeaseLost("the job's lease was lost")
+            if lease.cancelled:
+                raise JobCancelled()
+            if self._stopping.is_set():
+                raise WorkerStopping()
+            now = time.monotonic()
+            if stage == state["stage"] and now - state["at"] < PROGRESS_INTERVAL and done < total:
+                return
+            state["stage"], state["at"] = stage, now
+            # 99 % at most until the outputs are registered: 100 % means "done and downloadable".
+            fraction = min(0.99, done / total) if total else 0.0
+            if jobs.report_progress(self.store, token, stage, fraction):
+                raise JobCancelled()
+
+        return progress
+
+    def _clean(self, job_id: str, *, outputs: bool) -> None:
+        shutil.rmtree(self.store.job_work_dir(job_id), ignore_errors=True)
+        if outputs:
+            shutil.rmtree(self.store.job_output_dir(job_id), ignore_errors=True)

@@ -1,0 +1,105 @@
+"""People and face locks from the models that ship in mediapipe 0.10.21, on a real photo of a person."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from shotcraft.engines.base import EngineUnavailable
+from shotcraft.media.read import VideoReader
+from shotcraft.media.synth import make_clip
+from shotcraft.pipeline import transform
+from shotcraft.plan import plan_transform
+from shotcraft.signals import segment
+from shotcraft.signals.masks import lock_masks
+from shotcraft.spec import FacesLock, PeopleLock, RelightOp, TransformSpec
+
+SIZE, FRAMES = 256, 12
+
+
+def shift(frame: int) -> tuple[float, float]:
+    """The slight camera drift of the test clip, in pixels at 256x256."""
+    return 1.5 * frame, 0.8 * frame
+
+
+def astronaut_frames():
+    photo = cv2.resize(data.astronaut(), (SIZE + 40, SIZE + 40), interpolation=cv2.INTER_AREA)
+    for i in range(FRAMES):
+        dx, dy = shift(i)
+        m = np.float32([[1, 0, -20 + dx], [0, 1, -20 + dy]])
+        yield cv2.warpAffine(photo, m, (SIZE, SIZE), flags=cv2.INTER_LINEAR)
+
+
+@pytest.fixture(scope="module")
+def astronaut_clip(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("people") / "astronaut.mp4", frames=FRAMES, width=SIZE, height=SIZE,
+                     content=astronaut_frames())  # fmt: skip
+
+
+def person_core(frame: int) -> np.ndarray:
+    """Pixels surely on the person (face and suit), by hand on the photo, moved with the clip."""
+    core = np.zeros((SIZE, SIZE), bool)
+    dx, dy = (round(v) for v in shift(frame))
+    for x0, y0, x1, y1 in ((98, 45, 128, 90), (65, 160, 115, 235)):  # face; suit (at 256 px, before drift)
+        core[y0 + dy : y1 + dy, x0 + dx : x1 + dx] = True
+    return core
+
+
+def test_people_lock_keeps_the_person_exact_under_a_relight(astronaut_clip, tmp_path):
+    spec = TransformSpec(operations=[RelightOp(preset="night")], locks=[PeopleLock()])
+    result = transform(astronaut_clip, tmp_path / "frames", spec)
+    written = sorted(result.path.glob("*.png"))
+    assert len(written) == FRAMES
+    for index, (png, source) in enumerate(zip(written, VideoReader(astronaut_clip).frames(), strict=True)):
+        frame = np.asarray(Image.open(png).convert("RGB"))
+        core = person_core(index)
+        assert (frame[core] == source[core]).all()
+        # The background (the wall behind, top right) was relit.
+        assert np.abs(frame[10:60, 170:240].astype(int) - source[10:60, 170:240]).mean() > 10
+
+
+def test_people_masks_do_not_flicker(astronaut_clip):
+    masks = list(segment.people_masks(VideoReader(astronaut_clip).frames()))
+    assert len(masks) == FRAMES and masks[0].dtype == np.float32
+    for index in range(1, FRAMES):
+        # Undo the known drift, then compare with the previous frame's mask.
+        dx, dy = np.subtract(shift(index), shift(index - 1))
+        back = cv2.warpAffine(masks[index], np.float32([[1, 0, -dx], [0, 1, -dy]]), (SIZE, SIZE))
+        a, b = back[20:-20, 20:-20] > 0.5, masks[index - 1][20:-20, 20:-20] > 0.5
+        assert (a & b).sum() / (a | b).sum() > 0.97
+        assert masks[index][person_core(index)].min() == 1.0
+        assert masks[index][5:40, 200:250].max() == 0.0  # the wall stays out
+
+
+def test_face_lock_covers_the_face_only(astronaut_clip):
+    plan = plan_transform(astronaut_clip, TransformSpec(locks=[FacesLock(feather=0)]))
+    masks = list(lock_masks(plan, VideoReader(astronaut_clip)))
+    for index, mask in enumerate(masks):
+        dx, dy = (round(v) for v in shift(index))
+        assert mask[70 + dy, 115 + dx] == 1.0  # the nose
+        assert mask[220 + dy, 60 + dx] == 0.0  # the suit is not the face
+    assert 0.03 < masks[0].mean() < 0.25
+
+
+def test_missing_models_say_how_to_get_them(monkeypatch):
+    monkeypatch.delenv(segment.MODELS_ENV, raising=False)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mediapipe" else real(name, *a)
+    )
+    with pytest.raises(EngineUnavailable, match="pip install --no-deps mediapipe==0.10.21"):
+        segment.model_path(segment.SELFIE_MODEL)
+
+
+def test_models_folder_can_be_given(monkeypatch, tmp_path):
+    target = tmp_path / "modules" / segment.FACE_MODEL
+    target.parent.mkdir(parents=True)
+    target.write_bytes(segment.model_path(segment.FACE_MODEL).read_bytes())
+    monkeypatch.setenv(segment.MODELS_ENV, str(tmp_path))
+    assert segment.model_path(segment.FACE_MODEL) == target

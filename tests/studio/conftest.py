@@ -1,0 +1,113 @@
+"""Studio fixtures: a store in a temp folder, a key, an API client, and worker processes that are always stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shotcraft.server.app import create_app
+from shotcraft.studio.store import Store
+from shotcraft.studio.worker import Worker
+
+#: Largest upload the test app accepts, so oversize uploads are cheap to send.
+TEST_UPLOAD_LIMIT = 4 * 1024 * 1024
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(tmp_path / "studio")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def secret(store: Store) -> str:
+    return store.create_key("test", max_concurrent_jobs=8)[1]
+
+
+@pytest.fixture
+def client(store: Store, secret: str) -> Iterator[TestClient]:
+    with TestClient(create_app(store, max_upload_bytes=TEST_UPLOAD_LIMIT)) as c:
+        c.headers["Authorization"] = f"Bearer {secret}"
+        yield c
+
+
+@pytest.fixture
+def project(client: TestClient) -> dict:
+    return client.post("/api/projects", json={"name": "test"}).json()
+
+
+@pytest.fixture
+def worker(store: Store) -> Worker:
+    """An in-process worker: ``worker.run_once()`` runs the next queued job."""
+    return Worker(store, name="test", lease_seconds=5, chunk_frames=8)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(clip_factory) -> Path:
+    """12 frames of real footage at 64x48 with stereo audio: the cheapest clip a job can run on."""
+    return clip_factory(
+        "tiny.mp4", frames=12, width=64, height=48, fps=Fraction(25), footage="bikes", audio_channels=2
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Processes:
+    """Child processes started by a test; every one is stopped when the test ends, whatever happens."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *args: str, log: Path) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "shotcraft", *args], stdout=out, stderr=subprocess.STDOUT, env=env
+            )
+        self.started.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in self.started:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    procs = Processes()
+    yield procs
+    procs.stop_all()
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
+    """Poll ``predicate`` until it returns something truthy; fail the test with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
