@@ -1,0 +1,248 @@
+"""The diffusion engine: transform a clip with an open video model (Wan 2.x VACE, LTX-Video) under the
+output contract.
+
+Per clip: resample the source to the model's fps and frame grid (:class:`~shotcraft.media.timing.TimeConform`),
+cut it into overlapping windows, and for each window build a :class:`~.job.WindowJob` from the plan —
+re-noise level from the strength preset and motion adherence, a control video from structure/motion
+adherence, keyframes at their model frames, the previous window's tail held, lock masks for latent
+blending, references, the reframe canvas — run it, anchor its colour to the source, and map the model
+frames back to the source's frames. Frames stream: one window of source frames and masks is held at a
+time. Pixel-exact locks, audio and timestamps are then done by finishing and the writer, as for every engine.
+
+Settings an operator may set without touching a spec: ``SHOTCRAFT_WEIGHTS`` (a weights folder),
+``SHOTCRAFT_MODELS`` (a folder of model folders), ``SHOTCRAFT_STEPS``, ``SHOTCRAFT_VRAM`` (GiB),
+``SHOTCRAFT_DEVICE``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shotcraft.engines.base import EngineUnavailable, Progress, no_progress
+from shotcraft.engines.diffusion.controls import (
+    control_choice,
+    control_frames,
+    model_size,
+    reframe_canvas,
+    renoise_level,
+    resize,
+)
+from shotcraft.engines.diffusion.job import WindowJob
+from shotcraft.engines.diffusion.memory import MemorySettings, choose_settings
+from shotcraft.engines.diffusion.registry import DEFAULT_MODELS, ModelCard, get_model
+from shotcraft.engines.diffusion.windows import ColourAnchor, plan_windows
+
+if TYPE_CHECKING:
+    from shotcraft.media.read import VideoReader
+    from shotcraft.plan import TransformPlan
+    from shotcraft.spec import TransformSpec
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How to run, as opposed to what to make (that is the spec)."""
+
+    weights: Path | None = None
+    steps: int | None = None
+    vram_gb: float | None = None
+    device: str | None = None
+    #: model frames per window (default: the model's own); tests and small GPUs use shorter windows.
+    window_frames: int | None = None
+    draft: bool = False
+
+    @classmethod
+    def from_environment(cls, **overrides: Any) -> EngineOptions:
+        env = os.environ
+        values: dict[str, Any] = {
+            "weights": Path(env["SHOTCRAFT_WEIGHTS"]) if env.get("SHOTCRAFT_WEIGHTS") else None,
+            "steps": int(env["SHOTCRAFT_STEPS"]) if env.get("SHOTCRAFT_STEPS") else None,
+            "vram_gb": float(env["SHOTCRAFT_VRAM"]) if env.get("SHOTCRAFT_VRAM") else None,
+            "device": env.get("SHOTCRAFT_DEVICE") or None,
+            "window_frames": int(env["SHOTCRAFT_WINDOW"]) if env.get("SHOTCRAFT_WINDOW") else None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def run_job(pipe: Any, card: ModelCard, job: WindowJob) -> np.ndarray:
+    """Run one window on ``pipe`` with the runner of ``card``'s family."""
+    if card.family == "ltx":
+        from shotcraft.engines.diffusion.ltx import run_ltx
+
+        return run_ltx(pipe, job)
+    from shotcraft.engines.diffusion.wan import run_wan
+
+    return run_wan(pipe, job)
+
+
+class _ForwardCache:
+    """Items of a forward-only stream by index, keeping only those a later request may still ask for."""
+
+    def __init__(self, stream: Iterator[Any]):
+        self._stream, self._items, self._next = stream, {}, 0
+
+    def get(self, index: int) -> Any:
+        while self._next <= index:
+            self._items[self._next] = next(self._stream)
+            self._next += 1
+        return self._items[index]
+
+    def drop_before(self, index: int) -> None:
+        for key in [k for k in self._items if k < index]:
+            del self._items[key]
+
+
+class DiffusionEngine:
+    name = "diffusion"
+
+    def __init__(self, model: str | None = None, options: EngineOptions | None = None):
+        self.card = get_model(model or DEFAULT_MODELS["transform"])
+        self.options = options or EngineOptions.from_environment()
+
+    @classmethod
+    def from_spec(cls, spec: TransformSpec, **options: Any) -> DiffusionEngine:
+        return cls(spec.model, EngineOptions.from_environment(**options))
+
+    def capabilities(self) -> frozenset[str]:
+        caps = {"prompt", "restyle", "generate"} if self.card.can("transform") else {"generate"}
+        return frozenset(caps | set(self.card.tasks))
+
+    # -- loading -------------------------------------------------------------------------------------------
+
+    def settings(self) -> MemorySettings:
+        return choose_settings(
+            self.card, self.options.vram_gb, device=self.options.device, draft=self.options.draft
+        )
+
+    def pipeline(self, task: str) -> tuple[Any, list[str]]:
+        from shotcraft.engines.diffusion.loading import load_pipeline
+
+        return load_pipeline(
+            self.card, self.settings(), weights=self.options.weights, task=task, steps=self.options.steps
+        )
+
+    @property
+    def steps(self) -> int:
+        return self.options.steps or self.card.default_steps
+
+    # -- transform -----------------------------------------------------------------------------------------
+
+    def transform(
+        self, plan: TransformPlan, reader: VideoReader, progress: Progress = no_progress
+    ) -> Iterator[np.ndarray]:
+        """Yield ``plan.frame_count`` transformed frames at the source size (the reframed size with a reframe)."""
+        from shotcraft.media.timing import TimeConform
+        from shotcraft.plan import read_image
+        from shotcraft.signals.masks import lock_masks
+
+        card, spec = self.card, plan.spec
+        card.require("transform", "transform a source clip (it invents from a prompt or image only)")
+        if spec.operations:
+            names = ", ".join(op.op for op in spec.operations)
+            raise EngineUnavailable(
+                f"the diffusion engine does not run {names} operations: use --engine classic"
+            )
+        pipe, notices = self.pipeline("transform")
+        plan.notices.extend(notices)
+        if spec.seed is None:
+            spec.seed = secrets.randbelow(2**31)
+        src_w, src_h = plan.size
+        if spec.reframe is not None:
+            canvas_w, canvas_h, ox, oy = reframe_canvas(
+                src_w, src_h, spec.reframe.aspect, spec.reframe.anchor
+            )
+        else:
+            canvas_w, canvas_h, ox, oy = src_w, src_h, 0, 0
+        gen = model_size(canvas_w, canvas_h, card.default_size, card.size_multiple)
+        if gen != (canvas_w, canvas_h):
+            plan.notices.append(
+                f"{card.name} generates at {gen[0]}x{gen[1]} (its grid is {card.size_multiple} px); "
+                f"frames are scaled back to {canvas_w}x{canvas_h}"
+            )
+
+        def on_canvas(image: np.ndarray, fill: float | int) -> np.ndarray:
+            if (canvas_w, canvas_h) == (src_w, src_h):
+                return resize(image, gen)
+            canvas = np.full((canvas_h, canvas_w, *image.shape[2:]), fill, image.dtype)
+            canvas[oy : oy + src_h, ox : ox + src_w] = image
+            return resize(canvas, gen)
+
+        outpaint = None
+        if spec.reframe is not None:
+            outpaint = on_canvas(np.zeros((src_h, src_w), np.float32), 1.0)
+        conform = TimeConform.build(plan.frame_count, plan.video.fps, card.fps, card.frame_grid)
+        window = self.options.window_frames or card.window_frames
+        overlap = 2 * card.frame_grid + 1
+        keys = {conform.model_index(k.index): k for k in plan.keyframes}
+        capacity = card.latent_frames(window) - card.latent_frames(overlap)
+        windows = plan_windows(
+            conform.model_frames, window=window, overlap=overlap, grid=card.frame_grid,
+            keyframes=sorted(keys), capacity=capacity,
+        )  # fmt: skip
+        if len(keys) > capacity:
+            plan.notices.append(
+                f"{len(keys)} keyframes are more than one {card.name} window holds ({capacity}): "
+                f"spread over {len(windows)} windows"
+            )
+        kind, scale = control_choice(spec.structure_adherence, spec.motion_adherence)
+        if kind is not None and card.family == "ltx":
+            plan.notices.append(
+                "LTX-Video takes no control video: structure follows from the strength preset"
+            )
+            kind = None
+        references = [on_canvas(read_image(r.image, f"{r.role} reference"), 255) for r in spec.references]
+        if references and not card.can("reference"):
+            plan.notices.append(f"{card.name} takes no reference images: they were not used")
+            references = []
+        level = renoise_level(plan.strength, spec.motion_adherence)
+        sources = _ForwardCache(reader.frames())
+        masks_stream = lock_masks(plan, reader)
+        masks = _ForwardCache(masks_stream) if masks_stream is not None else None
+        anchor = ColourAnchor()
+        held: dict[int, np.ndarray] = {}
+        out_index = 0
+        to_model = conform.to_model
+        for number, win in enumerate(windows):
+            indices = [to_model[min(j, len(to_model) - 1)] for j in range(win.start, win.start + win.length)]
+            source = np.stack([on_canvas(sources.get(s), 127) for s in indices])
+            lock = None
+            if masks is not None:
+                lock = np.stack([on_canvas(masks.get(s), 0.0) for s in indices]).astype(np.float32)
+            fixed = {j - win.start: held[j] for j in range(win.start, win.emit_from)}
+            for m, key in keys.items():
+                if win.emit_from <= m < win.stop:
+                    fixed[m - win.start] = on_canvas(plan.keyframe_image(key), 127)
+            job = WindowJob(
+                prompt=spec.prompt, width=gen[0], height=gen[1], frames=win.length, steps=self.steps,
+                guidance=card.guidance, seed=spec.seed + number, source=source, renoise=level,
+                control=control_frames(source, kind) if kind else None, control_scale=scale, fixed=fixed,
+                lock=lock, outpaint=outpaint, references=references, progress=progress,
+            )  # fmt: skip
+            frames = anchor.apply(run_job(pipe, card, job), source)
+            held = {
+                win.start + j: frames[j]
+                for j in range(max(0, win.stop - win.start - overlap), win.stop - win.start)
+            }
+            while out_index < plan.frame_count and conform.to_source[out_index] < win.stop:
+                yield resize(frames[conform.to_source[out_index] - win.start], (canvas_w, canvas_h))
+                out_index += 1
+            lowest = indices[min(max(0, win.stop - overlap - win.start), len(indices) - 1)]
+            sources.drop_before(lowest)
+            if masks is not None:
+                masks.drop_before(lowest)
+            progress("window", number + 1, len(windows))
+
+
+def engine_for(model: str | None, **options: Any) -> DiffusionEngine:
+    """A DiffusionEngine for ``model`` with ``options`` over the environment's settings."""
+    return DiffusionEngine(model, EngineOptions.from_environment(**options))
+
+
+__all__ = ["DiffusionEngine", "EngineOptions", "engine_for", "run_job"]

@@ -1,0 +1,124 @@
+"""The brief's transform controls in diffusion terms.
+
+- **strength preset** → the noise level the source is re-noised to before denoising (0: untouched,
+  1: pure noise); **motion adherence** caps that level (a lower level keeps the source's motion in the
+  latents) and, when it is the stronger of the two adherences, makes the control video a flow map.
+- **structure adherence** → a control video of the source's edges (or grey levels at low settings) and
+  its conditioning scale.
+- **reframe** → an outpainting canvas: the source placed on a larger frame, the new area masked for
+  generation.
+
+>>> renoise_level(0.55, motion=9)
+0.45
+>>> control_choice(structure=7, motion=3)
+('edges', 0.78)
+>>> control_choice(structure="off", motion="off")
+(None, 0.0)
+>>> reframe_canvas(640, 360, "1:1", "center")
+(640, 640, 0, 140)
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Literal
+
+import cv2
+import numpy as np
+
+ControlKind = Literal["edges", "grey", "flow"]
+
+
+def renoise_level(strength: float, motion: int | str = "off") -> float:
+    """Noise level the source is re-noised to: the strength preset's level, capped by motion adherence
+    (9 caps at 0.45, 1 at 0.85) because motion lives in the low-noise structure of the latents."""
+    if motion == "off":
+        return strength
+    cap = 0.9 - 0.05 * int(motion)
+    return round(min(strength, cap), 4)
+
+
+def control_choice(structure: int | str, motion: int | str) -> tuple[ControlKind | None, float]:
+    """Which control video to give the model and its conditioning scale (0 .. 1).
+
+    Whichever adherence is higher picks the map (edges for structure, flow for motion); structure at 1-3
+    uses grey levels, which constrain layout but not fine edges. The scale is the level over 9.
+    """
+    s = 0 if structure == "off" else int(structure)
+    m = 0 if motion == "off" else int(motion)
+    if s == 0 and m == 0:
+        return None, 0.0
+    if m > s:
+        return "flow", round(m / 9, 2)
+    return ("edges" if s >= 4 else "grey"), round(s / 9, 2)
+
+
+def control_frames(frames: np.ndarray, kind: ControlKind) -> np.ndarray:
+    """``(T, H, W, 3)`` uint8 control video for ``frames`` of the same shape."""
+    from shotcraft.signals.structure import edge_map, luminance
+
+    out = np.empty_like(frames)
+    if kind == "flow":
+        from shotcraft.signals.flow import compute_flow
+
+        for i in range(len(frames)):
+            j = min(i + 1, len(frames) - 1)
+            out[i] = flow_colour(
+                compute_flow(frames[i], frames[j]) if j != i else np.zeros((*frames.shape[1:3], 2))
+            )
+        return out
+    for i, frame in enumerate(frames):
+        grey = edge_map(frame) * 2.0 if kind == "edges" else luminance(frame)
+        out[i] = (np.clip(grey, 0, 1) * 255 + 0.5).astype(np.uint8)[..., None]
+    return out
+
+
+def flow_colour(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
+    """Optical flow as the usual colour wheel (hue = direction, saturation = speed), the form VACE's flow
+    control was trained on."""
+    fx, fy = flow[..., 0].astype(np.float32), flow[..., 1].astype(np.float32)
+    magnitude, angle = cv2.cartToPolar(fx, fy, angleInDegrees=True)
+    scale = max_magnitude or max(float(np.percentile(magnitude, 99)), 1e-3)
+    hsv = np.empty((*flow.shape[:2], 3), np.uint8)
+    hsv[..., 0] = (angle / 2).astype(np.uint8)
+    hsv[..., 1] = np.clip(magnitude / scale * 255, 0, 255).astype(np.uint8)
+    hsv[..., 2] = 255
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+def reframe_canvas(width: int, height: int, aspect: str, anchor: str) -> tuple[int, int, int, int]:
+    """``(canvas_width, canvas_height, x, y)``: the smallest even-sized canvas of ``aspect`` that holds the
+    source frame, and where the source sits on it."""
+    w, h = (int(v) for v in aspect.split(":"))
+    ratio = Fraction(w, h)
+    if Fraction(width, height) >= ratio:
+        cw, ch = width, int(-(-width // ratio))
+    else:
+        cw, ch = int(-(-height * ratio // 1)), height
+    cw, ch = cw + cw % 2, ch + ch % 2
+    x = {"left": 0, "right": cw - width}.get(anchor, (cw - width) // 2)
+    y = {"top": 0, "bottom": ch - height}.get(anchor, (ch - height) // 2)
+    return cw, ch, x, y
+
+
+def model_size(width: int, height: int, default: tuple[int, int], multiple: int) -> tuple[int, int]:
+    """The generation size for a ``width`` x ``height`` frame: the same aspect, no more pixels than the
+    model's default resolution, snapped to ``multiple``."""
+    budget = default[0] * default[1]
+    scale = min(1.0, (budget / (width * height)) ** 0.5)
+    w = max(multiple, round(width * scale / multiple) * multiple)
+    h = max(multiple, round(height * scale / multiple) * multiple)
+    return w, h
+
+
+def resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an image or mask to ``(width, height)`` (area filter down, cubic up)."""
+    if (frame.shape[1], frame.shape[0]) == size:
+        return frame
+    shrinking = size[0] * size[1] < frame.shape[0] * frame.shape[1]
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+__all__ = [
+    "control_choice", "control_frames", "flow_colour", "model_size", "reframe_canvas", "renoise_level", "resize",
+]  # fmt: skip

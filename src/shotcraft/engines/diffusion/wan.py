@@ -1,0 +1,145 @@
+"""Run one :class:`~shotcraft.engines.diffusion.job.WindowJob` on a Wan pipeline.
+
+- ``WanVACEPipeline`` takes everything: the control video and the fixed frames go in ``video``, with
+  ``mask`` 0 where the output must keep what it is given (keyframes, the held overlap, locked pixels, the
+  source area of a reframe) and 1 where it generates; reference images go in ``reference_images``.
+- ``WanImageToVideoPipeline`` takes a first frame and optionally a last frame.
+- ``WanPipeline`` takes a prompt only.
+
+For all three, a re-noise level below 1 starts from the source latents noised to that level, and a lock
+mask pins the locked latents to the re-noised source after every step
+(:class:`~shotcraft.engines.diffusion.latent_locks.LatentLock`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shotcraft.engines.base import EngineUnavailable
+from shotcraft.engines.diffusion.job import WindowJob, as_uint8_video, pil
+from shotcraft.engines.diffusion.latent_locks import (
+    LatentLock,
+    chain_callbacks,
+    latent_mask,
+    partial_schedule,
+    renoise,
+    starting_sigma,
+)
+
+_GREY = 127
+
+
+def vae_ratios(pipe: Any) -> tuple[int, int]:
+    """(temporal, spatial) compression of the pipeline's VAE."""
+    return int(pipe.vae_scale_factor_temporal), int(pipe.vae_scale_factor_spatial)
+
+
+def to_tensor(frames: np.ndarray, pipe: Any) -> Any:
+    """``(T, H, W, 3)`` uint8 → ``(1, 3, T, H, W)`` in [-1, 1] on the VAE's device and dtype."""
+    import torch
+
+    video = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0
+    return video.to(device=pipe._execution_device, dtype=pipe.vae.dtype)
+
+
+def encode(pipe: Any, frames: np.ndarray) -> Any:
+    """Normalised latents ``(1, C, T_lat, h, w)`` of ``frames``, as the Wan pipelines normalise them."""
+    import torch
+
+    with torch.no_grad():
+        z = pipe.vae.encode(to_tensor(frames, pipe)).latent_dist.mode().float()
+    config = pipe.vae.config
+    mean = torch.tensor(config.latents_mean, device=z.device).view(1, -1, 1, 1, 1)
+    std = torch.tensor(config.latents_std, device=z.device).view(1, -1, 1, 1, 1)
+    return (z - mean) / std
+
+
+def vace_inputs(job: WindowJob) -> tuple[list[Any] | None, list[Any] | None]:
+    """The ``video`` and ``mask`` lists for WanVACEPipeline (None, None when nothing constrains it)."""
+    if job.control is None and not job.fixed and job.lock is None and job.outpaint is None:
+        return None, None
+    h, w = job.height, job.width
+    video, masks = [], []
+    for j in range(job.frames):
+        if j in job.fixed:
+            video.append(pil(job.fixed[j]))
+            masks.append(pil(np.zeros((h, w), np.uint8)))
+            continue
+        frame = job.control[j] if job.control is not None else np.full((h, w, 3), _GREY, np.uint8)
+        keep = np.zeros((h, w), np.float32)
+        if job.lock is not None:
+            keep = np.maximum(keep, job.lock[j])
+        if job.outpaint is not None and job.source is not None:
+            keep = np.maximum(keep, 1.0 - job.outpaint)
+        if keep.any():
+            assert job.source is not None, "locks and reframes keep source pixels, so they need the source"
+            frame = np.where(keep[..., None] > 0.5, job.source[j], frame)
+        video.append(pil(frame))
+        masks.append(pil(((1.0 - keep) * 255 + 0.5).astype(np.uint8)))
+    return video, masks
+
+
+def run_wan(pipe: Any, job: WindowJob) -> np.ndarray:
+    """Generate ``job.frames`` frames; returns ``(T, H, W, 3)`` uint8."""
+    import torch
+
+    kind = type(pipe).__name__
+    kwargs: dict[str, Any] = {
+        "prompt": job.prompt,
+        "negative_prompt": job.negative_prompt or None,
+        "height": job.height,
+        "width": job.width,
+        "num_frames": job.frames,
+        "num_inference_steps": job.steps,
+        "guidance_scale": job.guidance,
+        "generator": job.generator(),
+        "output_type": "np",
+    }
+    lead = 0
+    if kind == "WanVACEPipeline":
+        video, masks = vace_inputs(job)
+        kwargs.update(video=video, mask=masks, conditioning_scale=job.control_scale)
+        if job.references:
+            kwargs["reference_images"] = [pil(r) for r in job.references]
+            lead = len(job.references)
+    elif kind == "WanImageToVideoPipeline":
+        extra = sorted(set(job.fixed) - {0, job.frames - 1})
+        if 0 not in job.fixed or extra:
+            raise EngineUnavailable("image-to-video models take a first frame (and a last frame) only")
+        kwargs["image"] = pil(job.fixed[0])
+        if job.frames - 1 in job.fixed:
+            kwargs["last_image"] = pil(job.fixed[job.frames - 1])
+    elif job.fixed or job.control is not None:
+        raise EngineUnavailable("text-to-video models take a prompt only: use a VACE or LTX-Video model")
+
+    lock = None
+    schedule_level = 1.0
+    if job.source is not None and (job.renoise < 1.0 or job.lock is not None):
+        if kind == "WanImageToVideoPipeline":
+            raise EngineUnavailable("image-to-video models cannot re-noise a source clip: use a VACE model")
+        temporal, spatial = vae_ratios(pipe)
+        x0 = encode(pipe, job.source)
+        shape = (x0.shape[0], x0.shape[1], x0.shape[2] + lead, *x0.shape[3:])
+        noise = torch.randn(shape, generator=job.generator(1), dtype=torch.float32).to(x0.device)
+        if job.renoise < 1.0:
+            schedule_level = job.renoise
+            sigma0 = starting_sigma(pipe.scheduler, job.steps, job.renoise)
+            padded = torch.cat([torch.zeros_like(noise[:, :, :lead]), x0], dim=2)
+            kwargs["latents"] = renoise(padded, noise, sigma0)
+            job.report["start_sigma"] = sigma0
+        if job.lock is not None:
+            mask = torch.from_numpy(latent_mask(job.lock, temporal, spatial))[None, None].to(x0.device)
+            lock = LatentLock(x0, mask, noise[:, :, lead:], lead=lead)
+            job.report["latent_mask"] = mask
+    callbacks = chain_callbacks(lock, job.step_progress())
+    kwargs["callback_on_step_end"] = callbacks
+    with partial_schedule(pipe.scheduler, schedule_level):
+        frames = pipe(**kwargs).frames
+    if lock is not None:
+        job.report["locked_steps"] = lock.blended_steps
+    return as_uint8_video(frames)
+
+
+__all__ = ["encode", "run_wan", "vace_inputs", "vae_ratios"]
