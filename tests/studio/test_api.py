@@ -257,9 +257,18 @@ def test_bad_job_requests_get_clear_errors(client, project, tiny_clip, tmp_path)
     assert_error(
         client.post("/api/jobs", content=b"{not json", headers={"content-type": "application/json"}), 422
     )
-    localize = {"project_id": project["id"], "kind": "localize", "source_asset_id": asset["id"], "spec": {"markets": []}}
+    localize = {
+        "project_id": project["id"],
+        "kind": "localize",
+        "source_asset_id": asset["id"],
+        "spec": {"markets": []},
+    }
     assert_error(client.post("/api/jobs", json=localize), 422, "markets")
-    assert_error(client.post("/api/jobs", json={"project_id": project["id"], "kind": "invent", "spec": {}}), 422, "prompt")
+    assert_error(
+        client.post("/api/jobs", json={"project_id": project["id"], "kind": "invent", "spec": {}}),
+        422,
+        "prompt",
+    )
     assert_error(client.get("/api/nowhere"), 404, "nothing at this address")
     assert_error(client.delete("/api/projects"), 405)
     still = tmp_path / "mask.png"
