@@ -59,7 +59,7 @@ def transform(
     plan = plan_transform(source, spec)
     reader = VideoReader(plan.source.path, plan.source)
     total = plan.frame_count
-    with VideoWriter(output, plan.source, spec.output) as writer:
+    with VideoWriter(output, plan.source, spec.output, size=plan.output_size) as writer:
         if plan.is_identity and not spec.locks:
             engine_name = "identity"
             frames: Iterator[Any] = reader.av_frames()

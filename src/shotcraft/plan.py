@@ -13,8 +13,10 @@ reported together (one sentence each) in a :class:`~shotcraft.spec.SpecError`.
 from __future__ import annotations
 
 import bisect
+import math
 import os
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,36 @@ class PlannedKeyframe:
     at: TimePoint
 
 
+@dataclass(frozen=True)
+class Canvas:
+    """The output frame of a reframe: its size, and where the source frame sits on it."""
+
+    width: int
+    height: int
+    x: int
+    y: int
+
+
+def reframe_canvas(width: int, height: int, aspect: str, anchor: str = "center") -> Canvas:
+    """The smallest even-sized canvas of ``aspect`` that holds a ``width`` x ``height`` frame.
+
+    >>> reframe_canvas(640, 360, "1:1")
+    Canvas(width=640, height=640, x=0, y=140)
+    >>> reframe_canvas(640, 360, "9:16", "top")
+    Canvas(width=640, height=1138, x=0, y=0)
+    """
+    w, h = (int(v) for v in aspect.split(":"))
+    ratio = Fraction(w, h)
+    if Fraction(width, height) >= ratio:
+        cw, ch = width, math.ceil(width / ratio)
+    else:
+        cw, ch = math.ceil(height * ratio), height
+    cw, ch = cw + cw % 2, ch + ch % 2
+    x = {"left": 0, "right": cw - width}.get(anchor, (cw - width) // 2)
+    y = {"top": 0, "bottom": ch - height}.get(anchor, (ch - height) // 2)
+    return Canvas(cw, ch, x, y)
+
+
 @dataclass
 class TransformPlan:
     spec: TransformSpec
@@ -62,6 +94,8 @@ class TransformPlan:
     relight_keyframes: list[PlannedKeyframe]
     strength: float
     notices: list[str] = field(default_factory=list)
+    #: Where the source sits on the output frame when the spec reframes; None keeps the source's size.
+    canvas: Canvas | None = None
 
     @property
     def is_identity(self) -> bool:
@@ -75,6 +109,11 @@ class TransformPlan:
     def size(self) -> tuple[int, int]:
         """(width, height) in storage orientation, the shape frames are processed in."""
         return self.video.width, self.video.height
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(width, height) of the output frames: the source's, or the reframe canvas."""
+        return (self.canvas.width, self.canvas.height) if self.canvas else self.size
 
     def keyframe_image(self, keyframe: PlannedKeyframe) -> np.ndarray:
         """The keyframe as an RGB array of the clip's size and orientation (resized if its aspect matches)."""
@@ -197,6 +236,9 @@ def plan_transform(source: str | os.PathLike[str] | MediaInfo, spec: TransformSp
         relight_keyframes=relight_keyframes,
         strength=_strength(spec),
         notices=notices,
+        canvas=reframe_canvas(video.width, video.height, spec.reframe.aspect, spec.reframe.anchor)
+        if spec.reframe
+        else None,
     )
 
 

@@ -170,3 +170,18 @@ def test_text_to_video_model_refuses_a_source_clip(models_env, small_clip, tmp_p
     spec = TransformSpec(prompt="rain", engine="diffusion", model="wan2.1-t2v-1.3b")
     with pytest.raises(EngineUnavailable, match="cannot transform a source clip.*wan2.1-vace-1.3b"):
         transform(small_clip, tmp_path / "x.mp4", spec)
+
+
+def test_reframe_outpaints_to_the_new_aspect_with_the_lock_exact(models_env, clip_factory, tmp_path):
+    source = clip_factory("wide.mp4", frames=9, width=32, height=16, fps=Fraction(16), audio_channels=2)
+    spec = TransformSpec.model_validate({
+        "prompt": "a beach", "engine": "diffusion", "model": "wan2.1-vace-1.3b", "seed": 2,
+        "reframe": {"aspect": "1:1"}, "locks": [RectLock(x=0, y=0, width=16, height=16, feather=0)],
+        "output": {"lossless": True},
+    })  # fmt: skip
+    result = transform(source, tmp_path / "square.mp4", spec)
+    out = probe(result.path).video
+    assert (out.width, out.height, out.frame_count) == (32, 32, 9)
+    assert _audio_packets(result.path) == _audio_packets(source)
+    for got, want in zip(VideoReader(result.path).frames(), VideoReader(source).frames(), strict=True):
+        assert np.array_equal(got[8:24, :16], want[:, :16])  # the source sits 8 rows down on the canvas

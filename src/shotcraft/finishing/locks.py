@@ -39,10 +39,22 @@ def composite(generated: np.ndarray, source: np.ndarray, mask: np.ndarray) -> np
 def apply_locks(
     plan: TransformPlan, frames: Iterable[np.ndarray], reader: VideoReader
 ) -> Iterator[np.ndarray]:
-    """Put the locked source pixels back into each engine frame (a pass-through when nothing is locked)."""
+    """Put the locked source pixels back into each engine frame (a pass-through when nothing is locked).
+
+    On a reframed output the source (and so every lock) sits at the canvas offset; the new area around it
+    has nothing to lock.
+    """
     masks = lock_masks(plan, reader)
     if masks is None:
         yield from frames
         return
+    canvas = plan.canvas
     for generated, source, mask in zip(frames, reader.frames(), masks, strict=False):
-        yield composite(generated, source, mask)
+        if canvas is None:
+            yield composite(generated, source, mask)
+            continue
+        h, w = source.shape[:2]
+        region = (slice(canvas.y, canvas.y + h), slice(canvas.x, canvas.x + w))
+        out = generated.copy()
+        out[region] = composite(generated[region], source, mask)
+        yield out

@@ -30,7 +30,6 @@ from shotcraft.engines.diffusion.controls import (
     control_choice,
     control_frames,
     model_size,
-    reframe_canvas,
     renoise_level,
     resize,
 )
@@ -154,10 +153,9 @@ class DiffusionEngine:
         if spec.seed is None:
             spec.seed = secrets.randbelow(2**31)
         src_w, src_h = plan.size
-        if spec.reframe is not None:
-            canvas_w, canvas_h, ox, oy = reframe_canvas(
-                src_w, src_h, spec.reframe.aspect, spec.reframe.anchor
-            )
+        canvas = plan.canvas
+        if canvas is not None:
+            canvas_w, canvas_h, ox, oy = canvas.width, canvas.height, canvas.x, canvas.y
         else:
             canvas_w, canvas_h, ox, oy = src_w, src_h, 0, 0
         gen = model_size(canvas_w, canvas_h, card.default_size, card.size_multiple)

@@ -5,8 +5,8 @@
   latents) and, when it is the stronger of the two adherences, makes the control video a flow map.
 - **structure adherence** → a control video of the source's edges (or grey levels at low settings) and
   its conditioning scale.
-- **reframe** → an outpainting canvas: the source placed on a larger frame, the new area masked for
-  generation.
+- **reframe** → an outpainting canvas (:func:`shotcraft.plan.reframe_canvas`): the source placed on a larger
+  frame, the new area masked for generation.
 
 >>> renoise_level(0.55, motion=9)
 0.45
@@ -14,13 +14,10 @@
 ('edges', 0.78)
 >>> control_choice(structure="off", motion="off")
 (None, 0.0)
->>> reframe_canvas(640, 360, "1:1", "center")
-(640, 640, 0, 140)
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Literal
 
 import cv2
@@ -86,21 +83,6 @@ def flow_colour(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndar
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
 
 
-def reframe_canvas(width: int, height: int, aspect: str, anchor: str) -> tuple[int, int, int, int]:
-    """``(canvas_width, canvas_height, x, y)``: the smallest even-sized canvas of ``aspect`` that holds the
-    source frame, and where the source sits on it."""
-    w, h = (int(v) for v in aspect.split(":"))
-    ratio = Fraction(w, h)
-    if Fraction(width, height) >= ratio:
-        cw, ch = width, int(-(-width // ratio))
-    else:
-        cw, ch = int(-(-height * ratio // 1)), height
-    cw, ch = cw + cw % 2, ch + ch % 2
-    x = {"left": 0, "right": cw - width}.get(anchor, (cw - width) // 2)
-    y = {"top": 0, "bottom": ch - height}.get(anchor, (ch - height) // 2)
-    return cw, ch, x, y
-
-
 def model_size(width: int, height: int, default: tuple[int, int], multiple: int) -> tuple[int, int]:
     """The generation size for a ``width`` x ``height`` frame: the same aspect, no more pixels than the
     model's default resolution, snapped to ``multiple``."""
@@ -120,5 +102,5 @@ def resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 __all__ = [
-    "control_choice", "control_frames", "flow_colour", "model_size", "reframe_canvas", "renoise_level", "resize",
+    "control_choice", "control_frames", "flow_colour", "model_size", "renoise_level", "resize",
 ]  # fmt: skip
