@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from shotcraft.engines.base import Progress, no_progress
 from shotcraft.media.samples import sample_clip
 from shotcraft.pipeline import TakeResult, transform
-from shotcraft.spec import TransformSpec
+from shotcraft.spec import Keyframe, RectLock, RelightOp, RestyleOp, SwapOp, TimePoint, TransformSpec
 
 
 def identity_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
@@ -23,6 +26,55 @@ def identity_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResul
     return [("identity transform (bigbuckbunny)", result)]
 
 
+def relight_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
+    """Big Buck Bunny at golden hour, with the top-left corner locked (it comes back exactly as shot)."""
+    spec = TransformSpec(
+        operations=[RelightOp(preset="golden_hour")], locks=[RectLock(x=0, y=0, width=320, height=180)]
+    )
+    result = transform(
+        sample_clip("bigbuckbunny"), folder / "bigbuckbunny_golden_hour.mp4", spec, progress=progress
+    )
+    return [("relight: golden hour + rect lock (bigbuckbunny)", result)]
+
+
+def restyle_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
+    """bikes.mp4 restyled from two painted keyframes (first and last frame, painted here with the cartoon
+    look as a stand-in for a user's own paint-over), carried along the footage's motion."""
+    from shotcraft.engines.classic.looks import apply_look
+    from shotcraft.media.read import VideoReader
+
+    source = sample_clip("bikes")
+    reader = VideoReader(source)
+    keyframes = []
+    for index in (0, len(reader) - 1):
+        still = folder / f"bikes_keyframe_{index}.png"
+        Image.fromarray(apply_look(reader.frame_at(index), "cartoon")).save(still)
+        keyframes.append(Keyframe(at=TimePoint(frame=index), image=still))
+    spec = TransformSpec(keyframes=keyframes, operations=[RestyleOp()], motion_adherence=7)
+    result = transform(source, folder / "bikes_restyled.mp4", spec, progress=progress)
+    return [("restyle: two painted keyframes (bikes)", result)]
+
+
+def swap_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
+    """A poster moving in perspective over real street footage, swapped for new artwork that follows it."""
+    from skimage import data
+
+    from shotcraft.media.synth import footage_frames, make_clip, planar_label_frames, planar_label_path
+
+    frames, width, height = 75, 640, 272
+    corners = planar_label_path(frames, width, height, (150, 100))
+    poster = np.asarray(Image.fromarray(data.chelsea()).resize((150, 100), Image.Resampling.LANCZOS))
+    clip = make_clip(
+        folder / "poster.mp4", frames=frames, width=width, height=height, audio_channels=2,
+        content=planar_label_frames(corners, poster, footage_frames("bikes", frames, width, height)),
+    )  # fmt: skip
+    artwork = folder / "new_poster.png"
+    Image.fromarray(data.rocket()).save(artwork)
+    spec = TransformSpec(operations=[SwapOp(image=artwork, corners=[tuple(p) for p in corners[0]])])
+    result = transform(clip, folder / "poster_swapped.mp4", spec, progress=progress)
+    return [("product swap: tracked poster (bikes footage)", result)]
+
+
 def localize_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
     """Two market versions (de, ja) of footage with a moving sign; see :func:`shotcraft.localize.demo_step`."""
     from shotcraft.localize import demo_step
@@ -30,7 +82,9 @@ def localize_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResul
     return demo_step(folder, progress)
 
 
-STEPS: list[Callable[[Path, Progress], list[tuple[str, TakeResult]]]] = [identity_step, localize_step]
+STEPS: list[Callable[[Path, Progress], list[tuple[str, TakeResult]]]] = [
+    identity_step, relight_step, restyle_step, swap_step, localize_step,
+]  # fmt: skip
 
 
 def run_demo(

@@ -191,8 +191,9 @@ def demo(
         results = run_demo(output, progress)
     table = Table(title="shotcraft demo", show_header=True)
     table.add_column("job")
-    table.add_column("output")
+    table.add_column("output", overflow="fold")
     table.add_column("frames", justify="right")
     for name, result in results:
         table.add_row(name, str(result.path), str(result.frame_count))
     out.print(table)
+    out.print(f"Open the files in {output.resolve()} with any player; each has a .json sidecar saying how it was made.")
