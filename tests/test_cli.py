@@ -57,3 +57,10 @@ def test_demo_writes_outputs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     outputs = list((tmp_path / "demo").glob("*.mp4"))
     assert outputs and all(probe(p).video.frame_count > 0 for p in outputs)
+
+
+def test_public_api_names() -> None:
+    import shotcraft
+
+    for name in shotcraft.__all__:
+        assert callable(getattr(shotcraft, name)), name

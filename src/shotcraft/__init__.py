@@ -5,25 +5,37 @@ The public API::
     import shotcraft
     info = shotcraft.probe("clip.mp4")
     result = shotcraft.transform("clip.mp4", "out.mp4", shotcraft.TransformSpec(...))
+    report = shotcraft.score("clip.mp4", "out.mp4")
     advice = shotcraft.advise(shotcraft.Assets(clip="clip.mp4"), goal="relight for night")
+    takes = shotcraft.generate(shotcraft.GenerateSpec(prompt="a lighthouse in a storm"), "takes/shot.mp4")
+    markets = shotcraft.localize("clip.mp4", "out/", ["de", "ja"], table="strings.csv")
 """
 
 __version__ = "0.1.0"
 
+import importlib
+
 from shotcraft.media import MediaError, probe
 from shotcraft.spec import GenerateSpec, SpecError, TransformSpec
 
-
-def __getattr__(name: str):
-    if name == "transform":
-        from shotcraft.pipeline import transform
-
-        return transform
-    if name in ("advise", "Assets"):
-        from shotcraft import advisor
-
-        return getattr(advisor, name)
-    raise AttributeError(name)
+#: Public names imported on first use, so `import shotcraft` stays fast (no torch, OpenCV or FastAPI).
+_LAZY = {
+    "transform": "shotcraft.pipeline",
+    "advise": "shotcraft.advisor",
+    "Assets": "shotcraft.advisor",
+    "score": "shotcraft.metrics",
+    "generate": "shotcraft.invent",
+    "localize": "shotcraft.localize",
+}
 
 
-__all__ = ["GenerateSpec", "MediaError", "SpecError", "TransformSpec", "advise", "probe", "transform"]
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'shotcraft' has no attribute {name!r}")
+
+
+__all__ = [
+    "Assets", "GenerateSpec", "MediaError", "SpecError", "TransformSpec",
+    "advise", "generate", "localize", "probe", "score", "transform",
+]  # fmt: skip
