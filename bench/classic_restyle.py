@@ -2,15 +2,19 @@
 already cached, against plain decoding of the same clip measured in the same run.
 
 The clip is real footage (bikes.mp4, looped and resized) with stylised keyframes on its first and last
-frame; restyled frames are consumed, not encoded, so the numbers are the engine's own::
+frame, default settings (motion 5, structure 5); restyled frames are consumed, not encoded, so the numbers
+are the engine's own (decoding included). On a shared machine wall time depends on the neighbours, so the
+process's CPU time per frame (user + sys, all threads, ``resource.getrusage``) is printed as well::
 
     .venv/bin/python bench/classic_restyle.py                 # 720p and 360p, 60 frames
+    .venv/bin/python bench/classic_restyle.py --size 1280x720 --size 1920x1080 --frames 120
     .venv/bin/python bench/classic_restyle.py --size 1280x720 --frames 120
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import tempfile
 import time
@@ -27,14 +31,20 @@ from shotcraft.plan import plan_transform
 from shotcraft.spec import TransformSpec
 
 
-def _timed(fn: Callable[[], object], repeats: int) -> float:
-    """Median seconds of ``repeats`` calls."""
-    runs = []
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds of ``repeats`` calls."""
+    walls, cpus = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds()
         fn()
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs)
+        walls.append(time.perf_counter() - started)
+        cpus.append(_cpu_seconds() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def measure(width: int, height: int, frames: int, repeats: int = 1) -> dict[str, float]:
@@ -61,16 +71,18 @@ def measure(width: int, height: int, frames: int, repeats: int = 1) -> dict[str,
 
         run(folder / "warm-up")  # compiles the numba kernels (cached on disk after the first run)
         caches = iter(range(repeats))
-        cold = _timed(lambda: run(folder / f"cold-{next(caches)}"), repeats)
-        warm = _timed(lambda: run(folder / "warm-up"), repeats)
-        base = _timed(decode, repeats)
+        cold, cold_cpu = _timed(lambda: run(folder / f"cold-{next(caches)}"), repeats)
+        warm, _ = _timed(lambda: run(folder / "warm-up"), repeats)
+        base, base_cpu = _timed(decode, repeats)
     return {
         "width": width,
         "height": height,
         "frames": frames,
         "restyle_fps": frames / cold,
+        "restyle_cpu_ms": 1000 * cold_cpu / frames,
         "restyle_cached_flow_fps": frames / warm,
         "decode_fps": frames / base,
+        "decode_cpu_ms": 1000 * base_cpu / frames,
         "ratio_to_decode": base / cold,
     }
 
@@ -83,13 +95,15 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in (args.size or ["1280x720", "640x360"])]
     print(
-        f"{'size':>10}{'frames':>8}{'restyle fps':>13}{'cached flow':>13}{'decode fps':>12}{'restyle/decode':>16}"
+        f"{'size':>10}{'frames':>8}{'restyle fps':>13}{'cpu ms/frame':>14}{'cached flow':>13}"
+        f"{'decode fps':>12}{'decode cpu ms':>15}{'restyle/decode':>16}"
     )
     for width, height in sizes:
         r = measure(width, height, args.frames, args.repeats)
         print(
-            f"{width}x{height:<5}{args.frames:>8}{r['restyle_fps']:>13.1f}{r['restyle_cached_flow_fps']:>13.1f}"
-            f"{r['decode_fps']:>12.1f}{r['ratio_to_decode']:>16.3f}"
+            f"{width}x{height:<5}{args.frames:>8}{r['restyle_fps']:>13.1f}{r['restyle_cpu_ms']:>14.1f}"
+            f"{r['restyle_cached_flow_fps']:>13.1f}{r['decode_fps']:>12.1f}{r['decode_cpu_ms']:>15.1f}"
+            f"{r['ratio_to_decode']:>16.3f}"
         )
 
 

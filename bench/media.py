@@ -4,7 +4,10 @@
     python bench/media.py --quick    # one short run each (a smoke test)
 
 Both sides run as separate processes with the same codec settings (libx264, crf 18, preset veryfast,
-audio copied), so the ratio compares like with like; memory is the peak RSS of our process.
+frame-threaded, audio copied), so the ratio compares like with like, start-up and imports included; runs
+alternate between the two so load from other work on the machine falls on both alike. Next to wall time
+each side's CPU seconds (user + system, all threads) are printed: on shared cores they are the steadier
+measure of work done. Memory is the peak RSS of our process.
 """
 
 from __future__ import annotations
@@ -40,13 +43,14 @@ def make_source(path: Path, width: int, height: int, seconds: int) -> Path:
 
 
 def run_timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds and CPU seconds (user + system, every thread) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before) / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def ours(src: Path, out: Path) -> list[str]:
@@ -92,16 +96,22 @@ def main() -> None:
     print(f"# media bench, {date.today()}, {platform.node()}, {platform.processor() or platform.machine()}")
     print(
         f"{'size':>6} {'frames':>6} {'shotcraft fps':>14} {'ffmpeg fps':>11} {'ratio (time ours/ffmpeg)':>25}"
+        f" {'shotcraft cpu s':>16} {'ffmpeg cpu s':>13} {'cpu ratio':>10}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for width, height in ((1280, 720), (1920, 1080)):
             src = make_source(folder / f"src_{height}.mp4", width, height, seconds)
             frames = seconds * 25
-            t_ours = statistics.median(run_timed(ours(src, folder / "ours.mp4"))[0] for _ in range(runs))
-            t_ff = statistics.median(run_timed(ffmpeg(src, folder / "ff.mp4"))[0] for _ in range(runs))
+            mine, theirs = [], []
+            for _ in range(runs):
+                mine.append(run_timed(ours(src, folder / "ours.mp4")))
+                theirs.append(run_timed(ffmpeg(src, folder / "ff.mp4")))
+            t_ours, c_ours = (statistics.median(x) for x in zip(*mine, strict=True))
+            t_ff, c_ff = (statistics.median(x) for x in zip(*theirs, strict=True))
             print(
                 f"{height:>5}p {frames:>6} {frames / t_ours:>14.1f} {frames / t_ff:>11.1f} {t_ours / t_ff:>25.2f}"
+                f" {c_ours:>16.2f} {c_ff:>13.2f} {c_ours / c_ff:>10.2f}"
             )
         long_src = make_source(folder / "long_1080.mp4", 1920, 1080, long_seconds)
         peak = peak_rss_of(ours(long_src, folder / "long_out.mp4"))

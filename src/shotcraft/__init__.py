@@ -25,7 +25,7 @@ _LAZY = {
     "Assets": "shotcraft.advisor",
     "score": "shotcraft.metrics",
     "generate": "shotcraft.invent",
-    "localize": "shotcraft.localize",
+    "localize": "shotcraft.markets",
 }
 
 

@@ -76,8 +76,8 @@ def swap_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
 
 
 def localize_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
-    """Two market versions (de, ja) of footage with a moving sign; see :func:`shotcraft.localize.demo_step`."""
-    from shotcraft.localize import demo_step
+    """Two market versions (de, ja) of footage with a moving sign; see :func:`shotcraft.markets.demo_step`."""
+    from shotcraft.markets import demo_step
 
     return demo_step(folder, progress)
 

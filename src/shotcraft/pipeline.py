@@ -16,7 +16,7 @@ from typing import Any
 from shotcraft import __version__
 from shotcraft.engines import select_engine
 from shotcraft.engines.base import Progress, no_progress
-from shotcraft.finishing.locks import apply_locks
+from shotcraft.finishing.locks import locked_transform
 from shotcraft.media.read import VideoReader
 from shotcraft.media.write import VideoWriter, check_output_path, write_sidecar
 from shotcraft.plan import TransformPlan, plan_transform
@@ -66,7 +66,7 @@ def transform(
         else:
             engine = select_engine(plan)
             engine_name = engine.name
-            frames = apply_locks(plan, engine.transform(plan, reader, progress), reader)
+            frames = locked_transform(plan, engine, reader, progress)
         for index, frame in enumerate(frames):
             if index == total:
                 raise RuntimeError(f"engine {engine_name} produced more than the source's {total} frames")

@@ -3,6 +3,15 @@
 All validation that needs the source happens here, before any heavy work starts, and all problems are
 reported together (one sentence each) in a :class:`~shotcraft.spec.SpecError`.
 
+**Orientation.** Every coordinate and image a user gives (lock rectangles, polygons and masks, track
+boxes, swap corners, keyframe stills, light directions, reframe anchors) is taken in *display*
+orientation: the frame as a player shows it, after the clip's rotation tag. Frames are processed in
+*storage* orientation (as decoded) and the tag is kept on output, so the plan turns the user's inputs to
+storage orientation once: :attr:`TransformPlan.locks` and :attr:`TransformPlan.operations` are what
+engines and finishing read, while :attr:`TransformPlan.spec` stays as the user wrote it (the sidecar
+records that). Stills and mask clips are turned as they are read (:func:`to_storage_image`), light
+directions by the relight stage (:func:`to_storage_azimuth`), which also owns the presets' lights.
+
 >>> from shotcraft.media.samples import sample_clip
 >>> from shotcraft.spec import TransformSpec
 >>> plan = plan_transform(sample_clip("bikes"), TransformSpec())
@@ -15,8 +24,10 @@ from __future__ import annotations
 import bisect
 import math
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +41,9 @@ from shotcraft.spec import (
     GradedKeyframe,
     Keyframe,
     LocalizeOp,
+    Lock,
     MaskVideoLock,
+    Operation,
     PolygonLock,
     RectLock,
     RelightOp,
@@ -65,6 +78,114 @@ class Canvas:
     y: int
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Display orientation (what the user gives) to storage orientation (what frames are processed in)
+
+
+def quarter_turns(video: VideoInfo) -> int:
+    """How many quarter turns counter-clockwise (``np.rot90``'s ``k``) take a stored frame to the displayed one."""
+    return (video.rotation // 90) % 4
+
+
+def _turn_points(
+    points: Iterable[Sequence[float]], k: int, width: int, height: int
+) -> list[tuple[float, float]]:
+    """Points on a displayed frame to the stored frame (``width`` x ``height``) it shows turned ``k`` times.
+
+    Continuous coordinates: the stored frame spans ``0..width`` x ``0..height``, pixel ``i`` covers
+    ``[i, i + 1)``.
+    """
+    turned = {
+        0: lambda x, y: (x, y),
+        1: lambda x, y: (width - y, x),
+        2: lambda x, y: (width - x, height - y),
+        3: lambda x, y: (y, height - x),
+    }[k]
+    return [tuple(float(v) for v in turned(float(x), float(y))) for x, y in points]
+
+
+def to_storage_points(points: Iterable[Sequence[float]], video: VideoInfo) -> list[tuple[float, float]]:
+    """Points given on the displayed frame (x right, y down, as a player shows it) on the stored frame.
+
+    Continuous coordinates (the frame spans ``0..width``), as for corners and box edges.
+
+    >>> from fractions import Fraction
+    >>> video = VideoInfo(0, "h264", 96, 64, Fraction(25), Fraction(1, 25), 1, Fraction(1, 25), "yuv420p", 8,
+    ...                   rotation=90)
+    >>> video.display_size, to_storage_points([(0, 0), (64, 96)], video)
+    ((64, 96), [(96.0, 0.0), (0.0, 64.0)])
+    """
+    return _turn_points(points, quarter_turns(video), video.width, video.height)
+
+
+def to_storage_pixels(points: Iterable[Sequence[float]], video: VideoInfo) -> list[tuple[float, float]]:
+    """Like :func:`to_storage_points` for pixel-centre coordinates (point ``(x, y)`` is the centre of pixel
+    column ``x``, row ``y``), the convention of polygon locks: a polygon turns onto the same pixels."""
+    centred = ((x + 0.5, y + 0.5) for x, y in points)
+    return [(x - 0.5, y - 0.5) for x, y in to_storage_points(centred, video)]
+
+
+def to_storage_rect(x: int, y: int, width: int, height: int, video: VideoInfo) -> tuple[int, int, int, int]:
+    """A rectangle ``(x, y, width, height)`` on the displayed frame as one on the stored frame.
+
+    The part outside the displayed frame is cut off first (it is nowhere on the stored frame either).
+    """
+    dw, dh = video.display_size
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(dw, x + width), min(dh, y + height)
+    (ax, ay), (bx, by) = to_storage_points([(x0, y0), (x1, y1)], video)
+    sx, sy = round(min(ax, bx)), round(min(ay, by))
+    return sx, sy, round(max(ax, bx)) - sx, round(max(ay, by)) - sy
+
+
+def to_storage_azimuth(azimuth: float, video: VideoInfo) -> float:
+    """A light direction (degrees, 0 = from the right, 90 = from the top of the displayed frame) on the
+    stored frame."""
+    return (azimuth - video.rotation) % 360
+
+
+def to_storage_image(image: np.ndarray, video: VideoInfo) -> np.ndarray:
+    """An image (still, mask frame) the user made on the displayed frame, turned to storage orientation.
+
+    Only an image the size of the displayed frame is turned; one the size of the stored frame when that
+    differs (a frame grabbed without the tag applied) is taken as stored, and any other size is returned
+    unchanged for the caller to refuse or resize.
+    """
+    k = quarter_turns(video)
+    h, w = image.shape[:2]
+    if k and (w, h) == video.display_size:
+        return np.ascontiguousarray(np.rot90(image, k=-k))
+    return image
+
+
+def _box_to_storage(box: tuple[int, int, int, int], video: VideoInfo) -> tuple[int, int, int, int]:
+    """A track box: the tracker follows the quad of its corners, drawn on pixel centres like a polygon."""
+    x, y, w, h = box
+    (ax, ay), (bx, by) = to_storage_pixels([(x, y), (x + w, y + h)], video)
+    sx, sy = round(min(ax, bx)), round(min(ay, by))
+    return sx, sy, round(max(ax, bx)) - sx, round(max(ay, by)) - sy
+
+
+def _lock_to_storage(lock: Lock, video: VideoInfo) -> Lock:
+    if isinstance(lock, RectLock):
+        x, y, w, h = to_storage_rect(lock.x, lock.y, lock.width, lock.height, video)
+        return lock.model_copy(update={"x": x, "y": y, "width": w, "height": h})
+    if isinstance(lock, PolygonLock):
+        return lock.model_copy(update={"points": to_storage_pixels(lock.points, video)})
+    if isinstance(lock, TrackLock) and lock.box is not None:
+        return lock.model_copy(update={"box": _box_to_storage(lock.box, video)})
+    # Mask stills and clips are turned as they are read; people and faces are found on the frames.
+    return lock
+
+
+def _operation_to_storage(op: Operation, video: VideoInfo) -> Operation:
+    if isinstance(op, SwapOp) and op.corners is not None:
+        # The swap draws its corners in pixel-centre coordinates (OpenCV's), as polygons are.
+        return op.model_copy(update={"corners": to_storage_pixels(op.corners, video)})
+    # A relight's light direction is turned by the relight stage with to_storage_azimuth, because the
+    # presets' own lights (engine knowledge) are meant as displayed too.
+    return op
+
+
 def reframe_canvas(width: int, height: int, aspect: str, anchor: str = "center") -> Canvas:
     """The smallest even-sized canvas of ``aspect`` that holds a ``width`` x ``height`` frame.
 
@@ -85,6 +206,24 @@ def reframe_canvas(width: int, height: int, aspect: str, anchor: str = "center")
     return Canvas(cw, ch, x, y)
 
 
+def storage_canvas(video: VideoInfo, aspect: str, anchor: str = "center") -> Canvas:
+    """The reframe canvas in storage orientation for an ``aspect`` and ``anchor`` meant as displayed.
+
+    >>> from fractions import Fraction
+    >>> video = VideoInfo(0, "h264", 640, 360, Fraction(25), Fraction(1, 25), 1, Fraction(1, 25), "yuv420p", 8,
+    ...                   rotation=90)
+    >>> storage_canvas(video, "16:9", "right")  # shown 360x640; the shown right is the stored bottom
+    Canvas(width=640, height=1138, x=0, y=778)
+    """
+    k = quarter_turns(video)
+    dw, dh = video.display_size
+    shown = reframe_canvas(dw, dh, aspect, anchor)
+    cw, ch = (shown.height, shown.width) if k % 2 else (shown.width, shown.height)
+    corners = _turn_points([(shown.x, shown.y), (shown.x + dw, shown.y + dh)], k, cw, ch)
+    x, y = (round(min(a, b)) for a, b in zip(*corners, strict=True))
+    return Canvas(cw, ch, x, y)
+
+
 @dataclass
 class TransformPlan:
     spec: TransformSpec
@@ -100,6 +239,16 @@ class TransformPlan:
     @property
     def is_identity(self) -> bool:
         return self.spec.is_identity
+
+    @cached_property
+    def locks(self) -> list[Lock]:
+        """The spec's locks in storage orientation (the user gives them as displayed; see the module doc)."""
+        return [_lock_to_storage(lock, self.video) for lock in self.spec.locks]
+
+    @cached_property
+    def operations(self) -> list[Operation]:
+        """The spec's operations with their coordinates (swap corners) in storage orientation."""
+        return [_operation_to_storage(op, self.video) for op in self.spec.operations]
 
     @property
     def frame_count(self) -> int:
@@ -145,14 +294,11 @@ def load_still(
 ) -> np.ndarray:
     """Load an edited still to match the clip: RGB uint8, storage orientation, the clip's size.
 
-    A still painted on the displayed (rotated) frame is turned back; one of another size but the same
-    aspect ratio is resized with a notice; another aspect ratio is refused.
+    A still painted on the displayed (rotated) frame is turned back (:func:`to_storage_image`); one of
+    another size but the same aspect ratio is resized with a notice; another aspect ratio is refused.
     """
-    image = read_image(path, what)
+    image = to_storage_image(read_image(path, what), video)
     h, w = image.shape[:2]
-    if video.rotation and (w, h) == video.display_size and (w, h) != (video.width, video.height):
-        image = np.ascontiguousarray(np.rot90(image, k=-(video.rotation // 90)))
-        h, w = image.shape[:2]
     if (w, h) != (video.width, video.height):
         aspect, clip_aspect = w / h, video.width / video.height
         if abs(aspect / clip_aspect - 1) > ASPECT_TOLERANCE:
@@ -214,6 +360,8 @@ def plan_transform(source: str | os.PathLike[str] | MediaInfo, spec: TransformSp
             elif op.track_file is not None and not op.track_file.is_file():
                 problems.append(f"swap track file {op.track_file} does not exist")
             collect(resolve_time, op.at, video, "swap reference frame")
+            if isinstance(op.occluders, Path):
+                _check_mask(op.occluders, video, problems, notices, "swap occluder mask")
         elif isinstance(op, LocalizeOp):
             if op.table is not None and not op.table.is_file():
                 problems.append(f"translation table {op.table} does not exist")
@@ -236,9 +384,7 @@ def plan_transform(source: str | os.PathLike[str] | MediaInfo, spec: TransformSp
         relight_keyframes=relight_keyframes,
         strength=_strength(spec),
         notices=notices,
-        canvas=reframe_canvas(video.width, video.height, spec.reframe.aspect, spec.reframe.anchor)
-        if spec.reframe
-        else None,
+        canvas=storage_canvas(video, spec.reframe.aspect, spec.reframe.anchor) if spec.reframe else None,
     )
 
 
@@ -264,7 +410,7 @@ def _place_keyframes(
 def _check_points(
     points, video: VideoInfo, what: str, problems: list[str], notices: list[str], clip: bool
 ) -> None:
-    w, h = video.width, video.height
+    w, h = video.display_size
     outside = [(x, y) for x, y in points if not (0 <= x <= w and 0 <= y <= h)]
     if len(outside) == len(points):
         problems.append(f"{what} lie entirely outside the {w}x{h} frame")
@@ -275,7 +421,7 @@ def _check_points(
 
 
 def _check_lock(lock, video: VideoInfo, problems: list[str], notices: list[str]) -> None:
-    w, h = video.width, video.height
+    w, h = video.display_size
     if isinstance(lock, RectLock):
         if lock.x >= w or lock.y >= h:
             problems.append(f"rect lock at ({lock.x}, {lock.y}) starts outside the {w}x{h} frame")
@@ -286,7 +432,7 @@ def _check_lock(lock, video: VideoInfo, problems: list[str], notices: list[str])
     elif isinstance(lock, PolygonLock):
         _check_points(lock.points, video, "polygon lock points", problems, notices, clip=True)
     elif isinstance(lock, MaskVideoLock):
-        _check_mask(lock.path, video, problems)
+        _check_mask(lock.path, video, problems, notices)
     elif isinstance(lock, TrackLock):
         if lock.track_file is not None and not lock.track_file.is_file():
             problems.append(f"track file {lock.track_file} does not exist")
@@ -296,10 +442,12 @@ def _check_lock(lock, video: VideoInfo, problems: list[str], notices: list[str])
                 problems.append(f"track box {lock.box} lies outside the {w}x{h} frame")
 
 
-def _check_mask(path: Path, video: VideoInfo, problems: list[str]) -> None:
-    """A lock mask is a still or a clip the size of the source; a clip must cover every frame."""
+def _check_mask(
+    path: Path, video: VideoInfo, problems: list[str], notices: list[str], what: str = "lock mask"
+) -> None:
+    """A mask is a still or a clip the size of the displayed frame; a clip must cover every frame."""
     if not path.is_file():
-        problems.append(f"lock mask {path} does not exist")
+        problems.append(f"{what} {path} does not exist")
         return
     try:
         with Image.open(path) as img:
@@ -310,15 +458,23 @@ def _check_mask(path: Path, video: VideoInfo, problems: list[str]) -> None:
             mask_info = probe(path)
             mask_video = mask_info.require_video()
         except MediaError as exc:
-            problems.append(f"lock mask {path.name}: {exc}")
+            problems.append(f"{what} {path.name}: {exc}")
             return
-        size, count = (mask_video.width, mask_video.height), mask_video.frame_count
-    if size != (video.width, video.height):
+        # A mask clip is read as it is shown, so its own rotation tag is applied first.
+        size, count = mask_video.display_size, mask_video.frame_count
+    shown, stored = video.display_size, (video.width, video.height)
+    if size == stored and size != shown:
+        notices.append(
+            f"{what} {path.name} is {size[0]}x{size[1]}, the stored frame's size: taken as stored, not as "
+            f"shown ({shown[0]}x{shown[1]}, rotated {video.rotation}°)"
+        )
+    elif size != shown:
+        as_shown = f" as shown (rotated {video.rotation}°)" if video.rotation else ""
         problems.append(
-            f"lock mask {path.name} is {size[0]}x{size[1]} but the clip is {video.width}x{video.height}"
+            f"{what} {path.name} is {size[0]}x{size[1]} but the clip is {shown[0]}x{shown[1]}{as_shown}"
         )
     if count is not None and count < video.frame_count:
-        problems.append(f"lock mask {path.name} has {count} frames but the clip has {video.frame_count}")
+        problems.append(f"{what} {path.name} has {count} frames but the clip has {video.frame_count}")
 
 
 def _strength(spec: TransformSpec) -> float:

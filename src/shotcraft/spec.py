@@ -5,6 +5,11 @@ The two top-level models are :class:`TransformSpec` (keep a source clip's timing
 need the probed source clip (a keyframe past the end, a mask of the wrong size) live in
 :mod:`shotcraft.plan`, so a spec can be written before the clip is at hand.
 
+Coordinates and images are given as a player shows the clip (*display orientation*, after its rotation
+tag): pixels from the top-left, x to the right, y down. That holds for lock rectangles, polygons, masks
+and track boxes, swap corners, keyframe stills, light directions and reframe anchors; the plan turns them
+to the orientation frames are stored in, and a take's sidecar keeps them as given.
+
 >>> spec = TransformSpec.model_validate({"prompt": "rainy night street", "motion_adherence": 7})
 >>> spec.motion_adherence, spec.structure_adherence, spec.strength
 (7, 5, 'auto')
@@ -137,7 +142,7 @@ def _first_error(exc: Exception) -> str:
 
 
 class Keyframe(_Model):
-    """An edited still the output must hit at one place in the clip."""
+    """An edited still the output must hit at one place in the clip, painted on the frame as shown."""
 
     at: TimePoint
     image: Path
@@ -152,6 +157,8 @@ class Keyframe(_Model):
 
 
 class RectLock(_Model):
+    """Pixels ``x .. x + width - 1``, ``y .. y + height - 1`` of the frame as shown (display orientation)."""
+
     kind: Literal["rect"] = "rect"
     x: int = Field(ge=0)
     y: int = Field(ge=0)
@@ -161,13 +168,17 @@ class RectLock(_Model):
 
 
 class PolygonLock(_Model):
+    """Pixels whose centres lie inside the polygon; point ``(x, y)`` is the centre of pixel column ``x``,
+    row ``y`` of the frame as shown (display orientation)."""
+
     kind: Literal["polygon"] = "polygon"
     points: list[tuple[float, float]] = Field(min_length=3)
     feather: float = Field(default=2.0, ge=0, le=256)
 
 
 class MaskVideoLock(_Model):
-    """A mask clip (or one still) the size of the source: white is locked."""
+    """A mask clip (or one still) the size of the frame as shown: white is locked. One the size of the stored
+    frame of a rotated clip is taken as stored, with a notice."""
 
     kind: Literal["mask"] = "mask"
     path: Path
@@ -175,7 +186,8 @@ class MaskVideoLock(_Model):
 
 
 class TrackLock(_Model):
-    """A region followed through the clip by the tracker (a track JSON file, or a box to track from a frame)."""
+    """A region followed through the clip by the tracker: a box ``(x, y, width, height)`` on the frame as
+    shown, tracked from frame ``at``, or a track file as ``shotcraft track`` writes it (stored orientation)."""
 
     kind: Literal["track"] = "track"
     track_file: Path | None = None
@@ -250,7 +262,8 @@ class Reference(_Model):
 
 
 class Reframe(_Model):
-    """Change the aspect ratio by outpainting, keeping the source's timing."""
+    """Change the aspect ratio by outpainting, keeping the source's timing; ``aspect`` and ``anchor`` are meant
+    as shown (a phone clip stored landscape with a 90° tag is reframed as the portrait clip it plays as)."""
 
     aspect: str = Field(pattern=r"^\d+:\d+$", description="width:height, e.g. '9:16'")
     anchor: Literal["center", "left", "right", "top", "bottom"] = "center"
@@ -266,7 +279,7 @@ class Reframe(_Model):
 
 
 class DirectionalLight(_Model):
-    """A virtual light shaded from image-derived normals."""
+    """A virtual light shaded from image-derived normals; its direction is on the frame as shown."""
 
     azimuth: float = Field(default=45.0, description="degrees, 0 = from the right, 90 = from the top")
     elevation: float = Field(default=30.0, ge=0, le=90)
@@ -316,7 +329,11 @@ class RestyleOp(_Model):
 
 
 class SwapOp(_Model):
-    """Replace a planar region (tracked from four corners or a track file) with a reference image."""
+    """Replace a planar region (tracked from four corners or a track file) with a reference image.
+
+    ``corners`` are on the frame as shown (pixel-centre coordinates, clockwise from the image's top-left);
+    an ``occluders`` mask file is the size of the frame as shown.
+    """
 
     op: Literal["swap"] = "swap"
     image: Path

@@ -110,15 +110,60 @@ def test_keyframes_hit_exactly_and_motion_is_as_steady_as_the_source(bikes_job, 
     middle = cv2.cvtColor(result.frame_at(125), cv2.COLOR_RGB2HSV)[..., 1].mean()
     source = cv2.cvtColor(job["reader"].frame_at(125), cv2.COLOR_RGB2HSV)[..., 1].mean()
     assert middle > 1.8 * source
+    # bikes.mp4 has five cuts: the four shots between the keyframes' shots are named as keyless.
+    keyless = [n for n in default_take["plan"].notices if "without a keyframe" in n]
+    assert [n.split()[2] for n in keyless] == ["30-75", "76-136", "137-186", "187-241"], keyless
 
 
 @pytest.mark.slow
 def test_adherence_settings_have_monotone_effects(bikes_job, default_take) -> None:
     job, default = bikes_job, default_take["scores"]  # defaults: motion 5, structure 5
-    motion = {m: _run(job, motion_adherence=m)["warp"] for m in ("off", 1)} | {5: default["warp"]}
-    assert motion["off"] > motion[1] > motion[5], motion
+    motion = {m: _run(job, motion_adherence=m)["warp"] for m in ("off", 1, 9)} | {5: default["warp"]}
+    assert motion["off"] > motion[1] > motion[5] > motion[9], motion
+    # 9 follows the flow with no re-settling and adds no fresh detail noise: a visible step, not a tie.
+    assert motion[9] < 0.9 * motion[5], motion
     structure = {s: _run(job, structure_adherence=s)["edges"] for s in ("off", 9)} | {5: default["edges"]}
     assert structure["off"] < structure[5] < structure[9], structure
+
+
+#: The first frames of bikes.mp4's shots after its first one.
+BIKES_CUTS = [30, 76, 137, 187, 242]
+
+
+def test_keyframe_look_stops_at_a_scene_cut(bikes, tmp_path) -> None:
+    """A keyframe painted with a fine checkerboard carries it through its own shot; the frames after the cut
+    get only its colour mapping (which cannot draw a checkerboard)."""
+    reader = VideoReader(bikes)
+    squares = ((np.indices((272, 640)) // 4).sum(axis=0) % 2).astype(bool)
+    key = np.where(squares[..., None], 255, 0).astype(np.uint8).repeat(3, axis=2)
+    Image.fromarray(key).save(tmp_path / "checker.png")
+    spec = TransformSpec.model_validate(
+        {"keyframes": [{"at": {"frame": 0}, "image": tmp_path / "checker.png"}]}
+    )
+    plan = plan_transform(reader.info, spec)
+    frames = restyle(plan, None, reader, cache_root=tmp_path / "cache")
+
+    def fine_texture(frame: np.ndarray) -> float:
+        grey = frame.astype(np.float32).mean(axis=-1)
+        return float(np.abs(grey - cv2.blur(grey, (8, 8))).mean())
+
+    texture = {
+        t: fine_texture(frame) for t, frame in zip(range(36), frames, strict=False) if t in (28, 29, 31, 35)
+    }
+    frames.close()
+    assert min(texture[28], texture[29]) > 4 * max(texture[31], texture[35]), texture
+
+
+def test_built_in_look_puts_a_keyframe_after_each_cut(bikes, tmp_path) -> None:
+    reader = VideoReader(bikes)
+    op = RestyleOp(look="film_print")
+    plan = plan_transform(reader.info, TransformSpec(operations=[op]))
+    frames = restyle(plan, op, reader, cache_root=tmp_path)
+    for (t, frame), source in zip(enumerate(frames), reader.frames(0, 80), strict=False):
+        if t in (29, 30, 76):
+            # Each shot's first frame is a keyframe of its own: the look exactly, not the previous shot's.
+            assert np.array_equal(frame, apply_look(source, "film_print")) == (t != 29), t
+    frames.close()
 
 
 def test_adherence_mappings_are_monotone() -> None:

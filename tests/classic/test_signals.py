@@ -1,4 +1,5 @@
-"""Signals: DIS flow at a chosen scale, forward-backward confidence, the on-disk flow cache, structure maps."""
+"""Signals: DIS flow at a chosen scale, forward-backward confidence, scene cuts, the on-disk flow cache,
+structure maps."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from shotcraft.signals.flow import (
     compute_flow,
     compute_flow_lowres,
     flow_confidence,
+    is_cut,
     upsample_flow,
     warp,
     warping_error,
@@ -136,3 +138,18 @@ def test_edge_agreement_orders_by_shared_structure(carphone) -> None:
     assert edge_agreement(frame, flat) == 0.0
     assert 0.2 < edge_agreement(blurred, frame) < 0.95
     assert edge_agreement(np.roll(frame, 40, axis=1), frame) < edge_agreement(blurred, frame)
+
+
+def test_cuts_are_found_where_bikes_changes_shot(bikes, tmp_path) -> None:
+    """bikes.mp4 has five hard cuts among fast street motion; exactly those pairs are cuts."""
+    reader = VideoReader(bikes)
+    settings = FlowSettings(scale=0.5, preset="fast")
+    cache = FlowCache(reader.info, settings, root=tmp_path)
+    size = settings.working_size(reader.video.width, reader.video.height)
+    cuts, previous = [], None
+    for index, frame, pair in cache.walk(reader):
+        small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        if pair is not None and is_cut(previous, small, pair.forward, pair.backward):
+            cuts.append(index)
+        previous = small
+    assert cuts == [30, 76, 137, 187, 242]

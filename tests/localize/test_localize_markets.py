@@ -8,35 +8,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
-import cv2
-import numpy as np
 import pytest
-from PIL import ImageFont
 
-from shotcraft.engines.classic import typeset
-from shotcraft.engines.classic.localize import text_mask
-from shotcraft.localize import localize, signage_frames
+from shotcraft.markets import localize
 from shotcraft.media.probe import probe
 from shotcraft.media.read import VideoReader
-from shotcraft.media.synth import make_clip
 from shotcraft.signals.ocr import normalise, read_text
-from shotcraft.signals.text_tracks import find_text_tracks
+
+from .conftest import APPEAR, FRAMES, SOURCE
 
 pytest.importorskip("rapidocr")
 
-SOURCE = "SUMMER SALE"
 TEXTS = {"de": "SOMMERSCHLUSSVERKAUF", "fr": "SOLDES D'ÉTÉ", "ja": "夏のセール", "ar": "تخفيضات الصيف"}
-FRAMES, APPEAR = 40, 5
 SAMPLED = list(range(APPEAR, FRAMES, 4))
-
-
-@pytest.fixture(scope="module")
-def sign_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("signage")
-    return make_clip(
-        folder / "sign.mp4", frames=FRAMES, width=480, height=272, fps=25, audio_channels=2,
-        content=signage_frames(SOURCE, FRAMES, 480, 272, appear=APPEAR),
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +35,8 @@ def table(sign_clip: Path) -> Path:
 def markets(sign_clip: Path, table: Path) -> dict[str, Path]:
     subs = sign_clip.with_name("de.srt")
     subs.write_text("1\n00:00:00,200 --> 00:00:01,000\nWillkommen\n", encoding="utf-8")
-    results = localize(
-        sign_clip, sign_clip.parent / "out", ["de", "ja", "ar"], table=table, subtitles={"de": subs}
-    )
-    assert [r.problems for r in results] == [[], [], []]
+    results = localize(sign_clip, sign_clip.parent / "out", ["de", "ja"], table=table, subtitles={"de": subs})
+    assert [r.problems for r in results] == [[], []]
     return {r.market: r.path for r in results}
 
 
@@ -93,44 +75,6 @@ def test_soft_subtitles_are_muxed_per_market(markets: dict[str, Path]) -> None:
     subs = probe(markets["de"]).subtitles
     assert [(s.codec, s.language) for s in subs] == [("mov_text", "deu")]
     assert not probe(markets["ja"]).subtitles
-
-
-def test_arabic_is_shaped_and_right_to_left(sign_clip: Path, markets: dict[str, Path]) -> None:
-    """Reference rendering: the Arabic ink on the sign matches a libraqm-shaped rendering of the string
-    far better than the same letters unshaped and left to right."""
-    track = find_text_tracks(VideoReader(sign_clip), [SOURCE], every=8)[0]
-    index = track.reference + 2
-    frame = VideoReader(markets["ar"]).frame_at(index)
-    ph, pw = track.plate.shape[:2]
-    plate = cv2.warpPerspective(frame, track.plate_to_frame(index), (pw, ph), flags=cv2.WARP_INVERSE_MAP)
-    x, y, w, h = track.box
-    # The letters within the text's box (plus room for Arabic's taller ascenders), not the sign's border.
-    ink = text_mask(plate, (x, y - h // 5, w, h + 2 * (h // 5))).astype(np.float32) / 255
-    rows = np.nonzero(ink.any(axis=1))[0]
-    text = TEXTS["ar"]
-    face = typeset.pick_face(text, "ar")
-    size = typeset.fit_size(
-        text, face, (pw, ph), float(rows.max() - rows.min() + 1), weight=700, language="ar"
-    )
-    shaped = typeset.render_line(text, face, size, (0, 0, 0), weight=700, language="ar").alpha
-    basic_font = ImageFont.truetype(str(face.path), size, layout_engine=ImageFont.Layout.BASIC)
-    from PIL import Image, ImageDraw
-
-    canvas = Image.new("L", shaped.shape[::-1], 0)
-    ImageDraw.Draw(canvas).text(
-        (shaped.shape[1] / 2, shaped.shape[0] / 2), text, font=basic_font, fill=255, anchor="mm"
-    )
-    unshaped = np.asarray(canvas, np.float32) / 255
-
-    def score(template: np.ndarray) -> float:
-        # A little blur forgives the stroke weight and sub-pixel placement, not the letter shapes.
-        seen, template = cv2.GaussianBlur(ink, (0, 0), 1.5), cv2.GaussianBlur(template, (0, 0), 1.5)
-        return float(
-            cv2.matchTemplate(seen, template[: seen.shape[0], : seen.shape[1]], cv2.TM_CCOEFF_NORMED).max()
-        )
-
-    assert score(shaped) > 0.8
-    assert score(shaped) > score(unshaped) + 0.2
 
 
 def test_bad_markets_are_reported_and_the_others_made(sign_clip: Path, tmp_path: Path) -> None:

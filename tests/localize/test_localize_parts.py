@@ -61,8 +61,8 @@ def test_split_ocr_words_are_joined_to_match_a_string() -> None:
         return TextBox(quad, text, 0.99)
 
     boxes = [box(0, "SUMMER"), box(70, "SALE"), box(300, "EXIT")]
-    [(text, quad)] = match_strings(boxes, ["Summer sale"])
-    assert text == "Summer sale"
+    [(text, quad, score)] = match_strings(boxes, ["Summer sale"])
+    assert text == "Summer sale" and score == 1.0
     assert quad[:, 0].min() == 0 and quad[:, 0].max() == 130
     assert match_strings(boxes, ["WINTER SALE NOW"]) == []
 
@@ -71,10 +71,20 @@ def test_fonts_cover_the_scripts_markets_need() -> None:
     for text, language, family in [
         ("Sommer", "de", "Noto Sans"), ("Лето", "ru", "Noto Sans"), ("Καλοκαίρι", "el", "Noto Sans"),
         ("여름", "ko", "Noto Sans CJK KR"), ("夏季", "zh", "Noto Sans CJK SC"), ("صيف", "ar", "Noto Sans Arabic"),
+        ("קיץ", "he", "Heebo"), ("गर्मी", "hi", "Noto Sans Devanagari"), ("ฤดูร้อน", "th", "Noto Sans Thai"),
+        ("கோடை", "ta", "Noto Sans Tamil"),
     ]:  # fmt: skip
-        assert typeset.pick_face(text, language).name == family
+        assert [run.face.name for run in typeset.choose_fonts(text, language).runs] == [family]
     with pytest.raises(typeset.UnsupportedScript, match="ETHIOPIC"):
-        typeset.pick_face("ሽያጭ", "am")
+        typeset.choose_fonts("ሽያጭ", "am")
+
+
+def test_bidi_levels_put_numbers_and_brands_left_to_right_inside_rtl_text() -> None:
+    assert typeset.bidi_levels("abc אבג") == [0, 0, 0, 0, 1, 1, 1]
+    assert typeset.bidi_levels("אב 12-34 cd") == [1, 1, 1, 2, 2, 2, 2, 2, 1, 2, 2]
+    # Arabic letters make the digits after them Arabic numbers (still read left to right, level 2).
+    line = typeset.choose_fonts("خصم 50 Nike", "ar")
+    assert [run.text for run in line.visual_runs] == ["Nike", " ", "50", "خصم "]
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path: Path, small_clip: Path) -> None:

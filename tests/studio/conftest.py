@@ -1,4 +1,5 @@
-"""Studio fixtures: a store in a temp folder, a key, an API client, and worker processes that are always stopped."""
+"""Studio fixtures: a store in a temp folder, a key, an API client, worker processes that are always stopped,
+and a tiny random model for invent jobs."""
 
 from __future__ import annotations
 
@@ -51,6 +52,33 @@ def project(client: TestClient) -> dict:
 def worker(store: Store) -> Worker:
     """An in-process worker: ``worker.run_once()`` runs the next queued job."""
     return Worker(store, name="test", lease_seconds=5, chunk_frames=8)
+
+
+#: The model an invent job uses when its spec names none: the registry's default for inventing from a prompt.
+INVENT_MODEL = "wan2.1-vace-1.3b"
+
+
+@pytest.fixture(scope="session")
+def tiny_invent_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder holding a tiny random pipeline under the default invent model's name, built by the
+    diffusion tests' builders and saved like real weights."""
+    pytest.importorskip("diffusers")
+    from tests.diffusion.conftest import TINY
+
+    root = tmp_path_factory.mktemp("models")
+    TINY[INVENT_MODEL]().save_pretrained(root / INVENT_MODEL)
+    return root
+
+
+@pytest.fixture
+def invent_env(tiny_invent_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``SHOTCRAFT_MODELS`` at the tiny models, 2 steps, on the CPU, for this process and the ones it starts."""
+    monkeypatch.setenv("SHOTCRAFT_MODELS", str(tiny_invent_models))
+    monkeypatch.setenv("SHOTCRAFT_STEPS", "2")
+    monkeypatch.setenv("SHOTCRAFT_DEVICE", "cpu")
+    for name in ("SHOTCRAFT_WEIGHTS", "SHOTCRAFT_WINDOW", "SHOTCRAFT_VRAM"):
+        monkeypatch.delenv(name, raising=False)
+    return tiny_invent_models
 
 
 @pytest.fixture(scope="session")

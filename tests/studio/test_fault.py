@@ -4,10 +4,12 @@ job has exactly one output."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 
 from sqlalchemy import select
-from tests.studio.conftest import wait_for
+from tests.studio.conftest import free_port, wait_for
 
 from shotcraft.media.probe import probe
 from shotcraft.studio import jobs
@@ -79,3 +81,31 @@ def test_killed_worker_job_resumes_from_its_last_chunk(store, secret, bikes, pro
     video = probe(outputs[0]).video
     assert video.frame_count == 250 and video.fps == 25
     assert not store.job_work_dir(job.id).exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_stopping_serve_stops_its_workers(store, processes, tmp_path):
+    """SIGTERM to ``serve`` (what a service manager sends) ends its worker processes too, rather than
+    leaving them running with no supervisor."""
+    store.close()
+    log = tmp_path / "serve.log"
+    server = processes.start("serve", "--home", str(store.home), "--port", str(free_port()), log=log)
+    started = wait_for(
+        lambda: re.search(r"worker \S+:(\d+) started", log.read_text(errors="replace")), 90, "the worker"
+    )
+    worker_pid = int(started.group(1))
+    server.send_signal(signal.SIGTERM)
+    try:
+        # 143 (128 + SIGTERM) is serve exiting after a clean shutdown; -15 would be the signal killing it.
+        assert server.wait(timeout=30) == 128 + signal.SIGTERM
+        assert not _alive(worker_pid), f"worker {worker_pid} outlived serve"
+    finally:
+        if _alive(worker_pid):  # never leak it, whatever the outcome
+            os.kill(worker_pid, signal.SIGKILL)

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 app = typer.Typer(
     name="shotcraft",
@@ -62,6 +61,9 @@ def progress_bar(quiet: bool = False) -> Iterator[Callable[[str, int, int], None
     if quiet or not sys.stderr.isatty():
         yield lambda stage, done, total: None
         return
+    # Only a terminal gets a bar, so scripts and pipes do not pay for importing it.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         tasks: dict[str, Any] = {}

@@ -30,7 +30,7 @@ def localize(
     """Replace on-screen text per market (OCR, tracking, inpainting, re-typesetting) and add subtitles.
     Each market version keeps the source's frame count, fps, duration and audio; a market that cannot
     be made is reported while the others are still made (exit code 2 if any failed)."""
-    from shotcraft.localize import localize as run_localize
+    from shotcraft.markets import localize as run_localize
     from shotcraft.spec import SpecError
 
     replacements: dict[str, dict[str, str]] = {}

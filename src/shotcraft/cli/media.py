@@ -196,4 +196,6 @@ def demo(
     for name, result in results:
         table.add_row(name, str(result.path), str(result.frame_count))
     out.print(table)
-    out.print(f"Open the files in {output.resolve()} with any player; each has a .json sidecar saying how it was made.")
+    out.print(
+        f"Open the files in {output.resolve()} with any player; each has a .json sidecar saying how it was made."
+    )

@@ -118,6 +118,10 @@ class _Supervisor:
                 proc.wait()
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @app.command()
 @friendly
 def serve(
@@ -158,6 +162,9 @@ def serve(
     if database_url:
         command += ["--database-url", database_url]
     supervisor = _Supervisor(command, workers)
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; under the default handler that would end
+    # this process before the `finally` below stops the workers, leaving them running as orphans.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     supervisor.start()
     try:
         uvicorn.run(

@@ -25,6 +25,8 @@ from shotcraft.media.errors import MediaError
 
 #: Frame rates worth snapping to when the stream's own rate is not exact.
 _COMMON_RATES = [Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001), Fraction(120000, 1001)]
+#: The rates cameras and editors record at: preferred when coarse timestamps fit more than one rate.
+_STANDARD_RATES = [*_COMMON_RATES, *(Fraction(r) for r in (24, 25, 30, 48, 50, 60, 100, 120))]
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,8 @@ def _first_frame(path: Path, index: int) -> av.VideoFrame | None:
 def _frame_rate(stream: Any, pts: list[int], time_base: Fraction) -> tuple[Fraction, bool]:
     """The exact rational frame rate, and whether the timestamps are variable-rate.
 
-    The rate is the stream's declared rate when its frame period matches the median timestamp step;
+    The rate is the stream's declared rate when its frame period matches the median timestamp step and it
+    is a standard (integer or NTSC) rate; otherwise a standard rate whose frame grid fits every timestamp;
     otherwise the median step snapped to the nearest common NTSC rate or an integer.
     """
     steps = [b - a for a, b in itertools.pairwise(pts)]
@@ -272,6 +275,17 @@ def _frame_rate(stream: Any, pts: list[int], time_base: Fraction) -> tuple[Fract
         if abs(1 / rate - measured_period) <= time_base:
             fps = rate
             break
+    if fps is None or fps.denominator not in (1, 1001):
+        # A declared rate off the standard ones is often the demuxer's own estimate from a few coarse
+        # timestamps (Matroska counts milliseconds: 59.94 fps over 12 frames reads as 19001/317); a standard
+        # rate whose frame grid gives every timestamp to within one tick is the real one. Of several that
+        # fit, the nearest to the mean rate over the clip (where the rounding of single steps averages out).
+        estimate = (len(pts) - 1) / ((pts[-1] - pts[0]) * time_base)
+        fitting = [r for r in _STANDARD_RATES if _grid_fits(pts, r, time_base)] or [
+            r for r in (Fraction(round(estimate)),) if _grid_fits(pts, r, time_base)
+        ]
+        if fitting:
+            fps = min(fitting, key=lambda r: abs(r - estimate))
     if fps is None:
         estimate = 1 / measured_period
         candidates = [*_COMMON_RATES, Fraction(round(estimate))]
@@ -283,6 +297,14 @@ def _frame_rate(stream: Any, pts: list[int], time_base: Fraction) -> tuple[Fract
     tolerance = max(Fraction(1), period_ticks / 10)
     vfr = any(abs(step - period_ticks) > tolerance for step in steps)
     return fps, vfr
+
+
+def _grid_fits(pts: list[int], fps: Fraction, time_base: Fraction) -> bool:
+    """Whether every timestamp lies within one tick of frame ``i``'s time at ``fps`` (rates must be > 0)."""
+    if fps <= 0:
+        return False
+    period = 1 / (fps * time_base)
+    return all(abs(p - pts[0] - i * period) <= 1 for i, p in enumerate(pts))
 
 
 def _bit_depth(pix_fmt: str) -> int:

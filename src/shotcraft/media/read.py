@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import os
+from collections import deque
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -30,17 +31,26 @@ from shotcraft.media.probe import MediaInfo, VideoInfo, probe
 _SWS_COLORSPACE = {1: 1, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9, 4: 4}
 
 
+#: swscale threads per conversion. One: the decoder's and the encoder's own threads already keep every core
+#: busy, and on two cores slicing a 720p conversion across threads costs ~60% more CPU than it saves in time.
+_SWS_THREADS = 1
+
+
 def to_rgb(frame: av.VideoFrame, video: VideoInfo) -> np.ndarray:
     """One decoded frame as an ``(H, W, 3)`` uint8 RGB array, using the clip's colour matrix."""
-    return frame.to_ndarray(format="rgb24", **_colour_args(video, to_rgb=True))
+    return frame.to_ndarray(format="rgb24", threads=_SWS_THREADS, **_colour_args(video, to_rgb=True))
 
 
 def from_rgb(array: np.ndarray, video: VideoInfo, pix_fmt: str) -> av.VideoFrame:
     """An RGB array back into a frame of ``pix_fmt``, with the same colour matrix as :func:`to_rgb`."""
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
+    array = np.ascontiguousarray(array)
     if pix_fmt in ("rgb24", "bgr24", "gbrp"):
-        return frame.reformat(format=pix_fmt) if pix_fmt != "rgb24" else frame
-    return frame.reformat(format=pix_fmt, **_colour_args(video, to_rgb=False))
+        # The frame itself goes to the encoder, so it owns a copy of the pixels.
+        frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+        return frame.reformat(format=pix_fmt, threads=_SWS_THREADS) if pix_fmt != "rgb24" else frame
+    # Converted at once into a new frame: a view of the array is enough, no copy.
+    frame = av.VideoFrame.from_numpy_buffer(array, format="rgb24")
+    return frame.reformat(format=pix_fmt, threads=_SWS_THREADS, **_colour_args(video, to_rgb=False))
 
 
 def _colour_args(video: VideoInfo, *, to_rgb: bool) -> dict[str, int]:
@@ -155,6 +165,79 @@ class VideoReader:
         pts = self.video.pts
         target = pts[0] + t / self.video.time_base
         return max(0, _index_of(pts, target, at_or_before=True))
+
+
+class TeeReader(VideoReader):
+    """A :class:`VideoReader` whose first whole-clip pass of RGB frames is kept for one more consumer.
+
+    The lock step needs each source frame next to the engine's output for it; when the engine decodes the
+    clip anyway, :meth:`replay` hands over copies of the frames that pass decoded instead of decoding the
+    clip a second time. The copies wait in a queue of at most ``max_lead_bytes``: when the pass runs
+    further ahead of the replay than that (an engine working on long windows), or has not got to the frame
+    the replay needs (an engine that does not decode in order), the queue is dropped and the replay
+    decodes the rest itself. Either way it yields exactly frames ``0..n-1``, and memory stays bounded.
+
+    >>> from shotcraft.media.samples import sample_clip
+    >>> tee = TeeReader(VideoReader(sample_clip("carphone")))
+    >>> pairs = zip(tee.frames(), tee.replay(), strict=True)
+    >>> all(np.array_equal(a, b) for a, b in pairs), tee.replayed_from_pass
+    (True, 120)
+    """
+
+    def __init__(self, reader: VideoReader, max_lead_bytes: int = 128 << 20):
+        super().__init__(reader.path, reader.info, reader.threads)
+        self._inner = reader
+        frame_bytes = self.video.width * self.video.height * 3
+        self._max_lead = max(2, max_lead_bytes // max(1, frame_bytes))
+        self._queue: deque[np.ndarray] = deque()
+        self._claimed = False
+        self._detached = False
+        #: How many frames :meth:`replay` took from the shared pass rather than decoding them itself.
+        self.replayed_from_pass = 0
+
+    def av_frames(self, start: int = 0, stop: int | None = None) -> Iterator[av.VideoFrame]:
+        # Decoding is the wrapped reader's (which may show only part of a clip).
+        return self._inner.av_frames(start, stop)
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        frames = super().frames(start, stop)
+        whole = start == 0 and (stop is None or stop >= len(self))
+        return self._shared(frames) if whole else frames
+
+    __iter__ = frames
+
+    def _shared(self, frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        # This body runs at the first next(): the first whole pass to *start* is the shared one, and a pass
+        # created but never iterated claims nothing.
+        if self._claimed:
+            yield from frames
+            return
+        self._claimed = True
+        for frame in frames:
+            if not self._detached:
+                if len(self._queue) >= self._max_lead:
+                    self._detach()
+                else:
+                    # A copy: the consumer of this pass may write into its frame.
+                    self._queue.append(frame.copy())
+            yield frame
+
+    def replay(self) -> Iterator[np.ndarray]:
+        """Frames ``0..n-1`` as RGB: from the shared pass while it is ahead, else decoded here."""
+        count = len(self)
+        index = 0
+        while index < count:
+            if not self._queue:
+                self._detach()
+                yield from super().frames(index)
+                return
+            yield self._queue.popleft()
+            index += 1
+            self.replayed_from_pass += 1
+
+    def _detach(self) -> None:
+        self._detached = True
+        self._queue.clear()
 
 
 def _index_of(pts: tuple[int, ...], value: int | Fraction, at_or_before: bool = False) -> int:

@@ -17,7 +17,7 @@ check the writer against itself.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -69,13 +69,19 @@ def make_clip(
     codec: str = "libx264",
     audio_channels: int = 0,
     audio_tracks: int = 1,
+    audio_codecs: Sequence[str] = (),
     rotation: int = 0,
     vfr: bool = False,
     footage: str | None = None,
     lossless: bool = False,
     content: Iterator[np.ndarray] | None = None,
 ) -> Path:
-    """Write a test clip and return its path. ``vfr`` alternates short and long frame durations."""
+    """Write a test clip and return its path. ``vfr`` alternates short and long frame durations.
+
+    Audio: ``audio_tracks`` AAC tracks of ``audio_channels`` channels, or one track per name in
+    ``audio_codecs`` (e.g. ``("aac", "pcm_s16le", "libopus")``; stereo unless ``audio_channels`` says),
+    each a tone of its own pitch, so tracks can be told apart.
+    """
     path = Path(path)
     fps = Fraction(fps)
     time_base = Fraction(1, 90000) if vfr else 1 / fps
@@ -94,9 +100,10 @@ def make_clip(
             stream.options = {"qp": "0"} if lossless else {"crf": "16", "preset": "ultrafast"}
         if rotation:
             stream.set_display_rotation(rotation)
+        codecs = list(audio_codecs) or ["aac"] * (audio_tracks if audio_channels else 0)
         audio_streams = []
-        for _ in range(audio_tracks if audio_channels else 0):
-            a = container.add_stream("aac", rate=48000)
+        for name in codecs:
+            a = container.add_stream(name, rate=48000)
             a.layout = {1: "mono", 2: "stereo", 6: "5.1"}.get(audio_channels, "stereo")
             audio_streams.append(a)
         pts = 0
@@ -119,9 +126,13 @@ def make_clip(
 def _write_tone(
     container: av.container.OutputContainer, stream: av.AudioStream, duration: Fraction, hz: float
 ) -> None:
-    rate, samples_per_frame = 48000, 1024
+    rate = 48000
+    # Codecs with a fixed frame size (AAC 1024, Opus 960) need exactly that many samples per frame but
+    # the last; PCM takes any count (frame_size 0).
+    samples_per_frame = stream.codec_context.frame_size or 1024
     total = math.ceil(duration * rate)
     channels = stream.layout.nb_channels
+    fmt = stream.codec_context.format
     t0 = 0
     while t0 < total:
         n = min(samples_per_frame, total - t0)
@@ -130,10 +141,19 @@ def _write_tone(
         frame = av.AudioFrame.from_ndarray(
             np.tile(wave, (channels, 1)), format="fltp", layout=stream.layout.name
         )
-        frame.sample_rate, frame.pts = rate, t0
+        frame.sample_rate = rate
+        if fmt is not None and fmt.name != "fltp":
+            frame = _resampled(frame, fmt.name, stream.layout.name)
+        frame.pts = t0
         container.mux(stream.encode(frame))
         t0 += n
     container.mux(stream.encode(None))
+
+
+def _resampled(frame: av.AudioFrame, fmt: str, layout: str) -> av.AudioFrame:
+    """``frame`` in the sample format an encoder takes (s16 for PCM, for example); same rate and length."""
+    (out,) = av.AudioResampler(format=fmt, layout=layout, rate=frame.sample_rate).resample(frame)
+    return out
 
 
 def truncate_file(source: Path, target: Path, keep: float = 0.5) -> Path:

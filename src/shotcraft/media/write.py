@@ -167,6 +167,10 @@ class VideoWriter:
                 self._container.close()
                 self._container = None
             os.replace(self._tmp, self.path)
+        except av.error.FFmpegError as exc:
+            error = self._muxer_refused(exc)
+            self.abort()
+            raise error from None
         except OSError as exc:
             self.abort()
             raise MediaError(f"finishing {self.path.name} failed: {_os_reason(exc)}") from None
@@ -211,6 +215,7 @@ class VideoWriter:
         stream.time_base = self.video.time_base
         stream.codec_context.time_base = self.video.time_base
         stream.options = options
+        stream.codec_context.thread_type = "AUTO"
         if fmt == "mov_prores":
             stream.codec_context.profile = "HQ" if pix_fmt.startswith("yuv422") else "4444"
         ctx = stream.codec_context
@@ -321,6 +326,12 @@ class VideoWriter:
             if in_stream.language:
                 out_stream.metadata["language"] = in_stream.language
             self._passthrough[in_stream.index] = out_stream
+        try:
+            # Writing the header now is where a muxer refuses most codecs it cannot hold (Opus in MOV):
+            # say so plainly up front instead of failing mid-file.
+            self._container.start_encoding()
+        except (ValueError, av.error.FFmpegError) as exc:
+            raise self._muxer_refused(exc) from None
         self._packets = self._source_container.demux(streams)
 
     def _mux_pending(self, until: Fraction | None) -> None:
@@ -346,7 +357,25 @@ class VideoWriter:
             try:
                 self._container.mux(packet)
             except av.error.FFmpegError as exc:
-                raise MediaError(f"copying {packet.stream.type} packets failed: {exc}") from None
+                raise self._muxer_refused(exc) from None
+
+    def _muxer_refused(self, exc: Exception) -> MediaError:
+        """One plain sentence for a muxer error: which copied streams the container would not take."""
+        reason = getattr(exc, "strerror", None) or str(exc)
+        if not self._passthrough or self.source is None:
+            return MediaError(f"writing {self.path.name} failed: {reason}")
+        names = (
+            ", ".join(
+                f"{s.type} #{i} ({s.codec_context.name})"
+                for i, s in ((i, self._source_container.streams[i]) for i in self._passthrough)
+            )
+            if self._source_container is not None
+            else "audio/subtitle"
+        )
+        return MediaError(
+            f"the source's {names} cannot be copied into {self.path.suffix} without re-encoding ({reason}); "
+            "try a .mkv output, which holds any codec"
+        )
 
     def _copy_streams_to_sidecar(self) -> None:
         """A frame sequence keeps its audio next to the frames, packets copied into ``audio.mka``."""

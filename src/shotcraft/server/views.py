@@ -74,6 +74,7 @@ def take_view(t: Take) -> dict[str, Any]:
         "picked": t.picked,
         "parent_take_id": t.parent_take_id,
         "source_asset_id": t.source_asset_id,
+        "market": t.info.get("market"),
         "notices": t.info.get("notices", []),
         "content_url": f"/api/takes/{t.id}/content",
         "created_at": _time(t.created_at),

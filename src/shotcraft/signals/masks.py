@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from shotcraft.spec import FacesLock, MaskVideoLock, PeopleLock, PolygonLock, RectLock, TrackLock
 
 if TYPE_CHECKING:
+    from shotcraft.media.probe import VideoInfo
     from shotcraft.media.read import VideoReader
     from shotcraft.plan import TransformPlan
 
@@ -39,6 +39,8 @@ def rect_mask(width: int, height: int, x: int, y: int, w: int, h: int) -> np.nda
 
 def polygon_mask(width: int, height: int, points: list[tuple[float, float]]) -> np.ndarray:
     """A hard polygon mask (pixel centres inside the polygon are 1)."""
+    import cv2
+
     mask = np.zeros((height, width), np.uint8)
     pts = np.round(np.asarray(points, np.float64) * 16).astype(np.int32)  # 4 bits of sub-pixel precision
     cv2.fillPoly(mask, [pts], 1, lineType=cv2.LINE_8, shift=4)
@@ -56,6 +58,8 @@ def feather(mask: np.ndarray, radius: float) -> np.ndarray:
     hard = mask >= 1.0
     if not hard.any():
         return mask.astype(np.float32)
+    import cv2
+
     distance = cv2.distanceTransform((~hard).astype(np.uint8), cv2.DIST_L2, 5)
     t = np.clip(1.0 - distance / float(radius), 0.0, 1.0)
     soft = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
@@ -73,21 +77,43 @@ def read_mask_image(path: Path, width: int, height: int) -> np.ndarray:
     return array
 
 
-def _mask_clip_frames(path: Path, width: int, height: int, count: int) -> Iterator[np.ndarray]:
+def mask_file_frames(path: Path, video: VideoInfo, count: int) -> Iterator[np.ndarray]:
+    """A mask still or clip (white = 1) as one float mask per frame, in the clip's storage orientation.
+
+    Masks are made on the frame as a player shows it: one the size of the displayed frame is turned to
+    storage orientation (a mask clip's own rotation tag is applied first, so a mask cut from a take of
+    the same clip lines up); one the size of the stored frame is taken as stored.
+    """
     try:
-        yield from _repeat(read_mask_image(path, width, height), count)
-        return
+        with Image.open(path) as img:
+            still = np.asarray(img.convert("L"), np.float32) / 255.0
     except (UnidentifiedImageError, OSError):
-        pass
+        still = None
+    if still is not None:
+        yield from _repeat(_in_storage(still, path, video), count)
+        return
     from shotcraft.media.read import VideoReader
 
     reader = VideoReader(path)
+    turns = reader.video.rotation // 90 % 4
     for frame in reader.frames(0, count):
         # Threshold lossy-compressed mask clips so codec noise near 0/255 does not make partial locks.
         grey = frame.mean(axis=2) / 255.0
         grey[grey > 0.98] = 1.0
         grey[grey < 0.02] = 0.0
-        yield grey.astype(np.float32)
+        yield _in_storage(np.rot90(grey.astype(np.float32), turns), path, video)
+
+
+def _in_storage(mask: np.ndarray, path: Path, video: VideoInfo) -> np.ndarray:
+    from shotcraft.plan import to_storage_image
+
+    mask = to_storage_image(mask, video)
+    if mask.shape != (video.height, video.width):
+        shown = video.display_size
+        raise ValueError(
+            f"mask {path.name} is {mask.shape[1]}x{mask.shape[0]}, the clip is {shown[0]}x{shown[1]} as shown"
+        )
+    return mask
 
 
 def _repeat(mask: np.ndarray, count: int) -> Iterator[np.ndarray]:
@@ -123,8 +149,11 @@ def _load_provider(kind: type) -> MaskProvider:
 
 
 def lock_masks(plan: TransformPlan, reader: VideoReader) -> Iterator[np.ndarray] | None:
-    """The combined, feathered lock mask for every frame of the plan, or None when nothing is locked."""
-    locks = plan.spec.locks
+    """The combined, feathered lock mask for every frame of the plan, or None when nothing is locked.
+
+    The locks come from :attr:`~shotcraft.plan.TransformPlan.locks`: already in storage orientation.
+    """
+    locks = plan.locks
     if not locks:
         return None
     width, height, count = plan.video.width, plan.video.height, plan.frame_count
@@ -138,7 +167,7 @@ def lock_masks(plan: TransformPlan, reader: VideoReader) -> Iterator[np.ndarray]
             fixed = polygon_mask(width, height, lock.points)
             streams.append((_repeat(feather(fixed, lock.feather), count), 0.0))
         elif isinstance(lock, MaskVideoLock):
-            streams.append((_mask_clip_frames(lock.path, width, height, count), lock.feather))
+            streams.append((mask_file_frames(lock.path, plan.video, count), lock.feather))
         else:
             streams.append((_load_provider(type(lock))(plan, lock, reader), lock.feather))
     return _combine(streams, count)

@@ -231,8 +231,26 @@ def _safety(width: int, height: int) -> int:
     return max(2, round(min(width, height) / 100))
 
 
-def people_masks(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """Temporally stable hard person masks (float32, 1 = person), one per frame."""
+def _upright(frames: Iterable[np.ndarray], turns: int) -> Iterator[np.ndarray]:
+    """Frames turned as a player shows them: the models only find people and faces standing up."""
+    for frame in frames:
+        yield np.ascontiguousarray(np.rot90(frame, turns)) if turns else frame
+
+
+def _stored(masks: Iterator[np.ndarray], turns: int) -> Iterator[np.ndarray]:
+    for mask in masks:
+        yield np.ascontiguousarray(np.rot90(mask, -turns)) if turns else mask
+
+
+def people_masks(frames: Iterable[np.ndarray], turns: int = 0) -> Iterator[np.ndarray]:
+    """Temporally stable hard person masks (float32, 1 = person), one per frame.
+
+    ``turns`` is the clip's rotation in quarter turns (:func:`shotcraft.plan.quarter_turns`): the model
+    sees the frames upright and the masks come back in the frames' own (storage) orientation.
+    """
+    if turns:
+        yield from _stored(people_masks(_upright(frames, turns)), turns)
+        return
     segmenter = PeopleSegmenter()
     smoother: TemporalMask | None = None
     for frame in frames:
@@ -242,8 +260,12 @@ def people_masks(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         yield smoother.update(frame, segmenter.probability(frame, size=smoother.work_size))
 
 
-def face_masks(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """Temporally stable hard face masks (float32, 1 = face, hair and chin), one per frame."""
+def face_masks(frames: Iterable[np.ndarray], turns: int = 0) -> Iterator[np.ndarray]:
+    """Temporally stable hard face masks (float32, 1 = face, hair and chin), one per frame; ``turns`` as for
+    :func:`people_masks`."""
+    if turns:
+        yield from _stored(face_masks(_upright(frames, turns)), turns)
+        return
     detector = FaceDetector()
     smoother: TemporalMask | None = None
     for frame in frames:
@@ -261,12 +283,16 @@ def face_masks(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
 @register_provider(PeopleLock)
 def people_lock_masks(plan: TransformPlan, lock: PeopleLock, reader: VideoReader) -> Iterator[np.ndarray]:
     """Lock masks for ``people``: every person, from the source frames."""
+    from shotcraft.plan import quarter_turns
+
     model_path(SELFIE_MODEL)  # fail before the first frame is written, not in the middle
-    return people_masks(reader.frames(0, plan.frame_count))
+    return people_masks(reader.frames(0, plan.frame_count), quarter_turns(plan.video))
 
 
 @register_provider(FacesLock)
 def faces_lock_masks(plan: TransformPlan, lock: FacesLock, reader: VideoReader) -> Iterator[np.ndarray]:
     """Lock masks for ``faces``: every detected face with its hair and chin, from the source frames."""
+    from shotcraft.plan import quarter_turns
+
     model_path(FACE_MODEL)
-    return face_masks(reader.frames(0, plan.frame_count))
+    return face_masks(reader.frames(0, plan.frame_count), quarter_turns(plan.video))

@@ -11,6 +11,9 @@ agreement is how tests and scores check that it did.
 >>> base, detail = detail_layer(luminance(image))
 >>> bool(np.allclose(base + detail, luminance(image)))
 True
+>>> fast_base, _ = detail_layer(luminance(image), subsample=2)
+>>> bool(np.abs(fast_base - base).max() < 0.05)
+True
 >>> round(edge_agreement(image, image), 3)
 1.0
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from numba import njit
 
 # Rec. 709 luma weights: the perceptual brightness the detail layer lives in.
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
@@ -29,7 +33,21 @@ def luminance(image: np.ndarray) -> np.ndarray:
     scale = 1.0 / 255.0 if image.dtype == np.uint8 else 1.0
     if image.ndim == 2:
         return image.astype(np.float32) * np.float32(scale)
+    if image.dtype == np.uint8:
+        # Straight from uint8 (cv2.transform would round to uint8): one pass, no float copy of the frame.
+        return _luminance_u8(image)
     return cv2.transform(image.astype(np.float32), (_LUMA * scale)[None, :])
+
+
+@njit(cache=True, nogil=True)
+def _luminance_u8(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    out = np.empty((h, w), np.float32)
+    r, g, b = (_LUMA / np.float32(255.0)).astype(np.float32)
+    for y in range(h):
+        for x in range(w):
+            out[y, x] = r * image[y, x, 0] + g * image[y, x, 1] + b * image[y, x, 2]
+    return out
 
 
 def edge_map(image: np.ndarray) -> np.ndarray:
@@ -41,21 +59,36 @@ def edge_map(image: np.ndarray) -> np.ndarray:
     return np.sqrt(gx * gx + gy * gy) * 0.25
 
 
-def detail_layer(lum: np.ndarray, radius: int = 4, eps: float = 2e-3) -> tuple[np.ndarray, np.ndarray]:
+def detail_layer(
+    lum: np.ndarray, radius: int = 4, eps: float = 2e-3, *, subsample: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Split a luminance map into ``(base, detail)`` with a self-guided filter (He et al. 2013).
 
     The guided filter is edge-preserving: strong edges stay in the base rather than ringing into the
     detail, so adding another image's detail does not draw halos. ``eps`` is the variance (in ``[0, 1]``
     luminance units squared) below which texture counts as detail; ``base + detail == lum``.
+    ``subsample`` > 1 fits the filter's linear coefficients on a map that many times smaller and
+    upsamples them (the *fast* guided filter, He & Sun 2015): nearly the same split, several times
+    cheaper, as the coefficients are smooth.
     """
     lum = np.asarray(lum, np.float32)
+    small = lum
+    if subsample > 1:
+        h, w = lum.shape
+        size_small = (max(1, round(w / subsample)), max(1, round(h / subsample)))
+        small = cv2.resize(lum, size_small, interpolation=cv2.INTER_AREA)
+        radius = max(1, round(radius / subsample))
     size = (2 * radius + 1, 2 * radius + 1)
-    mean = cv2.boxFilter(lum, -1, size)
-    mean_sq = cv2.boxFilter(lum * lum, -1, size)
-    var = mean_sq - mean * mean
+    mean = cv2.boxFilter(small, -1, size)
+    var = cv2.boxFilter(small * small, -1, size)
+    var -= mean * mean
     a = var / (var + eps)
     b = mean - a * mean
-    base = cv2.boxFilter(a, -1, size) * lum + cv2.boxFilter(b, -1, size)
+    a, b = cv2.boxFilter(a, -1, size), cv2.boxFilter(b, -1, size)
+    if subsample > 1:
+        a = cv2.resize(a, lum.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        b = cv2.resize(b, lum.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    base = a * lum + b
     return base, lum - base
 
 

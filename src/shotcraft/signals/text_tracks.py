@@ -4,10 +4,17 @@ A :class:`TextTrack` follows one on-screen string (one the caller asked for, e.g
 source strings) through the frames where it is visible. Its geometry is a homography per frame that
 maps the *reference frame* (where OCR first read it) onto that frame, estimated directly from reference
 points to current points (KLT points re-seeded as they are lost), so the quad does not jitter from
-frame to frame and errors do not compound by chaining. OCR runs every ``every`` frames and on scene
-cuts: a new sighting starts a track and is tracked *backwards* through the buffered frames since the
-previous OCR sample, so a sign is covered from the frame it appears, not from the next sample; two
-consecutive samples that miss a fully visible track end it.
+frame to frame and errors do not compound by chaining.
+
+Text detection runs on sampled frames and on scene cuts; only boxes no live track explains are read
+(recognised). A new sighting starts a track and is tracked *backwards* through the buffered frames
+since the previous sample, so a sign is covered from the frame it appears, not from the next sample.
+Samples are spaced further apart (up to ``MAX_SPACING`` times ``every``) while nothing changes, and most
+use a detection size for big text; every so often, and whenever nothing is tracked, one searches at the
+full size for small text. A track's *appearance* (its text region in the frame against its reference
+plate, strip by strip) tells a sign that OCR cannot read just now (partly covered, blurred) from one
+that is gone or a track that drifted: a fully visible track whose region no longer matches and that
+two consecutive samples miss ends.
 
 The planar tracker here is KLT + RANSAC homography; it handles the text region only.
 
@@ -18,6 +25,7 @@ The planar tracker here is KLT + RANSAC homography; it handles the text region o
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -27,7 +35,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from shotcraft.signals.ocr import TextBox, read_text, similarity
+from shotcraft.signals.ocr import MAX_SIDE, TextBox, detect_text, recognise, similarity
 
 if TYPE_CHECKING:
     from shotcraft.media.read import VideoReader
@@ -39,6 +47,15 @@ Progress = Callable[[str, int, int], None]
 MATCH_SIMILARITY = 0.8
 #: A track restarts from a fresh OCR box when its predicted corners are this far off (in text heights).
 REANCHOR_ERROR = 0.35
+#: A track whose text region matches its reference plate this well (median correlation over strips of
+#: the text box) is on its sign, whatever one OCR sample says.
+APPEARANCE_MATCH = 0.6
+#: Samples are spaced up to this many times ``every`` frames apart while nothing changes.
+MAX_SPACING = 4
+#: Long side of the frame for routine detection: enough for big text, 2-3x faster than the full search.
+COARSE_SIDE = 640
+#: Text lower than this (in pixels at detection scale) is not judged by a detection at that scale.
+MIN_DETECTABLE = 12
 #: KLT points to keep on a text region.
 _POINTS = 80
 _MIN_POINTS = 8
@@ -61,6 +78,10 @@ class TextTrack:
     plate_to_reference: np.ndarray
     box: tuple[int, int, int, int]
     homographies: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @functools.cached_property
+    def plate_grey(self) -> np.ndarray:
+        return cv2.cvtColor(self.plate, cv2.COLOR_RGB2GRAY)
 
     @property
     def frames(self) -> range:
@@ -86,6 +107,7 @@ class _Live:
     points: np.ndarray
     homography: np.ndarray
     seeded: int
+    similarity: float = 1.0  # how well the OCR read that started it matched the string
     misses: int = 0
     first_miss: int = 0
 
@@ -213,17 +235,48 @@ def _plate(frame: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return plate, to_reference, (m, m, w, h)
 
 
-def _start(text: str, index: int, quad: np.ndarray, frame: np.ndarray, grey: np.ndarray) -> _Live | None:
+def _start(
+    text: str, index: int, quad: np.ndarray, frame: np.ndarray, grey: np.ndarray, similarity: float
+) -> _Live | None:
     points = _seed_points(grey, quad, _POINTS)
     if len(points) < _MIN_POINTS:
         return None
     plate, to_reference, box = _plate(frame, quad)
     track = TextTrack(text, index, quad, plate, to_reference, box, {index: np.eye(3)})
-    return _Live(track, points.copy(), points, np.eye(3), len(points))
+    return _Live(track, points.copy(), points, np.eye(3), len(points), similarity)
 
 
-def match_strings(boxes: Sequence[TextBox], wanted: Sequence[str]) -> list[tuple[str, np.ndarray]]:
-    """Which wanted strings the OCR boxes show, with their quads.
+def appearance(track: TextTrack, homography: np.ndarray, grey: np.ndarray) -> float:
+    """How well the text region in ``grey`` (placed by ``homography``, reference to frame) matches the
+    track's reference plate: the median normalised correlation over vertical strips of the text box.
+
+    Strips make it robust to something covering part of the text (those strips drop out of the median)
+    while a drifted track or a different sign fails in every strip. Strips with no texture (spaces between
+    words) are skipped; 1.0 when none has any.
+    """
+    x, y, w, h = track.box
+    ph, pw = track.plate.shape[:2]
+    seen = cv2.warpPerspective(
+        grey, homography @ track.plate_to_reference, (pw, ph), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )  # fmt: skip
+    sigma = max(1.0, h / 20)
+    ref = cv2.GaussianBlur(track.plate_grey, (0, 0), sigma)[y : y + h, x : x + w].astype(np.float32)
+    cur = cv2.GaussianBlur(seen, (0, 0), sigma)[y : y + h, x : x + w].astype(np.float32)
+    strips = int(np.clip(round(2 * w / max(h, 1)), 3, 16))
+    scores = []
+    for cols in np.array_split(np.arange(w), strips):
+        a, b = ref[:, cols], cur[:, cols]
+        a, b = a - a.mean(), b - b.mean()
+        norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        if a.std() < 4 or norm == 0:
+            continue
+        scores.append(float((a * b).sum()) / norm)
+    return float(np.median(scores)) if scores else 1.0
+
+
+def match_strings(boxes: Sequence[TextBox], wanted: Sequence[str]) -> list[tuple[str, np.ndarray, float]]:
+    """Which wanted strings the OCR boxes show, with their quads and similarity.
 
     OCR splits a line into words at times, so runs of up to four neighbouring boxes on one line are
     tried too; each box is used once, best matches first.
@@ -248,14 +301,14 @@ def match_strings(boxes: Sequence[TextBox], wanted: Sequence[str]) -> list[tuple
         key=lambda s: -s[0],
     )
     used: set[int] = set()
-    found: list[tuple[str, np.ndarray]] = []
+    found: list[tuple[str, np.ndarray, float]] = []
     for score, want, members, quad in scored:
         if score < MATCH_SIMILARITY:
             break
         if used.intersection(members):
             continue
         used.update(members)
-        found.append((want, quad))
+        found.append((want, quad, score))
     return found
 
 
@@ -294,7 +347,8 @@ def find_text_tracks(
     every: int = 8,
     progress: Progress | None = None,
 ) -> list[TextTrack]:
-    """Follow every appearance of the ``wanted`` strings through the clip (OCR every ``every`` frames).
+    """Follow every appearance of the ``wanted`` strings through the clip (OCR every ``every`` frames,
+    less often while nothing changes).
 
     Results are cached per clip file and settings, so rendering several market versions reads the
     clip's text once.
@@ -307,8 +361,9 @@ def find_text_tracks(
     done: list[TextTrack] = []
     live: list[_Live] = []
     # (index, grey, cut after it) for the frames since the last OCR sample, for backward extension.
-    history: deque[tuple[int, np.ndarray, bool]] = deque(maxlen=every + 1)
+    history: deque[tuple[int, np.ndarray, bool]] = deque(maxlen=MAX_SPACING * every + 1)
     prev: np.ndarray | None = None
+    spacing, next_sample, last_fine = every, 0, -total
     for index, frame in enumerate(reader.frames()):
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         cut = prev is not None and is_cut(prev, grey)
@@ -322,12 +377,21 @@ def find_text_tracks(
                 quad = _apply(item.homography, item.track.quad) if ok else None
                 if quad is None or _outside(quad, width, height):
                     done.append(item.track)
+                    # Lost: look again soon (the sign may be back, or something new there).
+                    spacing, next_sample = every, min(next_sample, index + every)
                     continue
                 item.track.homographies[index] = item.homography
                 still.append(item)
             live = still
-        if index % every == 0 or cut or index == total - 1:
-            live = _sample(frame, grey, index, live, done, wanted, history, width, height)
+        if index >= next_sample or cut or index == total - 1:
+            fine = not live or index - last_fine >= MAX_SPACING * every
+            side = MAX_SIDE if fine else COARSE_SIDE
+            last_fine = index if fine else last_fine
+            live, changed = _sample(frame, grey, index, live, done, wanted, history, side)
+            # Spaced out only while every live track is confirmed: new text is found at the base rate.
+            calm = live and not changed and not cut
+            spacing = min(2 * spacing, MAX_SPACING * every) if calm else every
+            next_sample = index + spacing
         prev = grey
         if progress is not None:
             progress("find text", index + 1, total)
@@ -339,6 +403,13 @@ def find_text_tracks(
     return tracks
 
 
+def _along_line(quads: Sequence[np.ndarray]) -> np.ndarray:
+    """One quad spanning several boxes on a line (words the detector split), first to last by x."""
+    ordered = sorted(quads, key=lambda q: float(q[:, 0].mean()))
+    first, last = ordered[0], ordered[-1]
+    return np.array([first[0], last[1], last[2], first[3]], dtype=np.float32)
+
+
 def _sample(
     frame: np.ndarray,
     grey: np.ndarray,
@@ -347,52 +418,114 @@ def _sample(
     done: list[TextTrack],
     wanted: Sequence[str],
     history: Sequence[tuple[int, np.ndarray, bool]],
-    width: int,
-    height: int,
-) -> list[_Live]:
-    """One OCR sample: confirm, re-anchor or end live tracks, start tracks for new sightings."""
-    sightings = match_strings(read_text(frame), wanted)
-    unmatched = list(live)
-    for text, quad in sightings:
-        owner = None
-        for item in unmatched:
-            predicted = _apply(item.homography, item.track.quad)
-            if item.track.text == text and _overlap(predicted, quad) > 0.3:
-                owner = item
-                break
+    side: int,
+) -> tuple[list[_Live], bool]:
+    """One OCR sample: confirm, re-anchor or end live tracks, start tracks for new sightings. Returns the
+    live tracks and whether anything changed (a new track, a re-anchor, a miss).
+
+    Detected boxes that lie on a live track whose corners they agree with (or whose appearance still
+    matches) confirm it without being read; only the other boxes are recognised.
+    """
+    height, width = grey.shape
+    scale = min(1.0, side / max(width, height))
+    quads = detect_text(frame, max_side=side)
+    claimed: dict[int, list[np.ndarray]] = {}
+    unexplained: list[np.ndarray] = []
+    for quad in quads:
+        area = max(cv2.contourArea(quad), 1e-6)
+        owner = next(
+            (
+                i
+                for i, item in enumerate(live)
+                if _intersection(_grow(_apply(item.homography, item.track.quad), 1.3), quad) > 0.5 * area
+            ),
+            None,
+        )
+        if owner is None:
+            unexplained.append(quad)
+        else:
+            claimed.setdefault(owner, []).append(quad)
+    confirmed: set[int] = set()
+    for i, found in claimed.items():
+        item = live[i]
+        predicted = _apply(item.homography, item.track.quad)
+        merged = _along_line(found)
+        # Boxes wider than the track: it may have started from a partial read; read them to see.
+        wider = _text_width(merged) > _text_width(predicted) + 0.5 * _text_height(predicted)
+        error = float(np.linalg.norm(predicted - merged, axis=1).mean())
+        if not wider and (error <= REANCHOR_ERROR * _text_height(predicted) or _matches(item, grey)):
+            confirmed.add(i)
+        else:
+            unexplained.extend(found)  # read them: the track may have drifted off its text
+    changed = False
+    sightings = match_strings(recognise(frame, unexplained), wanted) if unexplained else []
+    for text, quad, score in sightings:
+        owner = next(
+            (
+                i
+                for i, item in enumerate(live)
+                if i not in confirmed
+                and item.track.text == text
+                and _overlap(_apply(item.homography, item.track.quad), quad) > 0.3
+            ),
+            None,
+        )
         if owner is not None:
-            unmatched.remove(owner)
-            predicted = _apply(owner.homography, owner.track.quad)
-            error = float(np.linalg.norm(predicted - quad, axis=1).mean())
-            if error <= REANCHOR_ERROR * _text_height(quad):
-                owner.misses = 0
-                continue
-            # Drifted: end the old track before this frame and start afresh from the OCR box.
-            live.remove(owner)
-            owner.track.homographies.pop(index, None)
-            done.append(owner.track)
-            started = _start(text, index, quad, frame, grey)
-            if started is not None:
-                live.append(started)
+            confirmed.add(owner)
+            old = live[owner]
+            if score <= old.similarity and _matches(old, grey):
+                continue  # read no better than the track's own start, and the track is on its sign
+        started = _start(text, index, quad, frame, grey, score)
+        if started is None:
             continue
-        started = _start(text, index, quad, frame, grey)
-        if started is not None:
-            _extend_backwards(started, history, width, height)
+        changed = True
+        _extend_backwards(started, history, width, height)
+        if owner is None:
             live.append(started)
-    for item in unmatched:
+            continue
+        # Drifted, or started from a partial read: the fresh box takes over from where it could be
+        # tracked back to; the old track keeps the frames before.
+        first = min(started.track.homographies)
+        for k in [k for k in old.track.homographies if k >= first]:
+            del old.track.homographies[k]
+        if old.track.homographies:
+            done.append(old.track)
+        live[owner] = started
+    still: list[_Live] = []
+    for i, item in enumerate(live):
         quad = _apply(item.homography, item.track.quad)
-        if not _inside(quad, width, height, margin=-2):
-            continue  # partly off screen: OCR cannot read it whole, keep tracking
+        judged = (
+            i not in confirmed
+            and _inside(quad, width, height, margin=-2)  # partly off screen: OCR cannot read it whole
+            and _text_height(quad) * scale >= MIN_DETECTABLE  # too small for this detection size
+        )
+        if i in confirmed or (judged and _matches(item, grey)):
+            item.misses = 0
+            still.append(item)
+            continue
+        if not judged:
+            still.append(item)
+            continue
+        changed = True
         item.misses += 1
         if item.misses == 1:
             item.first_miss = index
-        else:
-            # Gone (or hidden) since the first of two missing samples; before it, it may still be there.
-            for gone in [i for i in item.track.homographies if i >= item.first_miss]:
-                del item.track.homographies[gone]
-            live.remove(item)
-            done.append(item.track)
-    return live
+            still.append(item)
+            continue
+        # Gone (or hidden) since the first of two missing samples; before it, it may still be there.
+        for gone in [k for k in item.track.homographies if k >= item.first_miss]:
+            del item.track.homographies[gone]
+        done.append(item.track)
+    return still, changed
+
+
+def _matches(item: _Live, grey: np.ndarray) -> bool:
+    return appearance(item.track, item.homography, grey) >= APPEARANCE_MATCH
+
+
+def _intersection(a: np.ndarray, b: np.ndarray) -> float:
+    area, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
+    return float(area)
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:

@@ -33,7 +33,7 @@ import av
 from shotcraft import __version__
 from shotcraft.engines import select_engine
 from shotcraft.engines.base import Progress, no_progress
-from shotcraft.finishing.locks import apply_locks
+from shotcraft.finishing.locks import locked_transform
 from shotcraft.media.probe import MediaInfo, probe
 from shotcraft.media.read import VideoReader
 from shotcraft.media.write import VideoWriter, write_sidecar
@@ -235,7 +235,7 @@ class ChunkedTransform:
         else:
             engine = select_engine(plan)
             name = engine.name
-            frames = apply_locks(plan, engine.transform(plan, reader), reader)
+            frames = locked_transform(plan, engine, reader)
         with VideoWriter(segment, sub, _SEGMENT_OUTPUT, copy_streams=False) as writer:
             for frame in frames:
                 writer.write(frame)

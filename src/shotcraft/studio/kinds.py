@@ -8,6 +8,7 @@ so the API can answer "not available here" instead of queueing a job that can on
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +50,9 @@ class JobContext:
         fps: str,
         info: dict[str, Any],
         seed: int | None = None,
+        model: str | None = None,
     ) -> TakeRecord:
-        """A take record for a finished file under ``output_dir``."""
+        """A take record for a finished file under ``output_dir``; ``seed`` and ``model`` default to the spec's."""
         spec = self.spec.model_dump(mode="json")
         return TakeRecord(
             name=name,
@@ -61,7 +63,7 @@ class JobContext:
             spec=spec,
             frame_count=frame_count,
             fps=fps,
-            model=spec.get("model"),
+            model=model or spec.get("model"),
             seed=seed if seed is not None else spec.get("seed"),
             info=info,
         )
@@ -138,24 +140,29 @@ def run_invent(ctx: JobContext) -> list[TakeRecord]:
     takes = generate(
         spec, ctx.output_dir / output_name(spec.output), progress=ctx.progress, lineage=ctx.lineage
     )
-    return [
-        ctx.record(
-            take.path,
-            name=f"take{i + 1}",
-            kind="invent",
-            engine="diffusion",
-            frame_count=take.frame_count,
-            fps=str(take.fps),
-            seed=take.seed,
-            info={"notices": take.notices, "sidecar": str(take.sidecar.relative_to(ctx.home))},
+    records = []
+    for i, take in enumerate(takes):
+        # The sidecar names the model actually used: the spec's model may be empty (the registry default).
+        sidecar = json.loads(take.sidecar.read_text(encoding="utf-8"))
+        records.append(
+            ctx.record(
+                take.path,
+                name=f"take{i + 1}",
+                kind="invent",
+                engine="diffusion",
+                frame_count=take.frame_count,
+                fps=str(take.fps),
+                seed=take.seed,
+                model=sidecar.get("model"),
+                info={"notices": take.notices, "sidecar": str(take.sidecar.relative_to(ctx.home))},
+            )
         )
-        for i, take in enumerate(takes)
-    ]
+    return records
 
 
 def run_localize(ctx: JobContext) -> list[TakeRecord]:
     """One take per market; markets that cannot be made are reported on the others' takes."""
-    from shotcraft.localize import localize
+    from shotcraft.markets import localize
 
     assert ctx.source is not None
     op: LocalizeOp = ctx.spec
@@ -207,6 +214,6 @@ JOB_KINDS: dict[str, JobKind] = {
     for kind in (
         JobKind("transform", "Transform", TransformSpec, "video", run_transform),
         JobKind("invent", "Invent", GenerateSpec, "none", run_invent, requires="shotcraft.invent"),
-        JobKind("localize", "Localize", LocalizeOp, "video", run_localize, requires="shotcraft.localize"),
+        JobKind("localize", "Localize", LocalizeOp, "video", run_localize, requires="shotcraft.markets"),
     )
 }

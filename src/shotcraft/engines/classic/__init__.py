@@ -65,7 +65,8 @@ class ClassicEngine:
         spec = plan.spec
         if spec.reframe is not None:
             raise EngineUnavailable("reframing (outpainting to a new aspect) needs the diffusion engine")
-        restyles = [op for op in spec.operations if isinstance(op, RestyleOp)]
+        # plan.operations: the spec's operations with coordinates turned to storage orientation.
+        restyles = [op for op in plan.operations if isinstance(op, RestyleOp)]
         if len(restyles) > 1:
             raise SpecError("a transform takes one restyle operation; merge the looks into one")
         if not spec.operations and not spec.keyframes:
@@ -81,7 +82,7 @@ class ClassicEngine:
             plan.notices.append("the classic engine does not read the prompt; it follows the operations only")
 
         stages: list[tuple[Callable[..., Iterator[np.ndarray]], Any]] = []
-        for op in spec.operations:
+        for op in plan.operations:
             if isinstance(op, RestyleOp):
                 continue
             stages.append((_load_stage(*_STAGES[type(op)]), op))

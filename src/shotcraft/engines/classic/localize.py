@@ -5,7 +5,10 @@ track's rectified plate: the old letters are inpainted away (once, on the refere
 the translation is set on the clean plate in the source text's colour, ink height and stroke weight.
 Every frame then gets that same patch warped by the track's homography, with its brightness matched to
 the sign around the text in that frame. One patch per track, moved with the sign, is what keeps the
-removal temporally stable: nothing is inpainted per frame, so nothing flickers.
+removal temporally stable: nothing is inpainted per frame, so nothing flickers. Where something passes
+in front of the sign, the frame no longer looks like the sign's reference plate there
+(:func:`visible_mask`): the patch goes under it, so the occluder stays in front; a frame where none of
+the sign around the text is in view (covered, or a track that lost its sign) is left as it is.
 
 Translations come from a table (CSV or JSON, see :func:`load_table`) and/or the operation's explicit
 ``replacements``; the latter win.
@@ -40,6 +43,9 @@ if TYPE_CHECKING:
 
 #: Frames between OCR samples, per second of video (more often on faster footage).
 OCR_PER_SECOND = 3
+#: Grey levels (0-255, after brightness matching) by which the frame must differ from the sign's
+#: reference plate for a pixel to count as covered by something in front of the sign.
+OCCLUSION_DIFFERENCE = 40
 _SOURCE_COLUMNS = ("source", "text", "original", "src")
 
 
@@ -186,7 +192,7 @@ def market_strings(op: LocalizeOp, market: str, notices: list[str] | None = None
         problems.append(f"market {market!r} has no text to replace and no subtitles")
     for target in dict.fromkeys(strings.values()):
         try:
-            typeset.pick_face(target, market)
+            typeset.choose_fonts(target, market)
         except SpecError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -203,6 +209,7 @@ class _Replacement:
     alpha: np.ndarray  # float32 [0, 1], plate-sized
     ring: np.ndarray  # bool, plate pixels used for brightness matching
     ring_mean: np.ndarray  # mean RGB of the ring on the plate
+    smooth: np.ndarray  # float32 blurred RGB plate, for telling where something covers the sign
 
 
 def text_mask(plate: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -240,18 +247,16 @@ def build_replacement(track: TextTrack, target: str, market: str) -> _Replacemen
     grow = max(2, round(h / 10))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
     covered = cv2.dilate(letters, kernel)
-    clean = cv2.inpaint(plate, covered, max(3, h // 6), cv2.INPAINT_TELEA)
+    clean = _inpaint(plate, covered, h)
     core = cv2.erode(letters, np.ones((3, 3), np.uint8))
     core = core if core.any() else letters
     colour = tuple(int(c) for c in np.median(plate[core > 0], axis=0)) if core.any() else (0, 0, 0)
 
-    face = typeset.pick_face(target, market)
+    line = typeset.choose_fonts(target, market)
     weight = _stroke_weight(letters, ink_height)
     margin = x
-    size = typeset.fit_size(
-        target, face, (w + margin, h + margin / 2), ink_height, weight=weight, language=market
-    )
-    layer = typeset.render_line(target, face, size, colour, weight=weight, language=market)
+    size = typeset.fit_size(line, (w + margin, h + margin / 2), ink_height, weight=weight)
+    layer = typeset.render_line(line, size, colour, weight=weight)
     # Centre the new ink where the old ink was centred.
     lx0, ly0, lx1, ly1 = layer.ink
     cx, cy = (ink[0] + ink[2]) / 2, (ink[1] + ink[3]) / 2
@@ -268,12 +273,64 @@ def build_replacement(track: TextTrack, target: str, market: str) -> _Replacemen
     edited = np.maximum(covered.astype(np.float32) / 255, cv2.dilate(written, kernel))
     alpha = np.maximum(edited, cv2.GaussianBlur(edited, (0, 0), max(1.0, grow / 2)))
     ring = alpha < 0.01
-    ring_mean = plate[ring].mean(axis=0) if ring.any() else plate.reshape(-1, 3).mean(axis=0)
-    return _Replacement(track, patch.astype(np.float32), alpha.astype(np.float32), ring, ring_mean)
+    if not ring.any():
+        ring = np.ones_like(ring)
+    ring_mean = plate[ring].mean(axis=0)
+    smooth = cv2.GaussianBlur(plate.astype(np.float32), (0, 0), _blur_sigma(h))
+    return _Replacement(track, patch.astype(np.float32), alpha.astype(np.float32), ring, ring_mean, smooth)
 
 
-def _apply(frame: np.ndarray, rep: _Replacement, index: int) -> None:
-    """Warp one replacement onto ``frame`` (in place) at frame ``index``, brightness matched."""
+def _inpaint(plate: np.ndarray, covered: np.ndarray, text_height: int) -> np.ndarray:
+    """``plate`` with the ``covered`` pixels filled from around them.
+
+    Filled at a scale where the text is about 24 px tall: Telea's cost grows with the area times the
+    radius squared, and the fill is smooth anyway, so big text is 10-50x faster this way and looks alike.
+    """
+    scale = min(1.0, 24 / max(text_height, 1))
+    if scale == 1.0:
+        return cv2.inpaint(plate, covered, max(3, text_height // 6), cv2.INPAINT_TELEA)
+    ph, pw = covered.shape
+    size = (max(8, round(pw * scale)), max(8, round(ph * scale)))
+    small = cv2.resize(plate, size, interpolation=cv2.INTER_AREA)
+    small_mask = (cv2.resize(covered, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8) * 255
+    filled = cv2.resize(
+        cv2.inpaint(small, small_mask, 4, cv2.INPAINT_TELEA), (pw, ph), interpolation=cv2.INTER_CUBIC
+    )
+    return np.where(covered[..., None] > 0, filled, plate)
+
+
+def _blur_sigma(text_height: int) -> float:
+    return max(1.0, text_height / 16)
+
+
+def visible_mask(rep: _Replacement, seen: np.ndarray) -> np.ndarray:
+    """Where on the plate the sign is visible in this frame (1) rather than covered by something in
+    front of it (0), from ``seen``, the frame's pixels pulled back onto the plate.
+
+    The frame and the reference plate are compared in colour (dark text and a dark occluder differ in
+    hue) after matching each channel's overall level; differences thinner than a fifth of the text height
+    are taken for edge misregistration, not an occluder.
+    """
+    h = rep.track.box[3]
+    cur = cv2.GaussianBlur(seen.astype(np.float32), (0, 0), _blur_sigma(h))
+    ref = rep.smooth
+    ring = rep.ring & (ref.min(axis=2) > 16)
+    gain = np.median(cur[ring] / ref[ring], axis=0) if ring.any() else np.ones(3, np.float32)
+    covered = (np.abs(cur - gain * ref).max(axis=2) > OCCLUSION_DIFFERENCE).astype(np.uint8)
+    size = max(3, h // 5) | 1
+    covered = cv2.morphologyEx(
+        covered, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    )
+    if not covered.any():
+        return np.ones(covered.shape, np.float32)
+    # Grow past the occluder's soft edge, then feather so the new text fades out at it.
+    covered = cv2.dilate(covered, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    return 1.0 - cv2.GaussianBlur(covered.astype(np.float32), (0, 0), max(1.0, size / 4))
+
+
+def _apply(frame: np.ndarray, source: np.ndarray, rep: _Replacement, index: int) -> None:
+    """Warp one replacement onto ``frame`` (in place) at frame ``index``, brightness matched to the
+    ``source`` frame and kept off whatever covers the sign there."""
     to_frame = rep.track.plate_to_frame(index)
     if to_frame is None:
         return
@@ -288,15 +345,22 @@ def _apply(frame: np.ndarray, rep: _Replacement, index: int) -> None:
         return
     shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ to_frame
     size = (x1 - x0, y1 - y0)
-    # The sign around the text in this frame, pulled back onto the plate: its brightness sets the gain.
-    seen = cv2.warpPerspective(frame, to_frame, (pw, ph), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-    gain = (
-        np.clip(seen[rep.ring].mean(axis=0) / np.maximum(rep.ring_mean, 1.0), 0.5, 2.0)
-        if rep.ring.any()
-        else 1.0
+    # The sign around the text in this frame, pulled back onto the plate: where it still looks like the
+    # sign gets the new text, and its brightness there sets the gain.
+    seen = cv2.warpPerspective(
+        source,
+        to_frame,
+        (pw, ph),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
     )
+    visible = visible_mask(rep, seen)
+    ring = rep.ring & (visible > 0.99)
+    if not ring.any():
+        return  # nothing of the sign around the text is in view: a covered sign or a lost track
+    gain = np.clip(seen[ring].mean(axis=0) / np.maximum(rep.ring_mean, 1.0), 0.5, 2.0)
     patch = cv2.warpPerspective(rep.patch * gain, shift, size, flags=cv2.INTER_LINEAR)
-    alpha = cv2.warpPerspective(rep.alpha, shift, size, flags=cv2.INTER_LINEAR)[..., None]
+    alpha = cv2.warpPerspective(rep.alpha * visible, shift, size, flags=cv2.INTER_LINEAR)[..., None]
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + patch * alpha + 0.5, 0, 255).astype(np.uint8)
 
@@ -309,18 +373,13 @@ class _Subtitles:
         self.width, self.height = size
         self.font_size = max(12, round(self.height * 0.055))
         for cue in cues:
-            typeset.pick_face(cue.text.replace("\n", " "), market)
+            typeset.choose_fonts(cue.text.replace("\n", " "), market)
 
     @functools.lru_cache(maxsize=4)  # noqa: B019 - one instance per market render, dropped after it
     def _layers(self, text: str) -> list[tuple[list[typeset.TextLayer], int]]:
         lines = text.split("\n")
         return [
-            (
-                typeset.render_outlined(
-                    line, typeset.pick_face(line, self.market), self.font_size, language=self.market
-                ),
-                i,
-            )
+            (typeset.render_outlined(typeset.choose_fonts(line, self.market), self.font_size), i)
             for i, line in enumerate(lines)
         ]
 
@@ -382,7 +441,7 @@ def _render(
         out = np.array(frame, copy=True)
         for rep in replacements:
             if index in rep.track.homographies:
-                _apply(out, rep, index)
+                _apply(out, frame, rep, index)
         if subtitles is not None:
             subtitles.burn(out, float(plan.video.time_of(index)))
         progress("localize", index + 1, total)

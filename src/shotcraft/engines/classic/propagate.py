@@ -1,22 +1,26 @@
-"""The numba kernels behind keyframe propagation, and the colour LUT that fills what a keyframe never saw.
+"""The numba kernels behind keyframe propagation: one chain's step at the flow's working size, and the
+fused full-size render that turns chain states into output colours.
 
 One propagation *chain* carries a keyframe's look along the source's flow, one frame per step. Its state
-per pixel is
+per pixel, at the flow's working size, is
 
-- ``(dx, dy)``: where in the keyframe this pixel's look comes from, as an offset in full-size pixels
+- ``offset = (dx, dy)``: where in the keyframe this pixel's look comes from, as an offset in full-size pixels
   (offsets, unlike positions, upsample exactly at the frame border). They are composed frame to frame
   and the keyframe is sampled *once* per output frame, so a look carried over 200 frames stays as sharp
   as the keyframe (warping the stylised image itself would blur it a little at every step);
-- ``a``: how much of the pixel still comes from the keyframe: it falls where the flow's forward-backward
-  check fails (occlusion, disocclusion, pixels entering the frame) and, at lower motion adherence, by a
-  constant factor per frame (the look re-settles);
-- ``E``: the rest of the colour, a running blend of the *guided synthesis* ``G``: the keyframe's colour
+- ``carry[0] = a``: how much of the pixel still comes from the keyframe: it falls where the flow's forward-backward
+  check fails (occlusion, disocclusion, pixels entering the frame, a scene cut) and, at lower motion
+  adherence, by a constant factor per frame (the look re-settles);
+- ``carry[1:] = E``: the rest of the colour, a running blend of the *guided synthesis* ``G``: the keyframe's colour
   mapping (a 3-D LUT fitted from source to keyframe by :func:`~shotcraft.engines.classic.lut.fit_lut`)
-  applied to the current source frame. Disoccluded
+  applied to the current source frame, itself carried along the flow once synthesised. Disoccluded
   pixels therefore get the keyframe's palette on the current frame's own content, never a smear.
 
-The stylised colour is ``a * key[my, mx] + E``. Two chains (from the keyframes either side) are blended
-by temporal distance and their ``a``, so a region one keyframe never saw comes from the other.
+:func:`render` samples the keyframe at full size: colour ``a * (key + g * detail_delta)[my, mx] + E``,
+where ``detail_delta`` is the source's detail layer at the keyframe minus the keyframe's own (structure
+adherence, carried along the flow like the look so it adds no temporal noise); the share ``1 - a`` not
+carried gets the current source frame's detail instead. Two chains (from the keyframes either side) are
+blended by temporal weight and their ``a``, so a region one keyframe never saw comes from the other.
 
 >>> import numpy as np
 >>> from shotcraft.engines.classic.lut import fit_lut
@@ -26,148 +30,244 @@ by temporal distance and their ``a``, so a region one keyframe never saw comes f
 >>> lut = fit_lut(src, key, size=LUT_BINS)
 >>> state = initial_state((16, 12))  # working size is half the frame
 >>> zero = np.zeros((12, 16, 2), np.float32)
->>> moved = np.empty_like(state)
->>> propagate_step(src[::2, ::2], lut, zero, zero, state, 1.0, 0.5, 2.0, 2.0, moved)  # no motion
+>>> offset, carry, carry8 = np.empty_like(state[0]), np.empty_like(state[1]), np.empty((12, 16, 4), np.uint8)
+>>> propagate_step(src[::2, ::2], lut, zero, zero, state, 1.0, 0.5, (2.0, 2.0), (offset, carry, carry8))
 >>> rgb, weight = np.empty_like(src), np.empty((24, 32), np.uint8)
->>> compose(key, upsample_state(moved, (32, 24)), rgb, weight)
+>>> render(make_texture(key, np.zeros((24, 32))), offset, carry8, 1.0, None, rgb, weight)
 >>> bool((rgb == key).all()), int(weight.min())
 (True, 255)
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-#: Lattice points per axis of the synthesis LUT: a keyframe's colour mapping is coarse, and 17³ fits in
-#: milliseconds where the grading size (33³) takes a second.
-LUT_BINS = 17
+#: Lattice points per axis of the synthesis LUT: a keyframe's colour mapping is coarse; 11³ fits in
+#: 0.05 s and predicts a neighbouring frame's stylisation as well as 17³ (0.5 s) on real footage.
+LUT_BINS = 11
+#: Placeholders for the combining kernel's optional inputs (numba wants arrays of one type, never None).
+_NO_DETAIL = np.zeros((0, 0), np.float32)
+_NO_RGB = np.zeros((0, 0, 3), np.uint8)
+_NO_WEIGHT = np.zeros((0, 0), np.uint8)
+#: Texture channel 3 holds the structure delta as ``128 + 255 * delta`` (uint8 keeps the sampling cheap).
+DELTA_ZERO = 128
+#: Floor on a chain's keyframe share in the blend, so where neither chain saw the content the two
+#: syntheses still blend by time.
+_SHARE_FLOOR = 0.02
 
 
-def initial_state(size: tuple[int, int]) -> np.ndarray:
-    """The chain state at its keyframe, at working ``size`` (w, h): no displacement, all look from the
-    keyframe (``a = 1``), ``E = 0``."""
+def initial_state(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A chain's state at its keyframe, at working ``size`` (w, h): ``offset`` ``(h, w, 2)`` (no
+    displacement) and ``carry`` ``(h, w, 4)``: ``a = 1`` (all look from the keyframe) and ``E = 0``."""
     width, height = size
-    state = np.zeros((height, width, 6), np.float32)
-    state[..., 2] = 1.0
-    return state
+    carry = np.zeros((height, width, 4), np.float32)
+    carry[..., 0] = 1.0
+    return np.zeros((height, width, 2), np.float32), carry
 
 
-def upsample_state(state: np.ndarray, full_size: tuple[int, int]) -> np.ndarray:
-    """A working-size state at full size (bilinear, same pixel-centre convention as :func:`initial_state`)."""
-    if state.shape[1::-1] == full_size:
-        return state
-    return cv2.resize(state, full_size, interpolation=cv2.INTER_LINEAR)
+def make_texture(key: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """A keyframe as :func:`render` samples it: uint8 ``(H, W, 4)``, RGB and the structure ``delta``
+    (luminance detail, ``[0, 1]`` units) as ``DELTA_ZERO + 255 * delta``."""
+    encoded = np.clip(delta * 255.0 + (DELTA_ZERO + 0.5), 0, 255).astype(np.uint8)
+    return np.dstack([key, encoded])
 
 
-@njit(cache=True, fastmath=True, inline="always")
-def _lut_lookup(lut: np.ndarray, r: float, g: float, b: float, out: np.ndarray) -> None:
-    """Trilinear LUT lookup of one colour into ``out`` (the fill only needs it smooth, not tetrahedral)."""
+@njit(cache=True, fastmath=True, nogil=True, inline="always")
+def _lut_lookup(lut: np.ndarray, r: np.uint8, g: np.uint8, b: np.uint8, out: np.ndarray) -> None:
+    """Trilinear LUT lookup of one colour into ``out`` (the fill only needs it smooth, not tetrahedral);
+    float32 throughout, as this runs per pixel per chain."""
     n = lut.shape[0] - 1
-    pr, pg, pb = r * (n / 255.0), g * (n / 255.0), b * (n / 255.0)
+    step = np.float32(n / 255.0)
+    pr, pg, pb = np.float32(r) * step, np.float32(g) * step, np.float32(b) * step
     ir, ig, ib = min(int(pr), n - 1), min(int(pg), n - 1), min(int(pb), n - 1)
-    fr, fg, fb = pr - ir, pg - ig, pb - ib
+    fr, fg, fb = pr - np.float32(ir), pg - np.float32(ig), pb - np.float32(ib)
+    one = np.float32(1.0)
     for c in range(3):
-        c00 = lut[ir, ig, ib, c] * (1 - fb) + lut[ir, ig, ib + 1, c] * fb
-        c01 = lut[ir, ig + 1, ib, c] * (1 - fb) + lut[ir, ig + 1, ib + 1, c] * fb
-        c10 = lut[ir + 1, ig, ib, c] * (1 - fb) + lut[ir + 1, ig, ib + 1, c] * fb
-        c11 = lut[ir + 1, ig + 1, ib, c] * (1 - fb) + lut[ir + 1, ig + 1, ib + 1, c] * fb
-        out[c] = (c00 * (1 - fg) + c01 * fg) * (1 - fr) + (c10 * (1 - fg) + c11 * fg) * fr
+        c00 = lut[ir, ig, ib, c] * (one - fb) + lut[ir, ig, ib + 1, c] * fb
+        c01 = lut[ir, ig + 1, ib, c] * (one - fb) + lut[ir, ig + 1, ib + 1, c] * fb
+        c10 = lut[ir + 1, ig, ib, c] * (one - fb) + lut[ir + 1, ig, ib + 1, c] * fb
+        c11 = lut[ir + 1, ig + 1, ib, c] * (one - fb) + lut[ir + 1, ig + 1, ib + 1, c] * fb
+        out[c] = (c00 * (one - fg) + c01 * fg) * (one - fr) + (c10 * (one - fg) + c11 * fg) * fr
 
 
-@njit(cache=True, fastmath=True, inline="always")
-def _bilinear(image: np.ndarray, x: float, y: float, c: int) -> float:
-    """Bilinear sample of channel ``c`` at (x, y), clamped to the image."""
-    h, w = image.shape[:2]
-    x = min(max(x, 0.0), w - 1.0)
-    y = min(max(y, 0.0), h - 1.0)
-    x0, y0 = min(int(x), w - 2), min(int(y), h - 2)
-    ax, ay = x - x0, y - y0
-    top = image[y0, x0, c] * (1 - ax) + image[y0, x0 + 1, c] * ax
-    bottom = image[y0 + 1, x0, c] * (1 - ax) + image[y0 + 1, x0 + 1, c] * ax
-    return top * (1 - ay) + bottom * ay
-
-
-@njit(parallel=True, cache=True, fastmath=True)
 def propagate_step(
     src: np.ndarray,
     lut: np.ndarray,
     flow_to_prev: np.ndarray,
     flow_from_prev: np.ndarray,
-    prev_state: np.ndarray,
+    prev: tuple[np.ndarray, np.ndarray],
     keep: float,
     tolerance: float,
-    scale_x: float,
-    scale_y: float,
-    state: np.ndarray,
+    scale: tuple[float, float],
+    out: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> None:
     """Advance a chain by one frame, at the flow's working size.
 
     ``src`` is the new frame (uint8 RGB at working size), ``flow_to_prev`` the flow from the new frame to
     the chain's previous one and ``flow_from_prev`` the reverse (for the forward-backward check), both in
-    working-size pixels; ``scale_x``/``scale_y`` is full size over working size. ``keep`` in ``[0, 1]`` is
-    the share of the look carried per frame where the flow is trusted (1: all of it). Writes the new
-    ``state``; :func:`compose` turns it into colours.
+    working-size pixels; ``scale`` is full size over working size (x, y). ``keep`` in ``[0, 1]`` is the
+    share of the look carried per frame where the flow is trusted (1: all of it; 0 restarts the chain from
+    the synthesis, as after a scene cut). ``prev`` is the previous ``(offset, carry)`` (see
+    :func:`initial_state`); writes the new ones into ``out = (offset, carry, carry8)``, ``carry8`` being
+    ``carry`` as uint8 (``a`` times 255), what :func:`render` upsamples.
     """
-    h, w = src.shape[:2]
-    for y in prange(h):
-        g = np.empty(3, np.float32)
-        for x in range(w):
-            u = flow_to_prev[y, x, 0]
-            v = flow_to_prev[y, x, 1]
-            qx, qy = x + u, y + v
-            inside = -0.5 <= qx <= w - 0.5 and -0.5 <= qy <= h - 0.5
-            # Forward-backward consistency (Sundaram et al. 2010): the flow back must undo the flow here.
-            bu = _bilinear(flow_from_prev, qx, qy, 0)
-            bv = _bilinear(flow_from_prev, qx, qy, 1)
-            err = (u + bu) ** 2 + (v + bv) ** 2
-            limit = 0.01 * (u * u + v * v + bu * bu + bv * bv) + tolerance
-            conf = min(max(1.0 - err / (2.0 * limit), 0.0), 1.0) if inside else 0.0
-            rho = keep * conf
-            _lut_lookup(lut, src[y, x, 0], src[y, x, 1], src[y, x, 2], g)
-            state[y, x, 0] = u * scale_x + _bilinear(prev_state, qx, qy, 0)
-            state[y, x, 1] = v * scale_y + _bilinear(prev_state, qx, qy, 1)
-            state[y, x, 2] = rho * _bilinear(prev_state, qx, qy, 2)
-            for c in range(3):
-                state[y, x, 3 + c] = rho * _bilinear(prev_state, qx, qy, 3 + c) + (1 - rho) * g[c]
+    height, width = src.shape[:2]
+    # Pulling the previous state back along the flow is a remap: OpenCV's is SIMD, a per-pixel gather is not.
+    where = flow_to_prev + _grid(width, height)
+    pulled = [
+        cv2.remap(image, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        for image in (flow_from_prev, *prev)
+    ]
+    _advance(src, lut, flow_to_prev, *pulled, keep, tolerance, *scale, *out)
 
 
-@njit(parallel=True, cache=True, fastmath=True)
-def compose(key: np.ndarray, state: np.ndarray, rgb: np.ndarray, weight: np.ndarray) -> None:
-    """Colours of a full-size chain ``state`` (upsampled from the working size): ``a * key[my, mx] + E``.
-
-    The keyframe is sampled once, at the composed position, so it stays sharp however far it travelled.
-    Writes uint8 ``rgb`` and the keyframe share ``weight`` (255 = all from the keyframe).
-    """
-    h, w = rgb.shape[:2]
-    for y in prange(h):
-        for x in range(w):
-            a = state[y, x, 2]
-            mx, my = x + state[y, x, 0], y + state[y, x, 1]
-            for c in range(3):
-                value = a * _bilinear(key, mx, my, c) + state[y, x, 3 + c]
-                rgb[y, x, c] = np.uint8(min(max(value + 0.5, 0.0), 255.0))
-            weight[y, x] = np.uint8(min(max(a, 0.0), 1.0) * 255.0 + 0.5)
-
-
-@njit(parallel=True, cache=True, fastmath=True)
-def blend_chains(
-    rgb_a: np.ndarray,
-    weight_a: np.ndarray,
-    time_a: float,
-    rgb_b: np.ndarray,
-    weight_b: np.ndarray,
-    time_b: float,
-    out: np.ndarray,
+@njit(cache=True, fastmath=True, nogil=True)
+def _advance(
+    src: np.ndarray,
+    lut: np.ndarray,
+    flow: np.ndarray,
+    back: np.ndarray,
+    prev_offset: np.ndarray,
+    prev_carry: np.ndarray,
+    keep: float,
+    tolerance: float,
+    scale_x: float,
+    scale_y: float,
+    offset: np.ndarray,
+    carry: np.ndarray,
+    carry8: np.ndarray,
 ) -> None:
-    """Blend two chains' colours by temporal weight times keyframe share (plus a floor, so where neither
-    chain saw the content the two syntheses blend by time alone). Writes uint8 ``out``; may alias ``rgb_a``."""
-    h, w = out.shape[:2]
-    for y in prange(h):
+    """The elementwise half of :func:`propagate_step`: ``back``, ``prev_offset`` and ``prev_carry`` are
+    already sampled where each pixel's flow points."""
+    h, w = src.shape[:2]
+    g = np.empty(3, np.float32)
+    zero, one, half, top = np.float32(0.0), np.float32(1.0), np.float32(0.5), np.float32(255.0)
+    keep32, tol32, slack = np.float32(keep), np.float32(tolerance), np.float32(0.01)
+    sx, sy = np.float32(scale_x), np.float32(scale_y)
+    right, bottom = np.float32(w - 0.5), np.float32(h - 0.5)
+    for y in range(h):
         for x in range(w):
-            wa = time_a * (weight_a[y, x] * (1.0 / 255.0) + 0.02)
-            wb = time_b * (weight_b[y, x] * (1.0 / 255.0) + 0.02)
-            inv = 1.0 / (wa + wb)
+            u, v = flow[y, x, 0], flow[y, x, 1]
+            bu, bv = back[y, x, 0], back[y, x, 1]
+            qx, qy = np.float32(x) + u, np.float32(y) + v
+            inside = -half <= qx <= right and -half <= qy <= bottom
+            # Forward-backward consistency (Sundaram et al. 2010): the flow back must undo the flow here.
+            err = (u + bu) * (u + bu) + (v + bv) * (v + bv)
+            limit = slack * (u * u + v * v + bu * bu + bv * bv) + tol32
+            conf = min(max(one - err / (limit + limit), zero), one) if inside else zero
+            rho = keep32 * conf
+            _lut_lookup(lut, src[y, x, 0], src[y, x, 1], src[y, x, 2], g)
+            offset[y, x, 0] = u * sx + prev_offset[y, x, 0]
+            offset[y, x, 1] = v * sy + prev_offset[y, x, 1]
+            a = rho * prev_carry[y, x, 0]
+            carry[y, x, 0] = a
+            carry8[y, x, 0] = np.uint8(min(max(a, zero), one) * top + half)
             for c in range(3):
-                out[y, x, c] = np.uint8((rgb_a[y, x, c] * wa + rgb_b[y, x, c] * wb) * inv + 0.5)
+                e = rho * prev_carry[y, x, 1 + c] + (one - rho) * g[c]
+                carry[y, x, 1 + c] = e
+                carry8[y, x, 1 + c] = np.uint8(min(max(e, zero), top) + half)
+
+
+@lru_cache(maxsize=8)
+def _grid(width: int, height: int) -> np.ndarray:
+    """``(height, width, 2)`` float32 pixel coordinates (x, y), the identity map for ``cv2.remap``."""
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid = np.dstack([xs, ys])
+    grid.flags.writeable = False
+    return grid
+
+
+def render(
+    texture: np.ndarray,
+    offset: np.ndarray,
+    carry8: np.ndarray,
+    gain: float,
+    detail: np.ndarray | None,
+    rgb: np.ndarray,
+    weight: np.ndarray,
+    *,
+    other: tuple[np.ndarray, np.ndarray, float, float] | None = None,
+) -> None:
+    """Full-size colours of a chain's state (``offset`` and ``carry8`` at working size), written as uint8
+    ``rgb`` and the keyframe share ``weight`` (255 = all from a keyframe).
+
+    ``texture`` is the keyframe from :func:`make_texture`, sampled once at the composed position; its
+    structure delta is scaled by ``gain``. ``other = (rgb, weight, other_time, own_time)`` blends with
+    another chain's colours and share by time weight times keyframe share (``rgb``/``weight`` may alias
+    them). ``detail`` (the current source frame's luminance detail layer, ``[0, 1]`` units) is added with
+    ``gain`` where the result is not carried from a keyframe.
+    """
+    height, width = rgb.shape[:2]
+    # The state is smooth at working size: OpenCV's SIMD resize and remap upsample and sample it far
+    # faster than a per-pixel gather, and the combining kernel is then purely elementwise.
+    position = cv2.resize(offset, (width, height), interpolation=cv2.INTER_LINEAR)
+    position += _grid(width, height)
+    sampled = cv2.remap(texture, position, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    share = cv2.resize(carry8, (width, height), interpolation=cv2.INTER_LINEAR)
+    other_rgb, other_weight, other_time, own_time = other if other else (_NO_RGB, _NO_WEIGHT, 0.0, 1.0)
+    detail = _NO_DETAIL if detail is None else detail
+    _combine(sampled, share, gain, detail, own_time, other_rgb, other_weight, other_time, rgb, weight)
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _combine(
+    sampled: np.ndarray,
+    carry: np.ndarray,
+    gain: float,
+    detail: np.ndarray,
+    own_time: float,
+    other_rgb: np.ndarray,
+    other_weight: np.ndarray,
+    other_time: float,
+    rgb: np.ndarray,
+    weight: np.ndarray,
+) -> None:
+    """The elementwise half of :func:`render`, at full size: ``a * (key + gain * delta) + E``, blended and
+    with detail added."""
+    h, w = rgb.shape[:2]
+    # float32 constants throughout: a float64 literal would promote the whole pixel's arithmetic.
+    zero, one, top, half = np.float32(0.0), np.float32(1.0), np.float32(255.0), np.float32(0.5)
+    floor, g32 = np.float32(_SHARE_FLOOR), np.float32(gain)
+    own32, other32 = np.float32(own_time), np.float32(other_time)
+    inv255 = np.float32(1.0 / 255.0)
+    blend = other_time > 0.0
+    with_detail = detail.shape[0] == h
+    value = np.empty(3, np.float32)
+    for y in range(h):
+        for x in range(w):
+            a = carry[y, x, 0] * inv255
+            lift = g32 * (np.float32(sampled[y, x, 3]) - np.float32(DELTA_ZERO))
+            for c in range(3):
+                value[c] = a * (sampled[y, x, c] + lift) + carry[y, x, 1 + c]
+            share = a
+            if blend:
+                wa = own32 * (a + floor)
+                other = other_weight[y, x] * inv255
+                wb = other32 * (other + floor)
+                inv = one / (wa + wb)
+                for c in range(3):
+                    value[c] = (value[c] * wa + other_rgb[y, x, c] * wb) * inv
+                share = (a * wa + other * wb) * inv
+            if with_detail:
+                fill = g32 * (one - share) * detail[y, x] * top
+                for c in range(3):
+                    value[c] += fill
+            for c in range(3):
+                rgb[y, x, c] = np.uint8(min(max(value[c], zero), top) + half)
+            weight[y, x] = np.uint8(share * top + half)
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def add_detail(rgb: np.ndarray, weight: np.ndarray, gain: float, detail: np.ndarray) -> None:
+    """Add ``gain`` of the source's luminance ``detail`` (``[0, 1]`` units) to uint8 ``rgb`` in place, where
+    the keyframe share ``weight`` says the colour is not carried from a keyframe (as :func:`render` does)."""
+    h, w = rgb.shape[:2]
+    for y in range(h):
+        for x in range(w):
+            lift = gain * (1.0 - weight[y, x] * (1.0 / 255.0)) * detail[y, x] * 255.0
+            for c in range(3):
+                rgb[y, x, c] = np.uint8(min(max(rgb[y, x, c] + lift + 0.5, 0.0), 255.0))

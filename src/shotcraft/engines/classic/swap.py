@@ -38,10 +38,10 @@ import cv2
 import numpy as np
 
 from shotcraft.engines.base import EngineUnavailable, Progress, no_progress
-from shotcraft.plan import PlannedKeyframe, read_image, resolve_time
-from shotcraft.signals.masks import polygon_mask, read_mask_image
+from shotcraft.plan import PlannedKeyframe, quarter_turns, read_image, resolve_time
+from shotcraft.signals.masks import mask_file_frames, polygon_mask
 from shotcraft.signals.track import Track, load_track, track_region
-from shotcraft.spec import SpecError, SwapOp
+from shotcraft.spec import SwapOp
 
 if TYPE_CHECKING:
     from shotcraft.media.read import VideoReader
@@ -74,7 +74,7 @@ def swap(
             f"swap: the region is not visible on {lost} frame(s); those frames are left as they were"
         )
     occluders = _occluder_masks(op, plan, reader)
-    if image.shape[:2] == (video.height, video.width):
+    if image.shape[1::-1] in ((video.width, video.height), video.display_size):
         edited = _propagated_keyframe(plan, op, reader, progress)
         return _keyframe_swap(track, frames, edited, occluders)
     return _planar_swap(plan, track, image, frames, occluders, op.match_lighting, progress)
@@ -292,30 +292,9 @@ def _occluder_masks(op: SwapOp, plan: TransformPlan, reader: VideoReader) -> Ite
         from shotcraft.signals.segment import SELFIE_MODEL, model_path, people_masks
 
         model_path(SELFIE_MODEL)  # fail now, not at the first frame
-        return people_masks(reader.frames())
-    return _mask_file_frames(Path(op.occluders), plan)
-
-
-def _mask_file_frames(path: Path, plan: TransformPlan) -> Iterator[np.ndarray]:
-    width, height, count = plan.video.width, plan.video.height, plan.frame_count
-    if not path.is_file():
-        raise SpecError(f"swap occluder mask {path} does not exist")
-    try:
-        still = read_mask_image(path, width, height)
-    except ValueError as exc:
-        raise SpecError(f"swap occluder mask: {exc}") from None
-    except OSError:
-        still = None
-    if still is not None:
-        return (still for _ in range(count))
-    from shotcraft.media.read import VideoReader
-
-    masks = VideoReader(path)
-    if (masks.video.width, masks.video.height) != (width, height) or masks.video.frame_count < count:
-        raise SpecError(
-            f"swap occluder mask {path.name} must be a {width}x{height} still or a clip of at least {count} frames"
-        )
-    return (frame.mean(axis=2).astype(np.float32) / 255.0 for frame in masks.frames(0, count))
+        return people_masks(reader.frames(), quarter_turns(plan.video))
+    # The plan checked the file's size and length; it is read in the clip's storage orientation.
+    return mask_file_frames(Path(op.occluders), plan.video, plan.frame_count)
 
 
 def _propagated_keyframe(

@@ -1,16 +1,21 @@
 """Text rendering for market versions: fonts that ship in registry packages, script coverage, shaping.
 
-Fonts come from PyPI packages the ``localize`` extra installs (Noto Sans for Latin, Greek and Cyrillic,
-Noto Sans Arabic, the Noto Sans CJK collection), plus DejaVu Sans where the system has it (Hebrew and
-other gaps). A string is set in the first font whose character map covers every character of it, so
-a string no installed font covers fails with :class:`UnsupportedScript` naming the script, instead of
-drawing empty boxes. Shaping and bidirectional layout (Arabic joins, right-to-left order) come from
-Pillow's libraqm layout engine.
+Fonts come from PyPI packages the ``localize`` extra installs: Noto Sans (Latin, Greek, Cyrillic), Noto
+Sans Arabic, Heebo (Hebrew), Noto Sans Devanagari, Thai and Tamil, and the Noto Sans CJK collection;
+DejaVu Sans is a last fallback where the system has it (Armenian, Georgian). :func:`choose_fonts` splits
+a line into *runs*: one face for the whole line where the face made for its script covers every
+character (so a brand name inside Arabic text keeps the Arabic face's Latin), else one face per script.
+A character no installed font covers fails with :class:`UnsupportedScript` naming its script, instead
+of drawing empty boxes. Shaping within a run (Arabic joins, Devanagari conjuncts, Thai marks) comes from
+Pillow's libraqm layout engine; the order of runs follows the Unicode bidirectional algorithm's
+levels (digits and Latin inside right-to-left text read left to right).
 
->>> face = pick_face("夏のセール", language="ja")
->>> face.name
-'Noto Sans CJK JP'
->>> layer = render_line("Sommer", face, 32, (255, 255, 255))
+>>> line = choose_fonts("夏のセール", "ja")
+>>> [run.face.name for run in line.runs]
+['Noto Sans CJK JP']
+>>> [(run.text, run.face.name) for run in choose_fonts("שלום سلام", "he").visual_runs]
+[('سلام', 'Noto Sans Arabic'), ('שלום ', 'Heebo')]
+>>> layer = render_line(choose_fonts("Sommer"), 32, (255, 255, 255))
 >>> bool(layer.alpha.shape[0] > 20 and layer.alpha.max() == 1.0)
 True
 """
@@ -19,7 +24,8 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +34,18 @@ from PIL import Image, ImageDraw, ImageFont, features
 from shotcraft.engines.base import EngineUnavailable
 from shotcraft.spec import SpecError
 
-#: Where Debian's DejaVu fonts live; used only as a last fallback (it covers Hebrew, Armenian, Georgian).
+#: Font packages (fontpkg family name) and the scripts each is the first choice for.
+_REGISTRY_FAMILIES = (
+    ("Noto Sans", ("LATIN", "GREEK", "CYRILLIC")),
+    ("Noto Sans Arabic", ("ARABIC",)),
+    ("Heebo", ("HEBREW",)),
+    ("Noto Sans Devanagari", ("DEVANAGARI",)),
+    ("Noto Sans Thai", ("THAI",)),
+    ("Noto Sans Tamil", ("TAMIL",)),
+)
+_CJK_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO")
+
+#: Where Debian's DejaVu fonts live; used only as a last fallback (it covers Armenian, Georgian, ...).
 _SYSTEM_FALLBACKS = (Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),)
 
 #: Face index in the Noto Sans CJK collection for each CJK language (the regional glyph variants).
@@ -37,28 +54,79 @@ _CJK_FACE = {"ja": 0, "ko": 1, "zh": 2, "zh-hans": 2, "zh-cn": 2, "zh-hant": 3, 
 #: Scripts whose letters change shape with their neighbours or run right to left: they need libraqm.
 _COMPLEX_SCRIPTS = ("ARABIC", "HEBREW", "SYRIAC", "THAANA", "NKO", "DEVANAGARI", "BENGALI", "TAMIL", "THAI")
 
+#: Scripts a font is chosen for; other characters (digits, punctuation, marks) go with their neighbours.
+_SCRIPTS = frozenset(s for _, scripts in _REGISTRY_FAMILIES for s in scripts) | set(_CJK_SCRIPTS)
+
 
 class UnsupportedScript(SpecError):
-    """No installed font covers every character of a string."""
+    """No installed font covers a character of a string."""
 
 
 @dataclass(frozen=True)
 class FontFace:
-    """One face of one font file: ``index`` picks the face in a collection (``.ttc``)."""
+    """One face of one font file: ``index`` picks the face in a collection (``.ttc``); ``scripts`` are
+    the scripts it is the first choice for."""
 
     name: str
     path: Path
     index: int = 0
+    scripts: tuple[str, ...] = field(default=(), compare=False)
 
     @functools.cached_property
     def codepoints(self) -> frozenset[int]:
-        from fontTools.ttLib import TTFont
-
-        with TTFont(str(self.path), fontNumber=self.index, lazy=True) as font:
-            return frozenset(font.getBestCmap())
+        return _codepoints(self.path, self.index)
 
     def covers(self, text: str) -> bool:
         return all(ord(ch) in self.codepoints for ch in text if _needs_glyph(ch))
+
+
+@functools.cache
+def _codepoints(path: Path, index: int) -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    with TTFont(str(path), fontNumber=index, lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+@dataclass(frozen=True)
+class Run:
+    """Part of a line set in one face at one bidirectional level (odd: right to left)."""
+
+    text: str
+    face: FontFace
+    level: int
+
+    @property
+    def direction(self) -> str:
+        return "rtl" if self.level % 2 else "ltr"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of text with its fonts chosen: ``runs`` in logical (typed) order."""
+
+    text: str
+    runs: tuple[Run, ...]
+    language: str | None = None
+
+    @property
+    def visual_runs(self) -> tuple[Run, ...]:
+        """The runs left to right as drawn (Unicode bidirectional rule L2 over run levels)."""
+        runs = list(self.runs)
+        levels = [r.level for r in runs]
+        odd = [lv for lv in levels if lv % 2]
+        for level in range(max(levels, default=0), (min(odd) if odd else max(levels, default=0) + 1) - 1, -1):
+            i = 0
+            while i < len(runs):
+                if levels[i] < level:
+                    i += 1
+                    continue
+                j = i
+                while j < len(runs) and levels[j] >= level:
+                    j += 1
+                runs[i:j], levels[i:j] = runs[i:j][::-1], levels[i:j][::-1]
+                i = j
+        return tuple(runs)
 
 
 @dataclass
@@ -87,14 +155,14 @@ def script_of(ch: str) -> str:
 @functools.cache
 def installed_faces() -> tuple[FontFace, ...]:
     """The faces this install can set text in, in the order they are tried (CJK's JP face stands in
-    for the collection; :func:`pick_face` switches regional face by language)."""
+    for the collection; :func:`choose_fonts` switches regional face by language)."""
     faces: list[FontFace] = []
     try:
         import fontpkg
 
-        for family in ("Noto Sans", "Noto Sans Arabic"):
+        for family, scripts in _REGISTRY_FAMILIES:
             try:
-                faces.append(FontFace(family, Path(fontpkg.path(family))))
+                faces.append(FontFace(family, Path(fontpkg.path(family)), 0, scripts))
             except fontpkg.FontpkgError:
                 continue
     except ImportError:
@@ -102,16 +170,16 @@ def installed_faces() -> tuple[FontFace, ...]:
     try:
         import noto_cjk_sans_otc
 
-        faces.append(FontFace("Noto Sans CJK JP", Path(str(noto_cjk_sans_otc.FONT_PATH)), 0))
+        faces.append(FontFace("Noto Sans CJK JP", Path(str(noto_cjk_sans_otc.FONT_PATH)), 0, _CJK_SCRIPTS))
     except ImportError:
         pass
     faces.extend(FontFace(p.stem, p) for p in _SYSTEM_FALLBACKS if p.is_file())
     return tuple(faces)
 
 
-def pick_face(text: str, language: str | None = None) -> FontFace:
-    """The first installed face that covers every character of ``text``; CJK text gets the regional
-    face for ``language`` (``ja``, ``ko``, ``zh``, ``zh-TW``, ...).
+def choose_fonts(text: str, language: str | None = None) -> Line:
+    """Split ``text`` into runs, each with a face that covers it; CJK runs get the regional face for
+    ``language`` (``ja``, ``ko``, ``zh``, ``zh-TW``, ...).
 
     Raises :class:`UnsupportedScript` naming the scripts no font covers, and
     :class:`~shotcraft.engines.base.EngineUnavailable` when the text needs complex shaping and Pillow
@@ -122,28 +190,122 @@ def pick_face(text: str, language: str | None = None) -> FontFace:
         raise EngineUnavailable(
             "no fonts are installed for localization: install shotcraft with the 'localize' extra"
         )
-    for face in faces:
-        if face.covers(text):
-            break
-    else:
-        missing = sorted(
-            {
-                script_of(ch)
-                for ch in text
-                if _needs_glyph(ch) and not any(ord(ch) in f.codepoints for f in faces)
-            }
-        )
-        detail = ", ".join(missing) if missing else "a mix of scripts that no single font holds"
-        raise UnsupportedScript(f"no installed font covers {text!r} ({detail})")
-    if face.name.startswith("Noto Sans CJK") and language:
-        index = _CJK_FACE.get(language.lower(), _CJK_FACE.get(language.lower().split("-")[0], 0))
-        regional = ("JP", "KR", "SC", "TC", "HK")[index]
-        face = FontFace(f"Noto Sans CJK {regional}", face.path, index)
+    glyphs = [ch for ch in text if _needs_glyph(ch)]
+    missing = sorted({script_of(ch) for ch in glyphs if not any(ord(ch) in f.codepoints for f in faces)})
+    if missing:
+        raise UnsupportedScript(f"no installed font covers {text!r} ({', '.join(missing)})")
     if needs_shaping(text) and not features.check("raqm"):
         raise EngineUnavailable(
             f"{text!r} needs complex text shaping, but this Pillow has no libraqm: install a Pillow wheel from PyPI"
         )
-    return face
+    chosen = _faces_per_character(text, faces)
+    levels = bidi_levels(text)
+    runs: list[Run] = []
+    start = 0
+    for i in range(1, len(text) + 1):
+        if i == len(text) or (chosen[i], levels[i]) != (chosen[start], levels[start]):
+            runs.append(Run(text[start:i], _regional(chosen[start], language), levels[start]))
+            start = i
+    return Line(text, tuple(runs), language)
+
+
+def _regional(face: FontFace, language: str | None) -> FontFace:
+    if not face.name.startswith("Noto Sans CJK") or not language:
+        return face
+    index = _CJK_FACE.get(language.lower(), _CJK_FACE.get(language.lower().split("-")[0], 0))
+    regional = ("JP", "KR", "SC", "TC", "HK")[index]
+    return FontFace(f"Noto Sans CJK {regional}", face.path, index, face.scripts)
+
+
+def _faces_per_character(text: str, faces: tuple[FontFace, ...]) -> list[FontFace]:
+    """The face for each character of ``text`` (all covered by some face).
+
+    The face made for the line's main script sets the whole line where it covers it; otherwise each
+    script's letters get their own face, and digits, punctuation, marks and spaces go with the letters
+    before them (or after, at the start), so a combining mark never leaves its base letter.
+    """
+    scripts = Counter(script_of(ch) for ch in text if script_of(ch) in _SCRIPTS)
+    own = {s: f for f in reversed(faces) for s in f.scripts}
+    # Latin, Greek and Cyrillic letters are common inside other scripts' text (brands, units), so any
+    # other script present is the main one.
+    native = [s for s, _ in scripts.most_common() if s not in ("LATIN", "GREEK", "CYRILLIC")]
+    main = native[0] if native else (scripts.most_common(1)[0][0] if scripts else None)
+    if main in own and own[main].covers(text):
+        return [own[main]] * len(text)
+    chosen: list[FontFace | None] = []
+    for ch in text:
+        script = script_of(ch)
+        if script in own and ord(ch) in own[script].codepoints:
+            chosen.append(own[script])
+        elif chosen and chosen[-1] is not None and (not _needs_glyph(ch) or ord(ch) in chosen[-1].codepoints):
+            chosen.append(chosen[-1])
+        else:
+            chosen.append(None)
+    # Leading neutrals take the face after them; those no neighbour covers take the first face that does.
+    following: FontFace | None = None
+    for i in range(len(text) - 1, -1, -1):
+        if (
+            chosen[i] is None
+            and following is not None
+            and (not _needs_glyph(text[i]) or ord(text[i]) in following.codepoints)
+        ):
+            chosen[i] = following
+        if chosen[i] is None:
+            chosen[i] = next((f for f in faces if ord(text[i]) in f.codepoints), faces[0])
+        following = chosen[i]
+    return chosen  # type: ignore[return-value]
+
+
+def bidi_levels(text: str) -> list[int]:
+    """Each character's embedding level by the Unicode bidirectional algorithm (without explicit
+    embeddings or isolates, which typed sign text does not use): even reads left to right.
+
+    The paragraph direction is the first strong letter's. European digits after right-to-left text and
+    any digits in a right-to-left paragraph read left to right inside it.
+
+    >>> bidi_levels("abc")
+    [0, 0, 0]
+    >>> bidi_levels("שלום 25")
+    [1, 1, 1, 1, 1, 2, 2]
+    """
+    kinds = [unicodedata.bidirectional(ch) for ch in text]
+    base = next((1 if k in ("R", "AL") else 0 for k in kinds if k in ("L", "R", "AL")), 0)
+    # W1: marks take their base's type; W3: Arabic letters are right to left.
+    resolved: list[str] = []
+    for k in kinds:
+        k = (resolved[-1] if resolved else ("R" if base else "L")) if k == "NSM" else k
+        resolved.append("R" if k == "AL" else k)
+    # W2/W7: European digits after Arabic letters are Arabic numbers, after left-to-right letters (or at
+    # the start of a left-to-right paragraph) they are L.
+    last_strong = "AL" if base else "L"
+    for i, k in enumerate(resolved):
+        if kinds[i] in ("L", "R", "AL"):
+            last_strong = kinds[i]
+        elif k == "EN" and last_strong != "R":
+            resolved[i] = "L" if last_strong == "L" else "AN"
+    # W4/W5: separators between digits and currency/percent signs next to them join the number.
+    for i, k in enumerate(resolved):
+        if k in ("ES", "CS") and 0 < i < len(text) - 1 and resolved[i - 1] == resolved[i + 1] in ("EN", "AN"):
+            resolved[i] = resolved[i - 1]
+    for i, k in enumerate(resolved):
+        if k == "ET" and ("EN" in resolved[max(0, i - 1) : i] or "EN" in resolved[i + 1 : i + 2]):
+            resolved[i] = "EN"
+    # N1/N2: neutrals between two runs of one direction take it (digits count as R), else the paragraph's.
+    strong = ["L" if k == "L" else "R" if k in ("R", "EN", "AN") else None for k in resolved]
+    for i, s in enumerate(strong):
+        if s is not None:
+            continue
+        before = next((strong[j] for j in range(i - 1, -1, -1) if strong[j]), "R" if base else "L")
+        after = next((strong[j] for j in range(i + 1, len(text)) if strong[j]), "R" if base else "L")
+        resolved[i] = before if before == after else ("R" if base else "L")
+    # I1/I2: levels from the resolved types.
+    levels = []
+    for k in resolved:
+        if base == 0:
+            levels.append(1 if k == "R" else 2 if k in ("EN", "AN") else 0)
+        else:
+            levels.append(2 if k in ("L", "EN", "AN") else 1)
+    return levels
 
 
 def needs_shaping(text: str) -> bool:
@@ -171,39 +333,49 @@ def load_font(face: FontFace, size: int, weight: int | None = None) -> ImageFont
     return font
 
 
-def measure(
-    text: str, font: ImageFont.FreeTypeFont, language: str | None = None
-) -> tuple[int, int, int, int]:
-    """The inked box ``(x0, y0, x1, y1)`` of ``text`` drawn at the origin (left-baseline anchor)."""
-    return font.getbbox(text, anchor="ls", language=language)
+def measure(line: Line, size: int, weight: int | None = None) -> tuple[int, int, int, int]:
+    """The inked box ``(x0, y0, x1, y1)`` of ``line`` drawn with its pen at the origin on the baseline."""
+    x0, y0, x1, y1 = _layout(line, size, weight, 0)[1]
+    return round(x0), round(y0), round(x1), round(y1)
 
 
-def fit_size(
-    text: str,
-    face: FontFace,
-    box: tuple[float, float],
-    ink_height: float,
-    *,
-    weight: int | None = None,
-    language: str | None = None,
-) -> int:
+def _layout(
+    line: Line, size: int, weight: int | None, stroke: int
+) -> tuple[list[tuple[float, Run, ImageFont.FreeTypeFont, dict]], tuple[float, float, float, float]]:
+    """Each run's pen position on a shared baseline (left to right), and the union of their ink."""
+    raqm = features.check("raqm")
+    placed = []
+    pen = 0.0
+    box = [np.inf, np.inf, -np.inf, -np.inf]
+    for run in line.visual_runs:
+        font = load_font(run.face, size, weight)
+        options = {"direction": run.direction, "language": line.language} if raqm else {}
+        x0, y0, x1, y1 = font.getbbox(run.text, anchor="ls", stroke_width=stroke, **options)
+        if x1 > x0 and y1 > y0:
+            box = [min(box[0], pen + x0), min(box[1], y0), max(box[2], pen + x1), max(box[3], y1)]
+        placed.append((pen, run, font, options))
+        pen += font.getlength(run.text, **options)
+    if not np.isfinite(box[0]):
+        box = [0.0, 0.0, 0.0, 0.0]
+    return placed, (box[0], box[1], box[2], box[3])
+
+
+def fit_size(line: Line, box: tuple[float, float], ink_height: float, *, weight: int | None = None) -> int:
     """The font size whose ink is ``ink_height`` tall (the source text's), shrunk so the line fits
     ``box`` = (width, height)."""
     probe_size = 100
-    x0, y0, x1, y1 = measure(text, load_font(face, probe_size, weight), language)
+    x0, y0, x1, y1 = measure(line, probe_size, weight)
     ink_w, ink_h = max(1, x1 - x0), max(1, y1 - y0)
     scale = min(ink_height / ink_h, box[0] / ink_w, box[1] / ink_h)
     return max(4, int(probe_size * scale))
 
 
 def render_line(
-    text: str,
-    face: FontFace,
+    line: Line,
     size: int,
     colour: tuple[int, int, int],
     *,
     weight: int | None = None,
-    language: str | None = None,
     stroke: int = 0,
     canvas: tuple[int, int] | None = None,
 ) -> TextLayer:
@@ -212,31 +384,26 @@ def render_line(
     ``stroke`` > 0 adds an outline of that many pixels to the coverage (for subtitles, drawn under the
     fill by :func:`render_outlined`).
     """
-    font = load_font(face, size, weight)
-    x0, y0, x1, y1 = font.getbbox(text, anchor="mm", language=language, stroke_width=stroke)
+    placed, (x0, y0, x1, y1) = _layout(line, size, weight, stroke)
     pad = 2 + stroke
     if canvas is None:
-        canvas = (x1 - x0 + 2 * pad, y1 - y0 + 2 * pad)
+        canvas = (int(np.ceil(x1 - x0)) + 2 * pad, int(np.ceil(y1 - y0)) + 2 * pad)
     w, h = canvas
     # Centre the ink (not the advance box) so scripts with tall or deep glyphs sit in the middle.
-    origin = (w / 2 - (x0 + x1) / 2, h / 2 - (y0 + y1) / 2)
+    origin = (round(w / 2 - (x0 + x1) / 2), round(h / 2 - (y0 + y1) / 2))
     mask = Image.new("L", (w, h), 0)
-    ImageDraw.Draw(mask).text(
-        origin,
-        text,
-        font=font,
-        fill=255,
-        anchor="mm",
-        language=language,
-        stroke_width=stroke,
-        stroke_fill=255,
-    )
+    draw = ImageDraw.Draw(mask)
+    for pen, run, font, options in placed:
+        draw.text(
+            (origin[0] + pen, origin[1]), run.text, font=font, fill=255, anchor="ls",
+            stroke_width=stroke, stroke_fill=255, **options,
+        )  # fmt: skip
     alpha = np.asarray(mask, dtype=np.float32) / 255.0
     ink = (
-        round(origin[0] + x0),
-        round(origin[1] + y0),
-        round(origin[0] + x1),
-        round(origin[1] + y1),
+        int(np.floor(origin[0] + x0)),
+        int(np.floor(origin[1] + y0)),
+        int(np.ceil(origin[0] + x1)),
+        int(np.ceil(origin[1] + y1)),
     )
     return TextLayer(alpha=alpha, colour=colour, ink=ink)
 
@@ -258,17 +425,15 @@ def composite(image: np.ndarray, layer: TextLayer, at: tuple[int, int]) -> None:
 
 
 def render_outlined(
-    text: str,
-    face: FontFace,
+    line: Line,
     size: int,
     *,
     fill: tuple[int, int, int] = (255, 255, 255),
     outline: tuple[int, int, int] = (0, 0, 0),
-    language: str | None = None,
 ) -> list[TextLayer]:
     """An outlined line (outline layer first, then the fill) on one shared canvas, for subtitles."""
     stroke = max(1, size // 14)
-    under = render_line(text, face, size, outline, language=language, stroke=stroke)
+    under = render_line(line, size, outline, stroke=stroke)
     canvas = under.alpha.shape[1], under.alpha.shape[0]
-    over = render_line(text, face, size, fill, language=language, canvas=canvas)
+    over = render_line(line, size, fill, canvas=canvas)
     return [under, over]

@@ -39,14 +39,44 @@ async function start() {
     return;
   }
   for (const kind of await api("/api/kinds")) state.kinds[kind.name] = kind;
-  const projects = await api("/api/projects");
-  state.project = projects.length ? projects[projects.length - 1] : await postJson("/api/projects", { name: "My project" });
+  let projects = await api("/api/projects");
+  if (!projects.length) projects = [await postJson("/api/projects", { name: "My project" })];
+  const remembered = projects.find((p) => p.id === localStorage.getItem(PROJECT_KEY));
   setupInvent();
-  await refreshAssets();
-  await refreshTakes();
+  drawLocalizeTable();
+  await switchProject(remembered || projects[projects.length - 1], projects);
+  $("#project-switch").hidden = false;
   $("#studio").hidden = false; // shown only once the project is loaded, so every control works at once
   document.body.dataset.ready = "true";
 }
+
+// ---- project switcher ------------------------------------------------------------------------------------
+const PROJECT_KEY = "shotcraft.project";
+async function switchProject(project, projects) {
+  projects = projects || (await api("/api/projects"));
+  state.project = project;
+  localStorage.setItem(PROJECT_KEY, project.id);
+  $("#project-select").replaceChildren(...projects.map((p) => el("option", { value: p.id }, p.name)));
+  $("#project-select").value = project.id;
+  // Nothing of the previous project may stay on screen: sources, outputs, progress, comparisons.
+  state.assets = []; state.takes = []; comparing.clear();
+  for (const id of ["#invent-takes-grid", "#localize-takes-grid", "#invent-progress-box", "#transform-progress-box",
+                    "#localize-progress-box", "#advice"]) { $(id).replaceChildren(); delete $(id).dataset.state; }
+  $("#output-video").hidden = true; $("#download-link").hidden = true; $("#upload-status").textContent = "";
+  await refreshAssets();
+  await refreshTakes();
+  document.body.dataset.project = project.id;
+}
+$("#project-select").addEventListener("change", async () => {
+  const projects = await api("/api/projects");
+  await switchProject(projects.find((p) => p.id === $("#project-select").value), projects);
+});
+$("#new-project").addEventListener("click", async () => {
+  const name = $("#new-project-name").value.trim() || `Project ${$("#project-select").options.length + 1}`;
+  const project = await postJson("/api/projects", { name });
+  $("#new-project-name").value = "";
+  await switchProject(project);
+});
 
 $("#key-save").addEventListener("click", async () => {
   try {
@@ -98,19 +128,27 @@ function fillSources(select) {
     ...state.assets.filter((a) => a.kind === "video").map((a) => [`asset:${a.id}`, `clip ${a.name}`, a.content_url]),
     ...state.takes.map((t) => [`take:${t.id}`, `take ${t.id.slice(5, 11)} (${t.engine})`, t.content_url]),
   ];
-  const current = select || $("#source-select").value;
-  $("#source-select").replaceChildren(...options.map(([value, label, url]) => el("option", { value, "data-url": url }, label)));
-  if (current && options.some(([v]) => v === current)) $("#source-select").value = current;
+  for (const id of ["#source-select", "#localize-source"]) {
+    const current = select || $(id).value;
+    $(id).replaceChildren(...options.map(([value, label, url]) => el("option", { value, "data-url": url }, label)));
+    if (current && options.some(([v]) => v === current)) $(id).value = current;
+  }
   loadSource();
+  loadLocalizeSource();
 }
 
 function loadSource() {
   const option = $("#source-select").selectedOptions[0];
-  if (!option || state.source === option.value) return;
-  state.source = option.value;
+  if ((option ? option.value : null) === state.source) return;
+  // Locks, corners and keyframes are drawn on one source: a new source starts without them.
+  state.source = option ? option.value : null;
   state.locks = []; state.corners = []; state.keyframes = [];
-  $("#source-video").src = option.dataset.url;
+  showVideo($("#source-video"), option);
   drawOverlay(); drawKeyframes();
+}
+function showVideo(player, option) {
+  if (option) player.src = option.dataset.url;
+  else { player.removeAttribute("src"); player.load(); }
 }
 $("#source-select").addEventListener("change", loadSource);
 
@@ -209,13 +247,22 @@ $("#keyframe-input").addEventListener("change", async (event) => {
   const asset = await uploadFile(file);
   state.keyframes = state.keyframes.filter((k) => Math.abs(k.seconds - video.currentTime) > 1e-3);
   state.keyframes.push({ seconds: Number(video.currentTime.toFixed(3)), asset });
+  state.keyframes.sort((a, b) => a.seconds - b.seconds);
   drawKeyframes();
   event.target.value = "";
 });
 function drawKeyframes() {
   $("#keyframe-track").replaceChildren(...state.keyframes.map((k) =>
     el("span", { class: "kf", title: `${k.asset.name} at ${k.seconds} s`, style: `left:${(100 * k.seconds) / (video.duration || 1)}%` })));
+  $("#keyframe-list").replaceChildren(...state.keyframes.map((k) => el("li", { class: "keyframe" },
+    el("img", { src: k.asset.content_url, alt: k.asset.name }),
+    el("span", {}, `${k.seconds.toFixed(2)} s · ${k.asset.name}`), " ",
+    el("button", { onclick: () => { state.keyframes = state.keyframes.filter((x) => x !== k); drawKeyframes(); } }, "Remove"))));
 }
+video.addEventListener("seeked", () => { // however the frame moved (timeline, player), the timeline follows
+  $("#timeline-time").textContent = `${video.currentTime.toFixed(2)} s`;
+  if (video.duration) $("#timeline").value = Math.round((1000 * video.currentTime) / video.duration);
+});
 for (const name of ["motion", "structure"]) {
   $(`#${name}`).addEventListener("input", () => { $(`#${name}-out`).value = $(`#${name}`).value === "0" ? "off" : $(`#${name}`).value; });
 }
@@ -241,34 +288,39 @@ async function transformSpec() {
     const image = await uploadFile(file);
     spec.operations.push({ op: "swap", image: `asset:${image.id}`, corners: state.corners });
   }
-  if ($("#op-localize").checked) {
-    const markets = $("#markets").value.split(",").map((m) => m.trim()).filter(Boolean);
-    const replacements = {};
-    if ($("#replace-from").value.trim()) {
-      replacements[$("#replace-from").value.trim()] = Object.fromEntries(
-        $("#replace-to").value.split(";").map((p) => p.split("=").map((s) => s.trim())).filter((p) => p.length === 2));
-    }
-    spec.operations.push({ op: "localize", markets, replacements });
-  }
   return spec;
 }
 
-$("#run-transform").addEventListener("click", async () => {
-  const box = $("#transform-progress-box");
+// Queue the job `body()` builds, follow it in `box`, let `show` put a successful outcome on screen, then mark
+// the box with the job's final state: whoever waits for that (a script, a test) finds the results shown.
+async function runJob(box, body, show) {
+  delete box.dataset.state; // the previous job's outcome no longer describes this box
   try {
-    const [type, id] = $("#source-select").value.split(":");
-    const body = { project_id: state.project.id, kind: "transform", spec: await transformSpec() };
-    body[type === "asset" ? "source_asset_id" : "source_take_id"] = id;
-    const job = await postJson("/api/jobs", body);
-    const final = await follow(job, box);
-    if (final.state === "succeeded") {
+    const final = await follow(await postJson("/api/jobs", await body()), box);
+    if (final.state === "succeeded") await show(final);
+    box.dataset.state = final.state;
+  } catch (err) {
+    box.replaceChildren(el("p", { class: "error" }, err.message));
+    box.dataset.state = "error";
+  }
+}
+function withSource(body, select) {
+  const [type, id] = $(select).value.split(":");
+  body[type === "asset" ? "source_asset_id" : "source_take_id"] = id;
+  return body;
+}
+
+$("#run-transform").addEventListener("click", () => {
+  $("#output-video").hidden = true; $("#download-link").hidden = true;
+  runJob($("#transform-progress-box"),
+    async () => withSource({ project_id: state.project.id, kind: "transform", spec: await transformSpec() }, "#source-select"),
+    async (final) => {
       const take = await api(`/api/takes/${final.take_ids[0]}`);
       $("#output-video").src = take.content_url; $("#output-video").hidden = false;
       Object.assign($("#download-link"), { href: take.content_url, download: `${take.id}.mp4`, hidden: false });
       $("#download-link").textContent = `Download ${take.id}.mp4 (${take.frame_count} frames, ${take.fps} fps)`;
       await refreshTakes();
-    }
-  } catch (err) { box.replaceChildren(el("p", { class: "error" }, err.message)); }
+    });
 });
 
 // ---- progress: server-sent events read with fetch (so the cookie or a header can authorise them) --------
@@ -298,7 +350,6 @@ async function follow(job, box) {
     }
   }
   cancel.remove();
-  box.dataset.state = last.state;
   return last;
 }
 
@@ -311,19 +362,25 @@ function setupInvent() {
     $("#run-invent").disabled = true;
   }
 }
-$("#run-invent").addEventListener("click", async () => {
-  const box = $("#invent-progress-box");
-  try {
-    const job = await postJson("/api/jobs", {
-      project_id: state.project.id, kind: "invent",
-      spec: { prompt: $("#invent-prompt").value, takes: Number($("#invent-takes").value), duration: Number($("#invent-duration").value) },
-    });
-    const final = await follow(job, box);
-    await refreshTakes();
-    const ids = new Set(final.take_ids || []);
-    $("#invent-takes-grid").replaceChildren(...state.takes.filter((t) => ids.has(t.id)).map(takeCard));
-  } catch (err) { box.replaceChildren(el("p", { class: "error" }, err.message)); }
-});
+function inventSpec() {
+  const spec = {
+    prompt: $("#invent-prompt").value, takes: Number($("#invent-takes").value),
+    duration: Number($("#invent-duration").value), quality: $("#invent-quality").value,
+  };
+  // Empty fields are left out, so the model's own size and a random seed apply (the seeds are recorded).
+  for (const name of ["width", "height", "seed"]) {
+    if ($(`#invent-${name}`).value !== "") spec[name] = Number($(`#invent-${name}`).value);
+  }
+  return spec;
+}
+$("#run-invent").addEventListener("click", () => runJob($("#invent-progress-box"),
+  async () => ({ project_id: state.project.id, kind: "invent", spec: inventSpec() }),
+  (final) => showJobTakes(final, "#invent-takes-grid")));
+async function showJobTakes(final, grid) {
+  await refreshTakes();
+  const ids = new Set(final.take_ids);
+  $(grid).replaceChildren(...state.takes.filter((t) => ids.has(t.id)).map(takeCard));
+}
 
 // ---- takes: compare, pick, lineage, download ------------------------------------------------------------
 const comparing = new Set();
@@ -335,7 +392,8 @@ async function refreshTakes() {
   fillSources();
 }
 function takeCard(t) {
-  const ops = (t.spec.operations || []).map((op) => op.op + (op.preset ? `:${op.preset}` : "")).join(", ") || t.kind;
+  const ops = t.market ? `localize:${t.market}`
+    : (t.spec.operations || []).map((op) => op.op + (op.preset || op.look ? `:${op.preset || op.look}` : "")).join(", ") || t.kind;
   const parent = t.parent_take_id ? `take ${t.parent_take_id}` : t.source_asset_id ? `asset ${t.source_asset_id}` : "prompt";
   return el("div", { class: `card${t.picked ? " picked" : ""}`, "data-take": t.id },
     el("video", { src: t.content_url, controls: true, preload: "metadata", muted: true }),
@@ -352,9 +410,56 @@ function takeCard(t) {
 }
 function drawCompare() {
   const picked = state.takes.filter((t) => comparing.has(t.id));
+  $("#compare-box").hidden = picked.length < 2;
   $("#compare").replaceChildren(...(picked.length > 1 ? picked.map((t) =>
-    el("div", { class: "card" }, el("video", { src: t.content_url, controls: true, autoplay: true, loop: true, muted: true }),
-      el("div", { class: "meta" }, t.id))) : []));
+    el("div", { class: "card", "data-take": t.id }, el("video", { src: t.content_url, controls: true, loop: true, muted: true, preload: "auto" }),
+      el("div", { class: "meta" }, `${t.id} · ${t.name} · ${t.kind}${t.market ? " " + t.market : ""}${t.seed !== null ? ` · seed ${t.seed}` : ""}`))) : []));
 }
+$("#compare-play").addEventListener("click", () => {
+  // Restart every compared take at once so the same moment is on screen side by side.
+  for (const v of document.querySelectorAll("#compare video")) { v.currentTime = 0; v.play(); }
+});
+
+// ---- localize: one clip into market versions --------------------------------------------------------------
+function localizeMarkets() {
+  return $("#localize-markets").value.split(",").map((m) => m.trim()).filter(Boolean);
+}
+function localizeRows() {
+  // The table as it stands: [{source, texts: {market: text}}], read from its inputs.
+  return [...$("#localize-table tbody").rows].map((row) => ({
+    source: row.querySelector("input[data-col=source]").value,
+    texts: Object.fromEntries([...row.querySelectorAll("input[data-market]")].map((i) => [i.dataset.market, i.value])),
+  }));
+}
+function drawLocalizeTable(rows) {
+  rows = rows || localizeRows();
+  if (!rows.length) rows = [{ source: "", texts: {} }];
+  const markets = localizeMarkets();
+  $("#localize-table thead").replaceChildren(el("tr", {}, el("th", {}, "source text"), ...markets.map((m) => el("th", {}, m))));
+  $("#localize-table tbody").replaceChildren(...rows.map((r) => el("tr", {},
+    el("td", {}, el("input", { "data-col": "source", value: r.source, placeholder: "text in the clip", size: 14 })),
+    ...markets.map((m) => el("td", {}, el("input", { "data-market": m, value: r.texts[m] || "", size: 14 }))))));
+}
+$("#localize-markets").addEventListener("change", () => drawLocalizeTable());
+$("#localize-add-row").addEventListener("click", () => drawLocalizeTable([...localizeRows(), { source: "", texts: {} }]));
+function loadLocalizeSource() {
+  const option = $("#localize-source").selectedOptions[0];
+  const value = option ? option.value : "";
+  if ($("#localize-video").dataset.source === value) return;
+  $("#localize-video").dataset.source = value;
+  showVideo($("#localize-video"), option);
+}
+$("#localize-source").addEventListener("change", loadLocalizeSource);
+function localizeSpec() {
+  const replacements = {};
+  for (const row of localizeRows()) {
+    const texts = Object.fromEntries(Object.entries(row.texts).filter(([, text]) => text.trim()));
+    if (row.source.trim() && Object.keys(texts).length) replacements[row.source.trim()] = texts;
+  }
+  return { markets: localizeMarkets(), replacements };
+}
+$("#run-localize").addEventListener("click", () => runJob($("#localize-progress-box"),
+  async () => withSource({ project_id: state.project.id, kind: "localize", spec: localizeSpec() }, "#localize-source"),
+  (final) => showJobTakes(final, "#localize-takes-grid")));
 
 start();

@@ -141,28 +141,31 @@ def signage_frames(
     appear: int = 0,
     board: tuple[int, int, int] = (236, 226, 198),
     ink: tuple[int, int, int] = (28, 36, 110),
+    occluder: tuple[int, int] | None = None,
 ) -> Iterator[np.ndarray]:
     """Real footage with a sign carrying ``text`` that slides, grows, turns a little in perspective and
-    dims over the clip; it appears at frame ``appear``. Frames are RGB arrays."""
+    dims over the clip; it appears at frame ``appear``. With ``occluder`` = (first, last) frame, a dark
+    pole passes in front of the sign from right to left over those frames. Frames are RGB arrays."""
     import cv2
     from PIL import Image, ImageDraw
 
     from shotcraft.engines.classic import typeset
     from shotcraft.media.synth import footage_frames
 
-    face = typeset.pick_face(text)
     font_px = max(12, round(height * 0.11))
-    font = typeset.load_font(face, font_px, 700)
-    x0, y0, x1, y1 = font.getbbox(text, anchor="ls")
+    lettering = typeset.render_line(typeset.choose_fonts(text), font_px, ink, weight=700)
     pad = font_px // 2
-    sign_w, sign_h = x1 - x0 + 2 * pad, y1 - y0 + 2 * pad
+    lx0, ly0, lx1, ly1 = lettering.ink
+    sign_w, sign_h = lx1 - lx0 + 2 * pad, ly1 - ly0 + 2 * pad
     sign = Image.new("RGB", (sign_w, sign_h), board)
-    draw = ImageDraw.Draw(sign)
-    draw.text((pad - x0, pad - y0), text, font=font, fill=ink, anchor="ls")
-    draw.rectangle((1, 1, sign_w - 2, sign_h - 2), outline=tuple(c // 2 for c in board), width=2)
+    ImageDraw.Draw(sign).rectangle(
+        (1, 1, sign_w - 2, sign_h - 2), outline=tuple(c // 2 for c in board), width=2
+    )
+    sign_pixels = np.array(sign)
+    typeset.composite(sign_pixels, lettering, (pad - lx0, pad - ly0))
     rng = np.random.default_rng(7)
     grain = rng.normal(0, 6, (sign_h, sign_w, 1)).astype(np.float32)
-    sign_rgb = np.clip(np.asarray(sign, np.float32) + grain, 0, 255)
+    sign_rgb = np.clip(sign_pixels.astype(np.float32) + grain, 0, 255)
     corners = np.array([[0, 0], [sign_w, 0], [sign_w, sign_h], [0, sign_h]], np.float32)
     for i, frame in enumerate(footage_frames(footage, frames, width, height)):
         if i < appear:
@@ -185,7 +188,14 @@ def signage_frames(
         warp = cv2.getPerspectiveTransform(corners, quad)
         layer = cv2.warpPerspective(sign_rgb * (1.0 - 0.2 * t), warp, (width, height), flags=cv2.INTER_LINEAR)
         alpha = cv2.warpPerspective(np.ones((sign_h, sign_w), np.float32), warp, (width, height))[..., None]
-        yield np.clip(frame * (1 - alpha) + layer * alpha + 0.5, 0, 255).astype(np.uint8)
+        out = np.clip(frame * (1 - alpha) + layer * alpha + 0.5, 0, 255).astype(np.uint8)
+        if occluder is not None and occluder[0] <= i <= occluder[1]:
+            # Crosses the sign's extent (at its size now) from just right of it to just left of it.
+            u = (i - occluder[0]) / max(1, occluder[1] - occluder[0])
+            pole = round(0.07 * width)
+            x = round(cx + (w2 + pole) * (1 - 2 * u) - pole / 2)
+            out[:, max(0, x) : max(0, x + pole)] = (52, 44, 40)
+        yield out
 
 
 def demo_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
