@@ -23,8 +23,7 @@ import pytest
 from PIL import Image
 
 from output_contract import check_contract, display_frames
-from shotcraft.engines.base import EngineUnavailable
-from shotcraft.media.errors import MediaError
+from shotcraft.errors import EngineUnavailable, MediaError
 from shotcraft.media.probe import probe
 from shotcraft.media.synth import make_clip
 from shotcraft.pipeline import transform

@@ -213,7 +213,7 @@ def _render(
             prefix = take
         else:
             if not card.can("transform"):
-                from shotcraft.engines.base import EngineUnavailable
+                from shotcraft.errors import EngineUnavailable
 
                 raise EngineUnavailable(
                     f"{card.name} can only extend forwards (it conditions on a first frame)"

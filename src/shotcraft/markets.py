@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from shotcraft.engines.base import EngineUnavailable, Progress, no_progress
-from shotcraft.media.errors import MediaError
+from shotcraft.engines.base import Progress, no_progress
+from shotcraft.errors import EngineUnavailable, MediaError
 from shotcraft.media.subtitles import mux_subtitles, read_subtitles
 from shotcraft.pipeline import TakeResult, transform
 from shotcraft.spec import LocalizeOp, OutputSpec, SpecError, TransformSpec, validate_spec

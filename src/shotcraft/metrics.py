@@ -43,7 +43,7 @@ import av
 import cv2
 import numpy as np
 
-from shotcraft.media.errors import MediaError
+from shotcraft.errors import MediaError
 from shotcraft.media.probe import MediaInfo, probe
 from shotcraft.media.read import VideoReader
 from shotcraft.signals.flow import compute_flow, flow_confidence, warping_error

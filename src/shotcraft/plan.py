@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from shotcraft.media.errors import MediaError
+from shotcraft.errors import MediaError
 from shotcraft.media.probe import MediaInfo, VideoInfo, probe
 from shotcraft.media.timing import frame_at_fraction, frame_at_seconds
 from shotcraft.spec import (

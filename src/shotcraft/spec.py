@@ -28,6 +28,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shotcraft.errors import SpecError
+
 MAX_KEYFRAMES = 64
 
 STRENGTH_PRESETS = (
@@ -56,14 +58,6 @@ Adherence = Literal["off"] | Annotated[int, Field(ge=1, le=9)]
 RELIGHT_PRESETS = ("golden_hour", "blue_hour", "night", "overcast", "noon")
 LOOK_PRESETS = ("watercolour", "pencil", "cartoon", "film_print")
 OUTPUT_FORMATS = ("mp4_h264", "mp4_h265", "mov_prores", "png_sequence")
-
-
-class SpecError(ValueError):
-    """A spec that cannot be carried out; ``problems`` holds one plain sentence per problem."""
-
-    def __init__(self, problems: list[str] | str):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("; ".join(self.problems))
 
 
 class _Model(BaseModel):

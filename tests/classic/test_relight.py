@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shotcraft.engines.base import EngineUnavailable
 from shotcraft.engines.classic import ClassicEngine
 from shotcraft.engines.classic.lut import LutTimeline, apply_lut, fit_lut, identity_lut
 from shotcraft.engines.classic.relight import (
@@ -21,6 +20,7 @@ from shotcraft.engines.classic.relight import (
     relight,
     resolve_relight,
 )
+from shotcraft.errors import EngineUnavailable
 from shotcraft.media.read import VideoReader
 from shotcraft.metrics import score
 from shotcraft.pipeline import transform

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from shotcraft.engines.base import EngineUnavailable
+from shotcraft.errors import EngineUnavailable
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
 from shotcraft.pipeline import transform

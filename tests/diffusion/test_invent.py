@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shotcraft.engines.base import EngineUnavailable
+from shotcraft.errors import EngineUnavailable
 from shotcraft.invent import final_of, generate
 from shotcraft.media.probe import probe
 from shotcraft.media.read import VideoReader

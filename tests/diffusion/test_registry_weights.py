@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from shotcraft.cli import app
-from shotcraft.engines.base import EngineUnavailable
 from shotcraft.engines.diffusion.registry import MODELS, get_model
 from shotcraft.engines.diffusion.weights import locate, missing_parts
+from shotcraft.errors import EngineUnavailable
 
 REQUIRED = [
     "wan2.1-t2v-1.3b", "wan2.1-t2v-14b", "wan2.1-i2v-14b-480p", "wan2.1-flf2v-14b", "wan2.1-vace-1.3b",

@@ -13,11 +13,11 @@ import av
 import numpy as np
 import pytest
 
-from shotcraft.engines.base import EngineUnavailable
 from shotcraft.engines.diffusion import engine_for, run_job
 from shotcraft.engines.diffusion import wan as wan_runner
 from shotcraft.engines.diffusion.job import WindowJob
 from shotcraft.engines.diffusion.windows import plan_windows
+from shotcraft.errors import EngineUnavailable
 from shotcraft.media.probe import probe
 from shotcraft.media.read import VideoReader
 from shotcraft.pipeline import transform

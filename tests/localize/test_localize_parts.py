@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from shotcraft.cli import app
 from shotcraft.engines.classic import typeset
 from shotcraft.engines.classic.localize import load_table, market_strings
-from shotcraft.media.errors import MediaError
+from shotcraft.errors import MediaError
 from shotcraft.media.subtitles import Cue, cue_at, read_subtitles
 from shotcraft.signals.ocr import TextBox
 from shotcraft.signals.text_tracks import match_strings

@@ -28,8 +28,7 @@ EXIT_BAD_INPUT = 2
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    from shotcraft.engines.base import EngineUnavailable
-    from shotcraft.media.errors import MediaError
+    from shotcraft.errors import EngineUnavailable, MediaError
     from shotcraft.spec import SpecError
 
     return (MediaError, SpecError, EngineUnavailable, FileNotFoundError, PermissionError)

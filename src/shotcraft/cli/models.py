@@ -20,9 +20,9 @@ def list_models(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Show every model: pipeline, fps, frame grid, resolutions, GPU memory, and whether weights are here."""
-    from shotcraft.engines.base import EngineUnavailable
     from shotcraft.engines.diffusion.registry import MODELS
     from shotcraft.engines.diffusion.weights import locate
+    from shotcraft.errors import EngineUnavailable
 
     def weights_of(card) -> str | None:
         try:
@@ -75,9 +75,9 @@ def verify_model(
     name: str | None = typer.Option(None, "--model", help="Also check it holds this model's transformer."),
 ) -> None:
     """Check that a weights folder is complete (and, with --model, that it is that model)."""
-    from shotcraft.engines.base import EngineUnavailable
     from shotcraft.engines.diffusion.registry import get_model
     from shotcraft.engines.diffusion.weights import missing_parts
+    from shotcraft.errors import EngineUnavailable
 
     missing = missing_parts(folder)
     if missing:

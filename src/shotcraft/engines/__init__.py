@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shotcraft.engines.base import Engine, EngineUnavailable
+from shotcraft.engines.base import Engine
+from shotcraft.errors import EngineUnavailable
 
 if TYPE_CHECKING:
     from shotcraft.plan import TransformPlan

@@ -25,10 +25,6 @@ def no_progress(stage: str, done: int, total: int) -> None:
     """The default progress callback: report nothing."""
 
 
-class EngineUnavailable(RuntimeError):
-    """The engine cannot run here (missing weights, package or device); the message says what is missing."""
-
-
 @runtime_checkable
 class Engine(Protocol):
     name: str

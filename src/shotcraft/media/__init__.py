@@ -1,6 +1,6 @@
 """Media core: probe, streaming read, atomic write with stream copy, exact timing."""
 
-from shotcraft.media.errors import MediaError
+from shotcraft.errors import MediaError
 from shotcraft.media.probe import AudioInfo, MediaInfo, SubtitleInfo, VideoInfo, probe
 from shotcraft.media.read import VideoReader, read_frames
 from shotcraft.media.write import VideoWriter, check_output_path, write_sidecar

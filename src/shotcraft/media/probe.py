@@ -21,7 +21,7 @@ from typing import Any
 
 import av
 
-from shotcraft.media.errors import MediaError
+from shotcraft.errors import MediaError
 
 #: Frame rates worth snapping to when the stream's own rate is not exact.
 _COMMON_RATES = [Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001), Fraction(120000, 1001)]

@@ -24,7 +24,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from shotcraft.media.errors import MediaError
+from shotcraft.errors import MediaError
 from shotcraft.media.probe import MediaInfo, VideoInfo, probe
 
 # swscale's colourspace ids for the matrix coefficients ffmpeg tags (AVCOL_SPC_* → SWS_CS_*).

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from shotcraft.media.errors import MediaError
+from shotcraft.errors import MediaError
 
 SAMPLE_CLIPS = {
     "bikes": "bikes.mp4",

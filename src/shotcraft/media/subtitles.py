@@ -24,7 +24,7 @@ from pathlib import Path
 
 import av
 
-from shotcraft.media.errors import MediaError
+from shotcraft.errors import MediaError
 
 _TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")

@@ -32,7 +32,7 @@ from typing import Any
 import av
 import numpy as np
 
-from shotcraft.media.errors import MediaError
+from shotcraft.errors import MediaError
 from shotcraft.media.probe import MediaInfo, VideoInfo
 from shotcraft.media.read import from_rgb
 from shotcraft.spec import OutputSpec

@@ -116,7 +116,7 @@ def _identify(path: Path) -> tuple[str, str, dict[str, Any]]:
                 415, f"the upload looks like {media_type} but cannot be read: {exc}"
             ) from None
         return kind, media_type, {"width": width, "height": height}
-    from shotcraft.media.errors import MediaError
+    from shotcraft.errors import MediaError
     from shotcraft.media.probe import probe
 
     try:

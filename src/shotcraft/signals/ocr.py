@@ -59,7 +59,7 @@ class TextBox:
 def _engine(max_side: int | None):
     """A rapidocr engine: detection only with a ``max_side``, recognition only with None."""
     # The engine layer's error, imported here so the CLI reports a missing package as bad set-up (exit 2).
-    from shotcraft.engines.base import EngineUnavailable
+    from shotcraft.errors import EngineUnavailable
 
     try:
         from rapidocr import RapidOCR

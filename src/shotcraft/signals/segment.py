@@ -50,7 +50,7 @@ FACE_MODEL = "face_detection/face_detection_short_range.tflite"
 
 def model_path(name: str) -> Path:
     """The path of one mediapipe model file (``modules/<name>``), or EngineUnavailable saying how to get it."""
-    from shotcraft.engines.base import EngineUnavailable
+    from shotcraft.errors import EngineUnavailable
 
     roots: list[Path] = []
     if os.environ.get(MODELS_ENV):

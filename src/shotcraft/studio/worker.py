@@ -43,8 +43,7 @@ class WorkerStopping(Exception):
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Errors that are the input's fault: retrying cannot help."""
-    from shotcraft.engines.base import EngineUnavailable
-    from shotcraft.media.errors import MediaError
+    from shotcraft.errors import EngineUnavailable, MediaError
     from shotcraft.spec import SpecError
 
     return (SpecError, MediaError, EngineUnavailable)

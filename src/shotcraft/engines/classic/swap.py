@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from shotcraft.engines.base import EngineUnavailable, Progress, no_progress
+from shotcraft.engines.base import Progress, no_progress
+from shotcraft.errors import EngineUnavailable
 from shotcraft.plan import PlannedKeyframe, quarter_turns, read_image, resolve_time
 from shotcraft.signals.masks import mask_file_frames, polygon_mask
 from shotcraft.signals.track import Track, load_track, track_region

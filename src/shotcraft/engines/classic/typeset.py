@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
 
-from shotcraft.engines.base import EngineUnavailable
+from shotcraft.errors import EngineUnavailable
 from shotcraft.spec import SpecError
 
 #: Font packages (fontpkg family name) and the scripts each is the first choice for.
@@ -182,7 +182,7 @@ def choose_fonts(text: str, language: str | None = None) -> Line:
     ``language`` (``ja``, ``ko``, ``zh``, ``zh-TW``, ...).
 
     Raises :class:`UnsupportedScript` naming the scripts no font covers, and
-    :class:`~shotcraft.engines.base.EngineUnavailable` when the text needs complex shaping and Pillow
+    :class:`~shotcraft.errors.EngineUnavailable` when the text needs complex shaping and Pillow
     was built without libraqm.
     """
     faces = installed_faces()

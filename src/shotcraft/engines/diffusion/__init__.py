@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shotcraft.engines.base import EngineUnavailable, Progress, no_progress
+from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.diffusion.controls import (
     control_choice,
     control_frames,
@@ -37,6 +37,7 @@ from shotcraft.engines.diffusion.job import WindowJob
 from shotcraft.engines.diffusion.memory import MemorySettings, choose_settings
 from shotcraft.engines.diffusion.registry import DEFAULT_MODELS, ModelCard, get_model
 from shotcraft.engines.diffusion.windows import ColourAnchor, plan_windows
+from shotcraft.errors import EngineUnavailable
 
 if TYPE_CHECKING:
     from shotcraft.media.read import VideoReader

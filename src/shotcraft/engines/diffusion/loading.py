@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shotcraft.engines.base import EngineUnavailable
 from shotcraft.engines.diffusion.memory import MemorySettings, apply_settings, torch_dtype
 from shotcraft.engines.diffusion.registry import ModelCard
 from shotcraft.engines.diffusion.weights import locate
+from shotcraft.errors import EngineUnavailable
 
 _LOADED: dict[tuple[str, str, MemorySettings], tuple[Any, list[str]]] = {}
 #: Wan's VAE is kept in float32: in bf16 it bands dark gradients (as the model authors recommend).

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
 
-from shotcraft.engines.base import EngineUnavailable
+from shotcraft.errors import EngineUnavailable
 
 Family = Literal["wan", "ltx"]
 #: What a model can be asked to do. ``transform`` means video-to-video with control video, mask and keyframes.

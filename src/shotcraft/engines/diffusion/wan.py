@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from shotcraft.engines.base import EngineUnavailable
 from shotcraft.engines.diffusion.job import WindowJob, as_uint8_video, pil
 from shotcraft.engines.diffusion.latent_locks import (
     LatentLock,
@@ -27,6 +26,7 @@ from shotcraft.engines.diffusion.latent_locks import (
     renoise,
     starting_sigma,
 )
+from shotcraft.errors import EngineUnavailable
 
 _GREY = 127
 

@@ -17,8 +17,8 @@ import json
 import os
 from pathlib import Path
 
-from shotcraft.engines.base import EngineUnavailable
 from shotcraft.engines.diffusion.registry import ModelCard
+from shotcraft.errors import EngineUnavailable
 
 #: Environment variable naming the folder that holds one sub-folder per model.
 MODELS_ENV = "SHOTCRAFT_MODELS"
