@@ -87,13 +87,13 @@ def quarter_turns(video: VideoInfo) -> int:
     return (video.rotation // 90) % 4
 
 
-def _turn_points(
+def turn_points(
     points: Iterable[Sequence[float]], k: int, width: int, height: int
 ) -> list[tuple[float, float]]:
     """Points on a displayed frame to the stored frame (``width`` x ``height``) it shows turned ``k`` times.
 
     Continuous coordinates: the stored frame spans ``0..width`` x ``0..height``, pixel ``i`` covers
-    ``[i, i + 1)``.
+    ``[i, i + 1)``. The way back (stored to displayed) is ``(-k) % 4`` turns on the displayed size.
     """
     turned = {
         0: lambda x, y: (x, y),
@@ -115,7 +115,7 @@ def to_storage_points(points: Iterable[Sequence[float]], video: VideoInfo) -> li
     >>> video.display_size, to_storage_points([(0, 0), (64, 96)], video)
     ((64, 96), [(96.0, 0.0), (0.0, 64.0)])
     """
-    return _turn_points(points, quarter_turns(video), video.width, video.height)
+    return turn_points(points, quarter_turns(video), video.width, video.height)
 
 
 def to_storage_pixels(points: Iterable[Sequence[float]], video: VideoInfo) -> list[tuple[float, float]]:
@@ -219,7 +219,7 @@ def storage_canvas(video: VideoInfo, aspect: str, anchor: str = "center") -> Can
     dw, dh = video.display_size
     shown = reframe_canvas(dw, dh, aspect, anchor)
     cw, ch = (shown.height, shown.width) if k % 2 else (shown.width, shown.height)
-    corners = _turn_points([(shown.x, shown.y), (shown.x + dw, shown.y + dh)], k, cw, ch)
+    corners = turn_points([(shown.x, shown.y), (shown.x + dw, shown.y + dh)], k, cw, ch)
     x, y = (round(min(a, b)) for a, b in zip(*corners, strict=True))
     return Canvas(cw, ch, x, y)
 

@@ -1,5 +1,5 @@
 """Planar tracking: known ground truth over real footage, real footage leaving the frame, the track file,
-corrections, bad input, and the track lock."""
+corrections, bad input, the track lock, and rotated clips (coordinates and files as a player shows them)."""
 
 from __future__ import annotations
 
@@ -23,13 +23,21 @@ from shotcraft.spec import SpecError, TrackLock, TransformSpec
 WIDTH, HEIGHT, FRAMES = 480, 270, 200
 
 
-def label_clip(path: Path, frames: int = FRAMES) -> tuple[Path, np.ndarray]:
-    """A photo label moving in perspective over bikes.mp4, and its true corners per frame."""
+def label_clip(path: Path, frames: int = FRAMES, rotation: int = 0) -> tuple[Path, np.ndarray]:
+    """A photo label moving in perspective over bikes.mp4, and its true corners per frame (as stored)."""
     size = (144, 108)
     label = cv2.resize(data.coffee(), size, interpolation=cv2.INTER_AREA)
     truth = planar_label_path(frames, WIDTH, HEIGHT, size)
     content = planar_label_frames(truth, label, footage_frames("bikes", frames, WIDTH, HEIGHT))
-    return make_clip(path, frames=frames, width=WIDTH, height=HEIGHT, content=content), truth
+    clip = make_clip(path, frames=frames, width=WIDTH, height=HEIGHT, rotation=rotation, content=content)
+    return clip, truth
+
+
+def shown_at_90(points: np.ndarray) -> np.ndarray:
+    """Stored pixel-centre points of a WIDTH x HEIGHT clip tagged 90° (a quarter turn anticlockwise) as a
+    player shows them: the stored right edge is the shown top."""
+    points = np.asarray(points, np.float64)
+    return np.stack([points[..., 1], WIDTH - 1 - points[..., 0]], axis=-1)
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +167,70 @@ def test_cli_track_writes_json_and_reports_loss(bikes100, tmp_path):
     assert bad.exit_code == 2 and "outside the 640x272 frame" in bad.output
     both = runner.invoke(app, ["track", str(bikes100), "-o", str(tmp_path / "y.json")])
     assert both.exit_code == 2 and "exactly one of" in both.output
+
+
+def test_rotated_clip_takes_and_writes_display_coordinates(tmp_path):
+    frames = 16
+    clip, truth = label_clip(tmp_path / "portrait.mp4", frames, rotation=90)
+    video = VideoReader(clip).video
+    shown = shown_at_90(truth)
+    runner = CliRunner()
+    out = tmp_path / "portrait.json"
+    corners = ",".join(f"{v:.3f}" for v in shown[0].ravel())
+    result = runner.invoke(app, ["track", str(clip), "--corners", corners, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    # The file is in the user's orientation: the displayed size, the rotation, corners where they are shown.
+    data_ = json.loads(out.read_text())
+    head = {key: data_[key] for key in ("orientation", "rotation", "width", "height")}
+    assert head == {"orientation": "display", "rotation": 90, "width": HEIGHT, "height": WIDTH}
+    file_corners = np.array([f["corners"] for f in data_["frames"]], np.float64)
+    assert np.median(np.linalg.norm(file_corners - shown, axis=2).mean(axis=1)) <= 2.0
+    # Loaded for work, it is on the stored frames again.
+    loaded = load_track(out, video)
+    assert (loaded.orientation, loaded.width, loaded.height) == ("storage", WIDTH, HEIGHT)
+    assert np.median(corner_errors(loaded, truth)) <= 2.0
+    # The user corrects frame 8 on the displayed frame (6 px to the right as shown) and re-runs.
+    data_["frames"][8].update(corners=(shown[8] + [6.0, 0.0]).tolist(), status="corrected", confidence=1.0)
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data_))
+    again = tmp_path / "again.json"
+    result = runner.invoke(app, ["track", str(clip), "--corrections", str(edited), "-o", str(again)])
+    assert result.exit_code == 0, result.output
+    fixed = json.loads(again.read_text())["frames"][8]
+    assert fixed["status"] == "corrected" and np.allclose(fixed["corners"], shown[8] + [6.0, 0.0], atol=1e-3)
+    # Shown right is stored down: the correction lands 6 px lower on the stored frame.
+    assert np.allclose(load_track(again, video).corners_at(8), truth[8] + [0.0, 6.0], atol=1e-3)
+    # A lock from the display-orientation file masks the region on the stored frames.
+    plan = plan_transform(clip, TransformSpec(locks=[TrackLock(track_file=out, feather=0)]))
+    masks = list(lock_masks(plan, VideoReader(clip)))
+    centre = truth[frames - 1].mean(axis=0).round().astype(int)
+    assert masks[-1].shape == (HEIGHT, WIDTH) and masks[-1][centre[1], centre[0]] == 1.0
+
+
+def test_rotated_clip_box_and_older_files(tmp_path):
+    clip, truth = label_clip(tmp_path / "portrait.mp4", 4, rotation=90)
+    video = VideoReader(clip).video
+    runner = CliRunner()
+    # A box inside the stored frame but outside the displayed one is refused in the user's terms.
+    bad = runner.invoke(app, ["track", str(clip), "--box", "300,10,50,50", "-o", str(tmp_path / "x.json")])
+    assert bad.exit_code == 2 and "outside the 270x480 frame (as shown, rotated 90°)" in bad.output
+    # A version-1 file (storage coordinates, no orientation field) still loads as it was written.
+    old = tmp_path / "v1.json"
+    frames = [
+        {"frame": i, "corners": truth[i].tolist(), "confidence": 1.0, "status": "tracked"} for i in range(4)
+    ]
+    frames[0]["status"] = "reference"
+    old.write_text(json.dumps({"version": 1, "source": clip.name, "width": WIDTH, "height": HEIGHT,
+                               "frame_count": 4, "reference": 0, "frames": frames}))  # fmt: skip
+    loaded = load_track(old, video)
+    assert (loaded.width, loaded.height, loaded.rotation) == (WIDTH, HEIGHT, 90)
+    assert np.allclose(loaded.corners_at(3), truth[3])
+    # Re-saved, it is a display file that loads back to the same stored corners.
+    resaved = load_track(loaded.save(tmp_path / "v2.json"), video)
+    assert np.allclose(resaved.corners_at(3), truth[3], atol=1e-3)
+    # A display file made for another rotation would put its corners elsewhere: refused.
+    other = json.loads((tmp_path / "v2.json").read_text())
+    other["rotation"] = 270
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(SpecError, match="rotated 270°, but this clip is rotated 90°"):
+        load_track(tmp_path / "other.json", video)

@@ -135,12 +135,18 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
-def models_env(tiny_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """``SHOTCRAFT_MODELS`` pointing at the tiny models, 2 steps, on the CPU."""
-    monkeypatch.setenv("SHOTCRAFT_MODELS", str(tiny_models))
+def use_tiny_models(monkeypatch: pytest.MonkeyPatch, root: Path) -> Path:
+    """``SHOTCRAFT_MODELS`` at ``root``, 2 steps, on the CPU, with no other engine settings from the
+    environment, for this process and the ones it starts."""
+    monkeypatch.setenv("SHOTCRAFT_MODELS", str(root))
     monkeypatch.setenv("SHOTCRAFT_STEPS", "2")
     monkeypatch.setenv("SHOTCRAFT_DEVICE", "cpu")
     for name in ("SHOTCRAFT_WEIGHTS", "SHOTCRAFT_WINDOW", "SHOTCRAFT_VRAM"):
         monkeypatch.delenv(name, raising=False)
-    return tiny_models
+    return root
+
+
+@pytest.fixture
+def models_env(tiny_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The engine settings pointing at the tiny models (:func:`use_tiny_models`)."""
+    return use_tiny_models(monkeypatch, tiny_models)

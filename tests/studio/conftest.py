@@ -3,6 +3,7 @@ and a tiny random model for invent jobs."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shotcraft.server.app import create_app
+from shotcraft.studio.models import ApiKey, Asset
 from shotcraft.studio.store import Store
 from shotcraft.studio.worker import Worker
 
@@ -54,6 +56,28 @@ def worker(store: Store) -> Worker:
     return Worker(store, name="test", lease_seconds=5, chunk_frames=8)
 
 
+def add_video_asset(store: Store, key: ApiKey, project_id: str, clip: Path) -> Asset:
+    """``clip`` as a video asset of the project, stored as an upload stores it (a blob named by its hash),
+    for tests that queue jobs without going through the API."""
+    data = clip.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    blob = store.blob_path(sha256)
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(data)
+    with store.write() as s:
+        asset = Asset(
+            project_id=project_id,
+            owner_key_id=key.id,
+            sha256=sha256,
+            kind="video",
+            media_type="video/mp4",
+            name=clip.name,
+            size_bytes=len(data),
+        )
+        s.add(asset)
+    return asset
+
+
 #: The model an invent job uses when its spec names none: the registry's default for inventing from a prompt.
 INVENT_MODEL = "wan2.1-vace-1.3b"
 
@@ -72,13 +96,10 @@ def tiny_invent_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def invent_env(tiny_invent_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """``SHOTCRAFT_MODELS`` at the tiny models, 2 steps, on the CPU, for this process and the ones it starts."""
-    monkeypatch.setenv("SHOTCRAFT_MODELS", str(tiny_invent_models))
-    monkeypatch.setenv("SHOTCRAFT_STEPS", "2")
-    monkeypatch.setenv("SHOTCRAFT_DEVICE", "cpu")
-    for name in ("SHOTCRAFT_WEIGHTS", "SHOTCRAFT_WINDOW", "SHOTCRAFT_VRAM"):
-        monkeypatch.delenv(name, raising=False)
-    return tiny_invent_models
+    """The engine settings pointing at the tiny invent model, for this process and the ones it starts."""
+    from tests.diffusion.conftest import use_tiny_models
+
+    return use_tiny_models(monkeypatch, tiny_invent_models)
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,11 @@ import re
 import signal
 
 from sqlalchemy import select
-from tests.studio.conftest import free_port, wait_for
+from tests.studio.conftest import add_video_asset, free_port, wait_for
 
 from shotcraft.media.probe import probe
 from shotcraft.studio import jobs
-from shotcraft.studio.models import Asset, Take
+from shotcraft.studio.models import Take
 
 CHUNK = 25
 
@@ -21,20 +21,7 @@ CHUNK = 25
 def test_killed_worker_job_resumes_from_its_last_chunk(store, secret, bikes, processes, tmp_path):
     key = store.key_for_secret(secret)
     project = jobs.create_project(store, key.id, "fault")
-    blob = store.blob_path("f" * 64)
-    blob.parent.mkdir(parents=True, exist_ok=True)
-    blob.write_bytes(bikes.read_bytes())
-    with store.write() as s:
-        asset = Asset(
-            project_id=project.id,
-            owner_key_id=key.id,
-            sha256="f" * 64,
-            kind="video",
-            media_type="video/mp4",
-            name="bikes.mp4",
-            size_bytes=blob.stat().st_size,
-        )
-        s.add(asset)
+    asset = add_video_asset(store, key, project.id, bikes)
     spec = {
         "operations": [{"op": "relight", "preset": "night"}],
         "locks": [{"kind": "rect", "x": 0, "y": 0, "width": 200, "height": 100}],

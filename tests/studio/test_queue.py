@@ -7,13 +7,14 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from tests.studio.conftest import add_video_asset
 
 from shotcraft.media.read import VideoReader
 from shotcraft.pipeline import transform
 from shotcraft.spec import TransformSpec
 from shotcraft.studio import jobs
 from shotcraft.studio.chunks import ChunkedTransform, chunk_refusal
-from shotcraft.studio.models import Asset, Job, utcnow
+from shotcraft.studio.models import Job, utcnow
 
 RELIGHT_LOCKED = {
     "operations": [{"op": "relight", "preset": "golden_hour"}],
@@ -30,19 +31,7 @@ def key(store, secret):
 @pytest.fixture
 def queued(store, key, tiny_clip):
     project = jobs.create_project(store, key.id, "q")
-    with store.write() as s:
-        asset = Asset(
-            project_id=project.id,
-            owner_key_id=key.id,
-            sha256="0" * 64,
-            kind="video",
-            media_type="video/mp4",
-            name="t",
-            size_bytes=1,
-        )
-        s.add(asset)
-    store.blob_path("0" * 64).parent.mkdir(parents=True, exist_ok=True)
-    store.blob_path("0" * 64).write_bytes(tiny_clip.read_bytes())
+    asset = add_video_asset(store, key, project.id, tiny_clip)
 
     def make(spec=None, **kwargs):
         return jobs.enqueue(

@@ -1,5 +1,9 @@
 """``shotcraft track``: follow a planar region through a clip and write the track file (JSON) to inspect,
-correct and re-run."""
+correct and re-run.
+
+Coordinates are on the frame as a player shows it (after the clip's rotation tag), in the options and in
+the track file alike, so corners read off a displayed frame can be typed in or corrected directly.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,13 @@ from shotcraft.cli.app import app, console, friendly, progress_bar
 def track(
     clip: Path = typer.Argument(..., help="The clip to track in."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the track file (.json)."),
-    box: str | None = typer.Option(None, "--box", help="The region as X,Y,W,H on the reference frame."),
+    box: str | None = typer.Option(
+        None, "--box", help="The region as X,Y,W,H on the reference frame, as a player shows it."
+    ),
     corners: str | None = typer.Option(
-        None, "--corners", help="The region's four corners x1,y1,...,x4,y4, clockwise from top-left."
+        None,
+        "--corners",
+        help="The region's four corners x1,y1,...,x4,y4, clockwise from top-left, as a player shows the frame.",
     ),
     at: str = typer.Option("0", "--at", help="Reference frame: f12 / 12 (frame), 4.2s or 50%."),
     corrections: Path | None = typer.Option(
@@ -28,10 +36,18 @@ def track(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Track a box or a four-corner planar region (label, screen, poster) forwards and backwards through
-    the whole clip. Frames where the region is hidden or outside the picture are reported, not guessed."""
+    the whole clip. Frames where the region is hidden or outside the picture are reported, not guessed.
+    Coordinates, given and written, are on the frame as a player shows it (after the rotation tag)."""
     from shotcraft.media.read import VideoReader
     from shotcraft.plan import resolve_time
-    from shotcraft.signals.track import corners_from_box, load_track, parse_corners, retrack, track_region
+    from shotcraft.signals.track import (
+        corners_from_box,
+        load_track,
+        parse_corners,
+        retrack,
+        storage_corners,
+        track_region,
+    )
     from shotcraft.spec import SpecError, parse_time_point
 
     reader = VideoReader(clip)
@@ -54,7 +70,7 @@ def track(
                 assert corners is not None
                 quad = parse_corners(corners)
             start = resolve_time(parse_time_point(at), reader.video, "--at")
-            result = track_region(reader, quad, start, progress=progress)
+            result = track_region(reader, storage_corners(quad, reader.video), start, progress=progress)
     result.save(output)
     counts: dict[str, int] = {}
     for frame in result.frames:

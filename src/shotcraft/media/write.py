@@ -34,7 +34,7 @@ import numpy as np
 
 from shotcraft.errors import MediaError
 from shotcraft.media.probe import MediaInfo, VideoInfo
-from shotcraft.media.read import from_rgb
+from shotcraft.media.read import from_rgb, to_rgb
 from shotcraft.spec import OutputSpec
 
 _CONTAINER_FOR_SUFFIX = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -298,11 +298,21 @@ class VideoWriter:
         return last + round(extra / (self.video.fps * self.video.time_base))
 
     def _write_png(self, frame: np.ndarray | av.VideoFrame) -> None:
+        """One frame as a PNG, turned upright: a PNG has no rotation tag to keep, so a rotated clip's
+        frames are written as a player shows them (``VideoInfo.rotation`` is counter-clockwise degrees,
+        the quarter turns ``np.rot90`` takes, as :func:`shotcraft.plan.quarter_turns` reads it)."""
+        turns = (self.video.rotation // 90) % 4
         if self.frames_written == 0:
             self._tmp.mkdir(parents=True, exist_ok=False)
+            if turns:
+                self.notices.append(
+                    f"PNG frames hold no rotation tag: the clip's {self.video.rotation}° rotation was "
+                    "applied, so the frames are written upright, as a player shows the clip"
+                )
         if isinstance(frame, av.VideoFrame):
-            frame = frame.to_ndarray(format="rgb24")
-        av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24").save(
+            # The clip's own colour matrix, as the reader's arrays use, so every engine's PNGs agree.
+            frame = to_rgb(frame, self.video)
+        av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(frame, k=turns)), format="rgb24").save(
             str(self._tmp / f"{self.path.name}_{self.frames_written:06d}.png")
         )
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -231,14 +231,21 @@ def _safety(width: int, height: int) -> int:
     return max(2, round(min(width, height) / 100))
 
 
-def _upright(frames: Iterable[np.ndarray], turns: int) -> Iterator[np.ndarray]:
-    """Frames turned as a player shows them: the models only find people and faces standing up."""
+def _stable_masks(
+    frames: Iterable[np.ndarray], turns: int, probability: Callable[[np.ndarray, tuple[int, int]], np.ndarray]
+) -> Iterator[np.ndarray]:
+    """One :class:`TemporalMask` over ``probability(frame, work_size)``, a map at the work size.
+
+    The model sees the frames turned ``turns`` quarter turns, as a player shows them (it only finds people
+    and faces standing up); the masks come back in the frames' own (storage) orientation.
+    """
+    smoother: TemporalMask | None = None
     for frame in frames:
-        yield np.ascontiguousarray(np.rot90(frame, turns)) if turns else frame
-
-
-def _stored(masks: Iterator[np.ndarray], turns: int) -> Iterator[np.ndarray]:
-    for mask in masks:
+        upright = np.ascontiguousarray(np.rot90(frame, turns)) if turns else frame
+        h, w = upright.shape[:2]
+        if smoother is None:
+            smoother = TemporalMask(_work_size(w, h), safety=_safety(w, h))
+        mask = smoother.update(upright, probability(upright, smoother.work_size))
         yield np.ascontiguousarray(np.rot90(mask, -turns)) if turns else mask
 
 
@@ -248,36 +255,25 @@ def people_masks(frames: Iterable[np.ndarray], turns: int = 0) -> Iterator[np.nd
     ``turns`` is the clip's rotation in quarter turns (:func:`shotcraft.plan.quarter_turns`): the model
     sees the frames upright and the masks come back in the frames' own (storage) orientation.
     """
-    if turns:
-        yield from _stored(people_masks(_upright(frames, turns)), turns)
-        return
     segmenter = PeopleSegmenter()
-    smoother: TemporalMask | None = None
-    for frame in frames:
-        h, w = frame.shape[:2]
-        if smoother is None:
-            smoother = TemporalMask(_work_size(w, h), safety=_safety(w, h))
-        yield smoother.update(frame, segmenter.probability(frame, size=smoother.work_size))
+    yield from _stable_masks(frames, turns, lambda frame, size: segmenter.probability(frame, size=size))
 
 
 def face_masks(frames: Iterable[np.ndarray], turns: int = 0) -> Iterator[np.ndarray]:
     """Temporally stable hard face masks (float32, 1 = face, hair and chin), one per frame; ``turns`` as for
     :func:`people_masks`."""
-    if turns:
-        yield from _stored(face_masks(_upright(frames, turns)), turns)
-        return
     detector = FaceDetector()
-    smoother: TemporalMask | None = None
-    for frame in frames:
+
+    def probability(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         h, w = frame.shape[:2]
-        if smoother is None:
-            smoother = TemporalMask(_work_size(w, h), safety=_safety(w, h))
-        sw, sh = smoother.work_size
-        scaled = [
+        sw, sh = size
+        boxes = [
             (x * sw / w, y * sh / h, bw * sw / w, bh * sh / h, s)
             for x, y, bw, bh, s in detector.detect(frame)
         ]
-        yield smoother.update(frame, face_probability(scaled, sw, sh))
+        return face_probability(boxes, sw, sh)
+
+    yield from _stable_masks(frames, turns, probability)
 
 
 @register_provider(PeopleLock)

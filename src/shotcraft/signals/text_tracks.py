@@ -345,26 +345,35 @@ def find_text_tracks(
     wanted: Sequence[str],
     *,
     every: int = 8,
+    turns: int = 0,
     progress: Progress | None = None,
 ) -> list[TextTrack]:
     """Follow every appearance of the ``wanted`` strings through the clip (OCR every ``every`` frames,
     less often while nothing changes).
 
+    Each decoded frame is first turned ``turns`` quarter turns counter-clockwise (``np.rot90``'s ``k``;
+    :func:`shotcraft.plan.quarter_turns` for a clip's rotation tag), so text is read upright on the frame
+    as it is shown; the tracks' quads, plates and homographies are then in that orientation.
+
     Results are cached per clip file and settings, so rendering several market versions reads the
     clip's text once.
     """
-    key = _cache_key(reader, wanted, every)
+    turns %= 4
+    key = (*_cache_key(reader, wanted, every), turns)
     if key in _CACHE:
         return _CACHE[key]
     total = len(reader)
     width, height = reader.video.width, reader.video.height
+    if turns % 2:
+        width, height = height, width
     done: list[TextTrack] = []
     live: list[_Live] = []
     # (index, grey, cut after it) for the frames since the last OCR sample, for backward extension.
     history: deque[tuple[int, np.ndarray, bool]] = deque(maxlen=MAX_SPACING * every + 1)
     prev: np.ndarray | None = None
     spacing, next_sample, last_fine = every, 0, -total
-    for index, frame in enumerate(reader.frames()):
+    for index, stored in enumerate(reader.frames()):
+        frame = np.ascontiguousarray(np.rot90(stored, turns)) if turns else stored
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         cut = prev is not None and is_cut(prev, grey)
         if history and cut:

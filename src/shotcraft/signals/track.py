@@ -18,6 +18,13 @@ The result is a :class:`Track`, saved as JSON the user can read and edit: set a 
 ``status`` to ``"corrected"``, and :func:`retrack` runs the tracker again with those frames as anchors (the
 tracker restarts from each corrected frame).
 
+**Orientation.** The tracker works on frames as decoded (*storage* orientation), so a :class:`Track` in
+memory is in storage orientation. A track *file* is in *display* orientation (as a player shows the clip,
+after its rotation tag), the frame the user reads corners off and corrects them on; it records the rotation
+it was made for, and :func:`load_track` turns it back. Version-1 files, made before that, hold storage
+coordinates and say nothing of orientation; they still load. Corners are in pixel-centre coordinates
+(OpenCV's), turned as :func:`shotcraft.plan.to_storage_pixels` turns polygons.
+
 >>> import numpy as np
 >>> quad = corners_from_box(10, 20, 100, 50)
 >>> quad.tolist()
@@ -52,7 +59,10 @@ if TYPE_CHECKING:
 #: Progress callback (stage, done, total), the same shape the engines take.
 Progress = Callable[[str, int, int], None]
 
-TRACK_VERSION = 1
+TRACK_VERSION = 2
+#: Version 1 files hold storage-orientation corners (and no ``orientation`` field); they still load.
+READABLE_VERSIONS = (1, 2)
+Orientation = Literal["display", "storage"]
 Status = Literal["reference", "corrected", "tracked", "lost", "out_of_frame"]
 #: Frames whose corners the user (or the reference) fixed: the tracker restarts from each of them.
 ANCHOR_STATUSES = ("reference", "corrected")
@@ -80,17 +90,61 @@ class TrackFrame(BaseModel):
 
 
 class Track(BaseModel):
-    """A region's four corners on every frame of one clip (clockwise from top-left on the reference)."""
+    """A region's four corners on every frame of one clip (clockwise from top-left on the reference).
+
+    ``width``, ``height`` and every frame's corners are on the frame ``orientation`` names: ``"storage"``
+    (as decoded, what the tracker, locks and swaps work on) or ``"display"`` (as a player shows the clip,
+    what track files hold). ``rotation`` is the clip's rotation tag (counter-clockwise degrees) the track
+    was made for.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     version: int = TRACK_VERSION
     source: str = ""
+    orientation: Orientation = "storage"
+    rotation: int = 0
     width: int = Field(gt=0)
     height: int = Field(gt=0)
     frame_count: int = Field(gt=0)
     reference: int = Field(ge=0)
     frames: list[TrackFrame]
+
+    @field_validator("rotation")
+    @classmethod
+    def _quarter_turn(cls, value: int) -> int:
+        if value not in (0, 90, 180, 270):
+            raise ValueError("rotation must be 0, 90, 180 or 270 (counter-clockwise degrees)")
+        return value
+
+    def oriented(self, orientation: Orientation) -> Track:
+        """This track with its size and corners on the displayed or the stored frame.
+
+        >>> track = Track(rotation=90, width=96, height=64, frame_count=1, reference=0, frames=[
+        ...     TrackFrame(frame=0, corners=[(0, 0), (95, 0), (95, 63), (0, 63)], confidence=1, status="reference")])
+        >>> shown = track.oriented("display")  # stored top-left is shown bottom-left: turned counter-clockwise
+        >>> (shown.width, shown.height), shown.frames[0].corners
+        ((64, 96), [(0.0, 95.0), (0.0, 0.0), (63.0, 0.0), (63.0, 95.0)])
+        >>> shown.oriented("storage") == track
+        True
+        """
+        if orientation == self.orientation:
+            return self
+        k = (self.rotation // 90) % 4
+        if k == 0:
+            return self.model_copy(update={"orientation": orientation})
+        width, height = (self.height, self.width) if k % 2 else (self.width, self.height)
+        # turn_points takes displayed points to the stored frame; the way back is the opposite turn.
+        turns = k if orientation == "storage" else -k
+        frames = [
+            f
+            if f.corners is None
+            else f.model_copy(update={"corners": _turn_pixels(f.corners, turns % 4, width, height)})
+            for f in self.frames
+        ]
+        return self.model_copy(
+            update={"orientation": orientation, "width": width, "height": height, "frames": frames}
+        )
 
     def corners_at(self, index: int) -> np.ndarray | None:
         """The region's corners on frame ``index`` as a ``(4, 2)`` float array, or None where not tracked."""
@@ -123,10 +177,12 @@ class Track(BaseModel):
         return runs
 
     def save(self, path: str | Path) -> Path:
-        """Write the track as JSON (one frame per line, so it diffs and edits well)."""
+        """Write the track as JSON (one frame per line, so it diffs and edits well), in display orientation
+        so its corners match the frame the user sees."""
         path = Path(path)
-        head = self.model_dump(mode="json", exclude={"frames"})
-        lines = [json.dumps(f.model_dump(mode="json"), separators=(", ", ": ")) for f in self.frames]
+        shown = self.oriented("display").model_copy(update={"version": TRACK_VERSION})
+        head = shown.model_dump(mode="json", exclude={"frames"})
+        lines = [json.dumps(f.model_dump(mode="json"), separators=(", ", ": ")) for f in shown.frames]
         body = (
             json.dumps(head, indent=2)[:-2] + ',\n  "frames": [\n    ' + ",\n    ".join(lines) + "\n  ]\n}\n"
         )
@@ -137,7 +193,10 @@ class Track(BaseModel):
 
 
 def load_track(path: str | Path, video: VideoInfo | None = None) -> Track:
-    """Read a track file, checking it is whole and (given the clip's ``video``) made for this clip."""
+    """Read a track file, checking it is whole and (given the clip's ``video``) made for this clip.
+
+    The track comes back in storage orientation, whichever orientation the file holds.
+    """
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -151,9 +210,10 @@ def load_track(path: str | Path, video: VideoInfo | None = None) -> Track:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ()))
         raise SpecError(f"track file {path.name}: {where}: {err.get('msg')}") from None
-    if track.version != TRACK_VERSION:
+    if track.version not in READABLE_VERSIONS:
         raise SpecError(
-            f"track file {path.name} has version {track.version}; this shotcraft reads {TRACK_VERSION}"
+            f"track file {path.name} has version {track.version}; this shotcraft reads "
+            f"{' and '.join(map(str, READABLE_VERSIONS))}"
         )
     if len(track.frames) != track.frame_count or any(f.frame != i for i, f in enumerate(track.frames)):
         raise SpecError(
@@ -161,13 +221,52 @@ def load_track(path: str | Path, video: VideoInfo | None = None) -> Track:
         )
     if track.reference >= track.frame_count or track.frames[track.reference].corners is None:
         raise SpecError(f"track file {path.name}: the reference frame {track.reference} has no corners")
-    made_for = (track.width, track.height, track.frame_count)
-    if video is not None and made_for != (video.width, video.height, video.frame_count):
+    if video is not None:
+        _check_made_for(track, video, path.name)
+        if track.orientation == "storage":
+            # Stored coordinates hold whatever the tag says; record the clip's, so a re-save turns right.
+            track = track.model_copy(update={"rotation": video.rotation})
+    return track.oriented("storage")
+
+
+def _check_made_for(track: Track, video: VideoInfo, name: str) -> None:
+    """The file's size, frame count and (for a display-orientation file) rotation are the clip's."""
+    shown = track.orientation == "display"
+    width, height = video.display_size if shown else (video.width, video.height)
+    if (track.width, track.height, track.frame_count) != (width, height, video.frame_count):
         raise SpecError(
-            f"track file {path.name} was made for a {track.width}x{track.height} clip of {track.frame_count} "
-            f"frames; this clip is {video.width}x{video.height} with {video.frame_count} frames"
+            f"track file {name} was made for a {track.width}x{track.height} clip of {track.frame_count} "
+            f"frames; this clip is {width}x{height} with {video.frame_count} frames"
         )
-    return track
+    if shown and track.rotation != video.rotation:
+        raise SpecError(
+            f"track file {name} was made for the clip shown rotated {track.rotation}°, but this clip is "
+            f"rotated {video.rotation}°: its corners would land elsewhere"
+        )
+
+
+def storage_corners(corners: np.ndarray, video: VideoInfo) -> np.ndarray:
+    """Corners given on the displayed frame (pixel centres, as a player shows the clip) on the stored frame
+    the tracker reads. A region mostly outside the displayed frame is refused here, in the user's terms.
+
+    >>> from fractions import Fraction
+    >>> from shotcraft.media.probe import VideoInfo
+    >>> video = VideoInfo(0, "h264", 96, 64, Fraction(25), Fraction(1, 25), 1, Fraction(1, 25), "yuv420p", 8,
+    ...                   rotation=90)
+    >>> storage_corners(corners_from_box(0, 0, 10, 20), video).tolist()  # shown top-left is stored top-right
+    [[95.0, 0.0], [95.0, 10.0], [75.0, 10.0], [75.0, 0.0]]
+    """
+    from shotcraft.plan import to_storage_pixels
+
+    corners = np.asarray(corners, np.float64).reshape(4, 2)
+    width, height = video.display_size
+    if _visible_fraction(corners, width, height) < 0.5:
+        shown = f" (as shown, rotated {video.rotation}°)" if video.rotation else ""
+        raise SpecError(
+            f"the region {np.round(corners).astype(int).tolist()} lies mostly outside the {width}x{height} "
+            f"frame{shown}: give corners on the picture"
+        )
+    return np.asarray(to_storage_pixels(corners, video), np.float64)
 
 
 def corners_from_box(x: float, y: float, width: float, height: float) -> np.ndarray:
@@ -568,6 +667,7 @@ def track_region(
     run(_backwards(reader, at, chunk))
     track = Track(
         source=reader.path.name,
+        rotation=video.rotation,
         width=video.width,
         height=video.height,
         frame_count=count,
@@ -585,6 +685,7 @@ def track_region(
 def retrack(reader: VideoReader, track: Track, *, settings: TrackerSettings | None = None,
             progress: Progress | None = None) -> Track:  # fmt: skip
     """Run the tracker again from a (user-corrected) track: its reference and every ``corrected`` frame."""
+    track = track.oriented("storage")
     if (track.width, track.height, track.frame_count) != (
         reader.video.width,
         reader.video.height,
@@ -614,6 +715,17 @@ def _backwards(reader: VideoReader, at: int, chunk: int) -> Iterator[tuple[int, 
 
 def _as_list(corners: np.ndarray) -> list[tuple[float, float]]:
     return [(round(float(x), 3), round(float(y), 3)) for x, y in np.asarray(corners).reshape(4, 2)]
+
+
+def _turn_pixels(
+    corners: list[tuple[float, float]], k: int, width: int, height: int
+) -> list[tuple[float, float]]:
+    """Pixel-centre corners turned ``k`` quarter turns onto a ``width`` x ``height`` frame (see
+    :func:`shotcraft.plan.turn_points`, which works on pixel edges)."""
+    from shotcraft.plan import turn_points
+
+    turned = turn_points([(x + 0.5, y + 0.5) for x, y in corners], k, width, height)
+    return _as_list(np.asarray(turned) - 0.5)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ removal temporally stable: nothing is inpainted per frame, so nothing flickers. 
 in front of the sign, the frame no longer looks like the sign's reference plate there
 (:func:`visible_mask`): the patch goes under it, so the occluder stays in front; a frame where none of
 the sign around the text is in view (covered, or a track that lost its sign) is left as it is.
+All of this happens on the frame as displayed (a clip's rotation tag applied, so text is read and set
+upright), and each finished frame is turned back to storage orientation.
 
 Translations come from a table (CSV or JSON, see :func:`load_table`) and/or the operation's explicit
 ``replacements``; the latter win.
@@ -34,6 +36,7 @@ import numpy as np
 from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.classic import typeset
 from shotcraft.media.subtitles import Cue, cue_at, read_subtitles
+from shotcraft.plan import quarter_turns
 from shotcraft.signals.text_tracks import TextTrack, find_text_tracks
 from shotcraft.spec import LocalizeOp, SpecError
 
@@ -207,8 +210,7 @@ class _Replacement:
     track: TextTrack
     patch: np.ndarray  # float32 RGB, plate-sized
     alpha: np.ndarray  # float32 [0, 1], plate-sized
-    ring: np.ndarray  # bool, plate pixels used for brightness matching
-    ring_mean: np.ndarray  # mean RGB of the ring on the plate
+    ring: np.ndarray  # bool, plate pixels used for brightness matching: the sign just around the edit
     smooth: np.ndarray  # float32 blurred RGB plate, for telling where something covers the sign
 
 
@@ -272,12 +274,26 @@ def build_replacement(track: TextTrack, target: str, market: str) -> _Replacemen
     ]
     edited = np.maximum(covered.astype(np.float32) / 255, cv2.dilate(written, kernel))
     alpha = np.maximum(edited, cv2.GaussianBlur(edited, (0, 0), max(1.0, grow / 2)))
-    ring = alpha < 0.01
-    if not ring.any():
-        ring = np.ones_like(ring)
-    ring_mean = plate[ring].mean(axis=0)
     smooth = cv2.GaussianBlur(plate.astype(np.float32), (0, 0), _blur_sigma(h))
-    return _Replacement(track, patch.astype(np.float32), alpha.astype(np.float32), ring, ring_mean, smooth)
+    ring = _surround(alpha, h)
+    return _Replacement(track, patch.astype(np.float32), alpha.astype(np.float32), ring, smooth)
+
+
+def _surround(alpha: np.ndarray, text_height: int) -> np.ndarray:
+    """The plate pixels in a band a quarter of the text height wide just outside the edit.
+
+    Only these set the patch's brightness in each frame. The whole plate outside the edit would not
+    do: the plate's margin often reaches past the sign into the scene behind it, which does not dim
+    or brighten with the sign, and a patch matched to it lands brighter or darker than the sign around
+    it, so the filled-in old letters show as a ghost of their own shape.
+    """
+    edited = (alpha >= 0.01).astype(np.uint8)
+    band = max(3, round(text_height / 4))
+    near = cv2.dilate(edited, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1)))
+    ring = (near > 0) & (edited == 0)
+    if not ring.any():
+        ring = edited == 0
+    return ring if ring.any() else np.ones_like(ring)
 
 
 def _inpaint(plate: np.ndarray, covered: np.ndarray, text_height: int) -> np.ndarray:
@@ -358,7 +374,12 @@ def _apply(frame: np.ndarray, source: np.ndarray, rep: _Replacement, index: int)
     ring = rep.ring & (visible > 0.99)
     if not ring.any():
         return  # nothing of the sign around the text is in view: a covered sign or a lost track
-    gain = np.clip(seen[ring].mean(axis=0) / np.maximum(rep.ring_mean, 1.0), 0.5, 2.0)
+    # Per pixel against the reference plate, then the median: the sign's own texture cancels out and
+    # the odd pixel of background or a passing object in the band does not sway the gain.
+    ref = rep.track.plate[ring].astype(np.float32)
+    bright = ref.min(axis=1) > 16
+    ratio = seen[ring][bright] / ref[bright] if bright.any() else seen[ring] / np.maximum(ref, 1.0)
+    gain = np.clip(np.median(ratio, axis=0), 0.5, 2.0)
     patch = cv2.warpPerspective(rep.patch * gain, shift, size, flags=cv2.INTER_LINEAR)
     alpha = cv2.warpPerspective(rep.alpha * visible, shift, size, flags=cv2.INTER_LINEAR)[..., None]
     roi = frame[y0:y1, x0:x1].astype(np.float32)
@@ -418,15 +439,16 @@ def localize_frames(
     strings = market_strings(op, market, plan.notices)
     subtitles = None
     if op.burn_subtitles and market in op.subtitles:
-        subtitles = _Subtitles(read_subtitles(op.subtitles[market]), market, plan.size)
+        subtitles = _Subtitles(read_subtitles(op.subtitles[market]), market, plan.video.display_size)
     replacements: list[_Replacement] = []
+    turns = quarter_turns(plan.video)
     if strings:
         every = max(1, round(float(plan.video.fps) / OCR_PER_SECOND))
-        tracks = find_text_tracks(reader, list(strings), every=every, progress=progress)
+        tracks = find_text_tracks(reader, list(strings), every=every, turns=turns, progress=progress)
         replacements = [build_replacement(t, strings[t.text], market) for t in tracks]
         if not tracks:
             plan.notices.append(f"market {market}: none of the table's strings was found on screen")
-    return _render(plan, frames, replacements, subtitles, progress)
+    return _render(plan, frames, replacements, subtitles, turns, progress)
 
 
 def _render(
@@ -434,10 +456,14 @@ def _render(
     frames: Iterator[np.ndarray],
     replacements: list[_Replacement],
     subtitles: _Subtitles | None,
+    turns: int,
     progress: Progress,
 ) -> Iterator[np.ndarray]:
+    """Text is replaced and subtitles burned on each frame as displayed (turned ``turns`` quarter turns
+    from storage, as the tracks were found), then the frame is turned back to storage orientation."""
     total = plan.frame_count
-    for index, frame in enumerate(frames):
+    for index, stored in enumerate(frames):
+        frame = np.ascontiguousarray(np.rot90(stored, turns)) if turns else stored
         out = np.array(frame, copy=True)
         for rep in replacements:
             if index in rep.track.homographies:
@@ -445,4 +471,4 @@ def _render(
         if subtitles is not None:
             subtitles.burn(out, float(plan.video.time_of(index)))
         progress("localize", index + 1, total)
-        yield out
+        yield np.ascontiguousarray(np.rot90(out, -turns)) if turns else out

@@ -48,6 +48,27 @@ class WindowJob:
 
         return torch.Generator(device="cpu").manual_seed(self.seed + offset)
 
+    def pipeline_kwargs(self) -> dict[str, Any]:
+        """The call arguments every supported pipeline takes the same way: prompt, size, length, steps,
+        guidance, a seeded generator, and ``np`` output; each runner adds its family's conditioning.
+
+        >>> job = WindowJob("a red car", 64, 32, 9, 4, 5.0, seed=3)
+        >>> sorted(k for k in job.pipeline_kwargs() if k != "generator")  # doctest: +NORMALIZE_WHITESPACE
+        ['guidance_scale', 'height', 'negative_prompt', 'num_frames', 'num_inference_steps', 'output_type',
+         'prompt', 'width']
+        """
+        return {
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt or None,
+            "height": self.height,
+            "width": self.width,
+            "num_frames": self.frames,
+            "num_inference_steps": self.steps,
+            "guidance_scale": self.guidance,
+            "generator": self.generator(),
+            "output_type": "np",
+        }
+
     def step_progress(self, window: str = "denoise") -> Any:
         """A ``callback_on_step_end`` that reports each finished step (and leaves the latents alone)."""
 

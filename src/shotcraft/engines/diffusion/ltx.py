@@ -59,17 +59,7 @@ def run_ltx(pipe: Any, job: WindowJob) -> np.ndarray:
     import torch
 
     temporal, spatial = vae_ratios(pipe)
-    kwargs: dict[str, Any] = {
-        "prompt": job.prompt,
-        "negative_prompt": job.negative_prompt or None,
-        "height": job.height,
-        "width": job.width,
-        "num_frames": job.frames,
-        "num_inference_steps": job.steps,
-        "guidance_scale": job.guidance,
-        "generator": job.generator(),
-        "output_type": "np",
-    }
+    kwargs = job.pipeline_kwargs()
     items = conditions(job, temporal)
     if items:
         kwargs["conditions"] = items

@@ -86,17 +86,7 @@ def run_wan(pipe: Any, job: WindowJob) -> np.ndarray:
     import torch
 
     kind = type(pipe).__name__
-    kwargs: dict[str, Any] = {
-        "prompt": job.prompt,
-        "negative_prompt": job.negative_prompt or None,
-        "height": job.height,
-        "width": job.width,
-        "num_frames": job.frames,
-        "num_inference_steps": job.steps,
-        "guidance_scale": job.guidance,
-        "generator": job.generator(),
-        "output_type": "np",
-    }
+    kwargs = job.pipeline_kwargs()
     lead = 0
     if kind == "WanVACEPipeline":
         video, masks = vace_inputs(job)

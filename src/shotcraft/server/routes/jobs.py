@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from shotcraft.server.auth import current_key
-from shotcraft.server.routes.common import owned, store_of
+from shotcraft.server.routes.common import owned, project_rows, store_of
 from shotcraft.server.views import job_view
 from shotcraft.spec import GenerateSpec, SpecError, validate_spec
 from shotcraft.studio import jobs
@@ -163,11 +163,8 @@ def list_jobs(
     project_id: str, request: Request, state: str | None = Query(None), key: ApiKey = Depends(current_key)
 ) -> list[dict[str, Any]]:
     with store_of(request).read() as s:
-        owned(s, Project, project_id, key, "project")
-        query = select(Job).where(Job.project_id == project_id).order_by(Job.created_at.desc())
-        if state:
-            query = query.where(Job.state == state)
-        return [job_view(j) for j in s.scalars(query).all()]
+        rows = project_rows(s, Job, project_id, key, (Job.created_at.desc(),), state=state)
+        return [job_view(j) for j in rows]
 
 
 @router.post("/jobs/{job_id}/cancel", summary="Cancel a job (queued: at once; running: at its next step)")

@@ -7,12 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from shotcraft.server.auth import current_key
-from shotcraft.server.routes.common import owned, store_of
+from shotcraft.server.routes.common import owned, project_rows, store_of
 from shotcraft.server.views import asset_view, take_view
-from shotcraft.studio.models import ApiKey, Asset, Project, Take
+from shotcraft.studio.models import ApiKey, Asset, Take
 
 router = APIRouter(prefix="/api", tags=["takes"])
 
@@ -24,11 +23,8 @@ def list_takes(
     project_id: str, request: Request, job_id: str | None = Query(None), key: ApiKey = Depends(current_key)
 ) -> list[dict[str, Any]]:
     with store_of(request).read() as s:
-        owned(s, Project, project_id, key, "project")
-        query = select(Take).where(Take.project_id == project_id).order_by(Take.created_at, Take.name)
-        if job_id:
-            query = query.where(Take.job_id == job_id)
-        return [take_view(t) for t in s.scalars(query).all()]
+        rows = project_rows(s, Take, project_id, key, (Take.created_at, Take.name), job_id=job_id)
+        return [take_view(t) for t in rows]
 
 
 @router.get("/takes/{take_id}", summary="One take and its full lineage (parents back to the source asset)")
