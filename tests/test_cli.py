@@ -64,3 +64,14 @@ def test_public_api_names() -> None:
 
     for name in shotcraft.__all__:
         assert callable(getattr(shotcraft, name)), name
+
+
+def test_diffusion_transform_names_missing_weights(small_clip: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "weights"
+    empty.mkdir()
+    out = tmp_path / "d.mp4"
+    args = ["transform", str(small_clip), "-o", str(out), "--prompt", "rain", "--engine", "diffusion"]
+    result = runner.invoke(app, [*args, "--model", "wan2.1-vace-1.3b", "--weights", str(empty), "-q"])
+    assert result.exit_code == 2, result.output
+    assert "model_index.json" in result.stderr and "shotcraft models pull wan2.1-vace-1.3b" in result.stderr
+    assert not out.exists()

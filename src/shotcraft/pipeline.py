@@ -42,8 +42,12 @@ def transform(
     *,
     progress: Progress = no_progress,
     lineage: dict[str, Any] | None = None,
+    engine_options: dict[str, Any] | None = None,
 ) -> TakeResult:
     """Transform ``source`` into ``output`` under the output contract.
+
+    ``engine_options`` say how to run the engine, not what to make: for the diffusion engine ``weights``
+    (a folder), ``steps``, ``vram_gb`` and ``device`` (default: from the environment).
 
     With an empty spec this is the identity transform: decoded frames are re-encoded without a trip
     through RGB, so lossless output is pixel-identical to the source.
@@ -64,7 +68,7 @@ def transform(
             engine_name = "identity"
             frames: Iterator[Any] = reader.av_frames()
         else:
-            engine = select_engine(plan)
+            engine = select_engine(plan, **(engine_options or {}))
             engine_name = engine.name
             frames = locked_transform(plan, engine, reader, progress)
         for index, frame in enumerate(frames):

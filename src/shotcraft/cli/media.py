@@ -156,6 +156,12 @@ def transform(
     engine: str | None = typer.Option(None, help="auto, classic or diffusion."),
     model: str | None = typer.Option(None, help="Diffusion model name (see `shotcraft models list`)."),
     seed: int | None = typer.Option(None, help="Random seed, for takes that can be reproduced."),
+    weights: Path | None = typer.Option(None, "--weights", help="Diffusion: the model's weights folder."),
+    steps: int | None = typer.Option(
+        None, "--steps", help="Diffusion: denoising steps (default: the model's)."
+    ),
+    vram: float | None = typer.Option(None, "--vram", help="Diffusion: GPU memory to plan for, in GB."),
+    device: str | None = typer.Option(None, "--device", help="Diffusion: cuda, cuda:1, mps or cpu."),
     format: str | None = typer.Option(
         None, "--format", help="mp4_h264, mp4_h265, mov_prores or png_sequence."
     ),
@@ -171,7 +177,14 @@ def transform(
     flags = dict(locals())
     spec_obj = _transform_spec(spec, flags)
     with progress_bar(quiet) as progress:
-        result = run_transform(source, output, spec_obj, progress=progress)
+        options = {"weights": weights, "steps": steps, "vram_gb": vram, "device": device}
+        result = run_transform(
+            source,
+            output,
+            spec_obj,
+            progress=progress,
+            engine_options={k: v for k, v in options.items() if v is not None},
+        )
     for notice in result.notices:
         console.print(f"[yellow]note:[/yellow] {notice}", highlight=False)
     out.print(

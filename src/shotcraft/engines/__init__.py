@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shotcraft.engines.base import Engine
 from shotcraft.errors import EngineUnavailable
@@ -11,8 +11,12 @@ if TYPE_CHECKING:
     from shotcraft.plan import TransformPlan
 
 
-def select_engine(plan: TransformPlan) -> Engine:
-    """The engine the spec names; ``auto`` means classic unless the job needs a generative model."""
+def select_engine(plan: TransformPlan, **options: Any) -> Engine:
+    """The engine the spec names; ``auto`` means classic unless the job needs a generative model.
+
+    ``options`` say how to run rather than what to make (weights folder, steps, vram_gb, device); only the
+    diffusion engine has any, the classic engine needs none.
+    """
     name = plan.spec.engine
     if name == "auto":
         name = (
@@ -26,7 +30,7 @@ def select_engine(plan: TransformPlan) -> Engine:
         return ClassicEngine()
     from shotcraft.engines.diffusion import DiffusionEngine
 
-    return DiffusionEngine.from_spec(plan.spec)
+    return DiffusionEngine.from_spec(plan.spec, **options)
 
 
 __all__ = ["Engine", "EngineUnavailable", "select_engine"]
