@@ -122,3 +122,22 @@ def test_mask_clip_shorter_than_source(bikes: Path, clip_factory) -> None:
     wrong = clip_factory("mask_size.mp4", frames=250, width=320, height=136)
     with pytest.raises(SpecError, match="320x136 but the clip is 640x272"):
         plan_transform(bikes, TransformSpec(locks=[parse_lock(f"mask:{wrong}")]))
+
+
+def test_every_relight_operation_keeps_its_graded_keyframes(bikes: Path, tmp_path: Path) -> None:
+    first, second = _still(tmp_path / "g1.png", 640, 272), _still(tmp_path / "g2.png", 640, 272)
+    spec = validate_spec(
+        {
+            "operations": [
+                {"op": "relight", "keyframes": [{"at": {"frame": 10}, "image": str(first)}]},
+                {
+                    "op": "relight",
+                    "preset": "night",
+                    "keyframes": [{"at": {"frame": 200}, "image": str(second)}],
+                },
+            ]
+        },
+        TransformSpec,
+    )
+    plan = plan_transform(bikes, spec)
+    assert [(k.index, k.image) for k in plan.relight_keyframes] == [(10, first), (200, second)]

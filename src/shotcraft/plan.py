@@ -345,9 +345,11 @@ def plan_transform(source: str | os.PathLike[str] | MediaInfo, spec: TransformSp
     relight_keyframes: list[PlannedKeyframe] = []
     for op in spec.operations:
         if isinstance(op, RelightOp):
-            relight_keyframes = _place_keyframes(op.keyframes, video, "graded keyframe", problems)
-            for key in relight_keyframes:
+            # Every relight operation's graded keyframes are kept; each relight stage picks its own.
+            placed = _place_keyframes(op.keyframes, video, "graded keyframe", problems)
+            for key in placed:
                 collect(load_still, key.image, video, notices, f"graded keyframe at {key.at.describe()}")
+            relight_keyframes.extend(placed)
         elif isinstance(op, RestyleOp):
             if op.reference is not None:
                 collect(read_image, op.reference, "restyle reference")
