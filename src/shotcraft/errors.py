@@ -1,10 +1,13 @@
-"""The errors a user can fix, in the lowest layer so every layer can raise them.
+"""The errors a user can fix, in the lowest layer so every layer can raise them (and the one reader of
+user-named text files, so every such file fails the same way).
 
 Each carries one plain sentence (``SpecError`` one per problem, in ``problems``). The CLI prints them as
 one line each and exits 2; the API answers 4xx with a JSON body. Anything else is a bug.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class MediaError(ValueError):
@@ -21,3 +24,16 @@ class SpecError(ValueError):
 
 class EngineUnavailable(RuntimeError):
     """Something the job needs is not here (weights, a model file, a package, a device); the message names it."""
+
+
+def read_user_text(path: Path, what: str, error: type[ValueError] = SpecError) -> str:
+    """A text file the user named (spec, translation table, subtitles), or ``error`` with one plain reason.
+
+    A UTF-8 byte-order mark, as spreadsheet programs write, is dropped.
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{what} {Path(path).name} cannot be read as UTF-8 text: {exc}") from None

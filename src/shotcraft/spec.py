@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shotcraft.errors import SpecError
+from shotcraft.errors import SpecError, read_user_text
 
 MAX_KEYFRAMES = 64
 
@@ -472,12 +472,7 @@ def load_spec(path: Path | str, kind: type[_Model]) -> Any:
     Relative image paths inside the file are read relative to the file's folder.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"spec file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"spec file {path} cannot be read: {exc}") from None
+    text = read_user_text(path, "spec file")
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:

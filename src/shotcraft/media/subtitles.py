@@ -24,7 +24,7 @@ from pathlib import Path
 
 import av
 
-from shotcraft.errors import MediaError
+from shotcraft.errors import MediaError, read_user_text
 
 _TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
@@ -65,12 +65,7 @@ def _seconds(match: re.Match[str]) -> float:
 def read_subtitles(path: str | os.PathLike[str]) -> list[Cue]:
     """Cues of an SRT or WebVTT file (told apart by the ``WEBVTT`` header), sorted by start time."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise MediaError(f"subtitle file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MediaError(f"subtitle file {path.name} cannot be read as UTF-8 text: {exc}") from None
+    text = read_user_text(path, "subtitle file", MediaError)
     blocks = re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n").strip())
     is_vtt = blocks[0].startswith("WEBVTT") if blocks else False
     cues: list[Cue] = []

@@ -35,6 +35,7 @@ import numpy as np
 
 from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.classic import typeset
+from shotcraft.errors import read_user_text
 from shotcraft.media.subtitles import Cue, cue_at, read_subtitles
 from shotcraft.plan import quarter_turns
 from shotcraft.signals.text_tracks import TextTrack, find_text_tracks
@@ -72,12 +73,7 @@ def load_table(path: str | Path) -> TranslationTable:
     ``broken``; an empty cell is a missing translation for that market only.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise SpecError(f"translation table {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"translation table {path.name} cannot be read as UTF-8 text: {exc}") from None
+    text = read_user_text(path, "translation table")
     if path.suffix.lower() == ".json":
         return _json_table(path.name, text)
     return _csv_table(path.name, text)
