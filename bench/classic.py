@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import resource
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 from PIL import Image
 
+from clock import median_seconds
 from shotcraft.engines.classic.relight import Grade, grade_frame, relight
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
@@ -41,22 +38,6 @@ BENCH = Path(__file__).resolve().parent
 #: The other classic areas' benchmark modules, each with ``measure(width, height, frames, runs) -> dict``.
 #: An area whose module is not written yet is listed but skipped; nothing else is silenced.
 AREAS = ("classic_restyle", "classic_track", "classic_localize")  # classic_track also measures swap
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _median_seconds(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    """Median wall seconds and median CPU seconds (this process, every thread) of ``runs`` calls."""
-    walls, cpus = [], []
-    for _ in range(runs):
-        started, cpu = time.perf_counter(), _cpu_seconds()
-        fn()
-        walls.append(time.perf_counter() - started)
-        cpus.append(_cpu_seconds() - cpu)
-    return statistics.median(walls), statistics.median(cpus)
 
 
 def measure(width: int = 1280, height: int = 720, frames: int = 100, runs: int = 3) -> list[dict]:
@@ -95,7 +76,7 @@ def measure(width: int = 1280, height: int = 720, frames: int = 100, runs: int =
                 "operations": [{"op": "relight", "keyframes": [{"at": {"frame": key}, "image": str(graded)}]}]
             },
         }
-        identity, _ = _median_seconds(lambda: transform(clip, folder / "identity.mp4", TransformSpec()), runs)
+        identity, _ = median_seconds(lambda: transform(clip, folder / "identity.mp4", TransformSpec()), runs)
         identity_fps = frames / identity
 
         def row(name: str, seconds: tuple[float, float]) -> dict:
@@ -110,7 +91,7 @@ def measure(width: int = 1280, height: int = 720, frames: int = 100, runs: int =
         for name, data in specs.items():
             spec = TransformSpec.model_validate(data)
             rows.append(
-                row(name, _median_seconds(lambda s=spec: transform(clip, folder / "out.mp4", s), runs))
+                row(name, median_seconds(lambda s=spec: transform(clip, folder / "out.mp4", s), runs))
             )
         stage_spec = TransformSpec.model_validate(specs["relight golden_hour (transform)"])
         plan = plan_transform(clip, stage_spec)
@@ -120,7 +101,7 @@ def measure(width: int = 1280, height: int = 720, frames: int = 100, runs: int =
             for _ in relight(plan, stage_spec.operations[0], reader.frames(), reader):
                 pass
 
-        rows.append(row("relight golden_hour (decode + stage, no encode)", _median_seconds(stage, runs)))
+        rows.append(row("relight golden_hour (decode + stage, no encode)", median_seconds(stage, runs)))
     return rows
 
 

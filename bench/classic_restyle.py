@@ -14,37 +14,18 @@ process's CPU time per frame (user + sys, all threads, ``resource.getrusage``) i
 from __future__ import annotations
 
 import argparse
-import resource
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
 
+from clock import median_seconds
 from shotcraft.engines.classic.looks import cartoon
 from shotcraft.engines.classic.restyle import restyle
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
 from shotcraft.plan import plan_transform
 from shotcraft.spec import TransformSpec
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median wall seconds and median CPU seconds of ``repeats`` calls."""
-    walls, cpus = [], []
-    for _ in range(repeats):
-        started, cpu = time.perf_counter(), _cpu_seconds()
-        fn()
-        walls.append(time.perf_counter() - started)
-        cpus.append(_cpu_seconds() - cpu)
-    return statistics.median(walls), statistics.median(cpus)
 
 
 def measure(width: int, height: int, frames: int, repeats: int = 1) -> dict[str, float]:
@@ -71,9 +52,9 @@ def measure(width: int, height: int, frames: int, repeats: int = 1) -> dict[str,
 
         run(folder / "warm-up")  # compiles the numba kernels (cached on disk after the first run)
         caches = iter(range(repeats))
-        cold, cold_cpu = _timed(lambda: run(folder / f"cold-{next(caches)}"), repeats)
-        warm, _ = _timed(lambda: run(folder / "warm-up"), repeats)
-        base, base_cpu = _timed(decode, repeats)
+        cold, cold_cpu = median_seconds(lambda: run(folder / f"cold-{next(caches)}"), repeats)
+        warm, _ = median_seconds(lambda: run(folder / "warm-up"), repeats)
+        base, base_cpu = median_seconds(decode, repeats)
     return {
         "width": width,
         "height": height,
