@@ -15,7 +15,7 @@ from PIL import Image
 from shotcraft.engines.base import Progress, no_progress
 from shotcraft.media.samples import sample_clip
 from shotcraft.pipeline import TakeResult, transform
-from shotcraft.spec import Keyframe, RectLock, RelightOp, RestyleOp, SwapOp, TimePoint, TransformSpec
+from shotcraft.spec import RectLock, RelightOp, RestyleOp, SwapOp, TransformSpec
 
 
 def identity_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
@@ -38,21 +38,12 @@ def relight_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult
 
 
 def restyle_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
-    """bikes.mp4 restyled from two painted keyframes (first and last frame, painted here with the cartoon
-    look as a stand-in for a user's own paint-over), carried along the footage's motion."""
-    from shotcraft.engines.classic.looks import apply_look
-    from shotcraft.media.read import VideoReader
-
-    source = sample_clip("bikes")
-    reader = VideoReader(source)
-    keyframes = []
-    for index in (0, len(reader) - 1):
-        still = folder / f"bikes_keyframe_{index}.png"
-        Image.fromarray(apply_look(reader.frame_at(index), "cartoon")).save(still)
-        keyframes.append(Keyframe(at=TimePoint(frame=index), image=still))
-    spec = TransformSpec(keyframes=keyframes, operations=[RestyleOp()], motion_adherence=7)
-    result = transform(source, folder / "bikes_restyled.mp4", spec, progress=progress)
-    return [("restyle: two painted keyframes (bikes)", result)]
+    """bikes.mp4 (five shots) in the cartoon look: painted on a keyframe at the start of every shot and every
+    2 s, then carried along the footage's motion, so it does not flicker the way a per-frame filter does.
+    With your own painted stills use ``--keyframe TIME:STILL`` instead (one per shot at least)."""
+    spec = TransformSpec(operations=[RestyleOp(look="cartoon")], motion_adherence=7)
+    result = transform(sample_clip("bikes"), folder / "bikes_cartoon.mp4", spec, progress=progress)
+    return [("restyle: cartoon look propagated along the motion (bikes)", result)]
 
 
 def swap_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
