@@ -168,14 +168,26 @@ def test_png_sequence_output(small_clip: Path, tmp_path: Path) -> None:
     assert packet_hashes(out / "audio.mka") == packet_hashes(small_clip)
 
 
-def test_odd_dimensions_kept_with_notice(clip_factory, tmp_path: Path) -> None:
+def test_odd_dimensions_kept_exactly_in_444(clip_factory, tmp_path: Path) -> None:
     source = clip_factory("odd.mp4", frames=6, width=641, height=361, pix_fmt="yuv444p")
     out = tmp_path / "odd_out.mp4"
     result = transform(source, out, TransformSpec(output=OutputSpec(lossless=True)))
     dst = probe(out).video
-    assert (dst.width, dst.height) == (641, 361)
+    assert (dst.width, dst.height, dst.pix_fmt) == (641, 361, "yuv444p")
     assert same_yuv(source, out)
-    assert any("odd dimensions" in n for n in result.notices) or dst.pix_fmt == "yuv444p"
+    assert not any("odd dimensions" in n for n in result.notices)
+
+
+def test_odd_dimensions_from_420_written_as_444_with_notice(clip_factory, tmp_path: Path) -> None:
+    """x264 cannot hold odd sizes in 4:2:0: the output keeps 641x361 as 4:4:4 and says so."""
+    source = clip_factory("odd420.mkv", frames=6, width=641, height=361, pix_fmt="yuv420p", codec="ffv1")
+    out = tmp_path / "odd420_out.mp4"
+    result = transform(source, out, TransformSpec(output=OutputSpec(lossless=True)))
+    dst = probe(out).video
+    assert (dst.width, dst.height, dst.frame_count, dst.pix_fmt) == (641, 361, 6, "yuv444p")
+    assert any("641x361 has odd dimensions" in n for n in result.notices)
+    for a, b in zip(VideoReader(source).frames(), VideoReader(out).frames(), strict=True):
+        assert np.abs(a.astype(int) - b).mean() < 2  # only the chroma upsampling differs
 
 
 def test_ten_bit_source_stays_ten_bit(clip_factory, tmp_path: Path) -> None:

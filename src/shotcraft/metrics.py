@@ -69,7 +69,11 @@ def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
         diff = diff[mask]
     if diff.size == 0:
         return math.nan
-    mse = float(np.mean(diff * diff))
+    return _psnr_of_mse(float(np.mean(diff * diff)))
+
+
+def _psnr_of_mse(mse: float) -> float:
+    """PSNR in dB of a mean squared error over uint8 levels (``inf`` for 0)."""
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
@@ -339,8 +343,7 @@ def _score_frames(
         report.frames_compared = index + 1
     if lock_count:
         report.lock_max_abs_diff = lock_diff
-        mse = lock_sq / lock_count
-        report.lock_psnr = math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+        report.lock_psnr = _psnr_of_mse(lock_sq / lock_count)
     elif spec.locks:
         report.notes.append("the locks cover no pixel of any frame")
     report.structure_f1 = float(np.mean(f1s)) if f1s else None

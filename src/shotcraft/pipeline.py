@@ -59,6 +59,7 @@ def transform(
         spec = spec.model_copy(
             update={"output": OutputSpec.for_path(output, **spec.output.model_dump(exclude={"format"}))}
         )
+    # Checked again by the writer; here so a bad output path fails before the source is probed and planned.
     check_output_path(output, Path(source))
     plan = plan_transform(source, spec)
     reader = VideoReader(plan.source.path, plan.source)

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import json
 import re
-from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -32,18 +31,13 @@ from shotcraft.errors import SpecError, read_user_text
 
 MAX_KEYFRAMES = 64
 
-STRENGTH_PRESETS = (
-    "adhere_1", "adhere_2", "adhere_3",
-    "flex_1", "flex_2", "flex_3",
-    "reimagine_1", "reimagine_2", "reimagine_3",
-    "auto",
-)  # fmt: skip
 StrengthPreset = Literal[
     "adhere_1", "adhere_2", "adhere_3",
     "flex_1", "flex_2", "flex_3",
     "reimagine_1", "reimagine_2", "reimagine_3",
     "auto",
 ]  # fmt: skip
+STRENGTH_PRESETS: tuple[str, ...] = get_args(StrengthPreset)
 
 #: How far each preset lets the look move from the source, 0 (identical) .. 1 (free). Engines map this onto
 #: their own knobs (re-noise level for diffusion, propagation blend for classic).
@@ -261,11 +255,6 @@ class Reframe(_Model):
 
     aspect: str = Field(pattern=r"^\d+:\d+$", description="width:height, e.g. '9:16'")
     anchor: Literal["center", "left", "right", "top", "bottom"] = "center"
-
-    @property
-    def ratio(self) -> Fraction:
-        w, h = self.aspect.split(":")
-        return Fraction(int(w), int(h))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from shotcraft.cli import (
     advise,  # noqa: F401  (registers advise)
     generate,  # noqa: F401  (registers generate)
     localize,  # noqa: F401  (registers localize)
-    media,  # noqa: F401  (registers probe, transform, generate, demo)
+    media,  # noqa: F401  (registers probe, transform, demo)
     models,  # noqa: F401  (registers models list|pull|verify)
     score,  # noqa: F401  (registers score)
     studio,  # noqa: F401  (registers serve, worker, keys)

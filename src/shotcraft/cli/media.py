@@ -51,7 +51,6 @@ def _transform_spec(spec_file: Path | None, flags: dict[str, Any]) -> Any:
     from shotcraft.spec import (
         GradedKeyframe,
         Keyframe,
-        SpecError,
         TransformSpec,
         load_spec,
         parse_lock,
@@ -96,12 +95,7 @@ def _transform_spec(spec_file: Path | None, flags: dict[str, Any]) -> Any:
     if flags["lossless"]:
         output["lossless"] = True
     data["output"] = output
-    try:
-        return validate_spec(data, TransformSpec)
-    except SpecError:
-        raise
-    except ValueError as exc:  # pragma: no cover - validate_spec already words pydantic's errors
-        raise SpecError(str(exc)) from None
+    return validate_spec(data, TransformSpec)
 
 
 def _int(text: str, flag: str) -> int:

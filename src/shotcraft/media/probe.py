@@ -53,10 +53,6 @@ class VideoInfo:
     pts: tuple[int, ...] = field(default=(), repr=False)
 
     @property
-    def frame_duration(self) -> Fraction:
-        return 1 / self.fps
-
-    @property
     def display_size(self) -> tuple[int, int]:
         """Width and height as a player shows them (after the rotation tag)."""
         return (self.height, self.width) if self.rotation % 180 else (self.width, self.height)

@@ -44,11 +44,6 @@ def frame_at_fraction(fraction: float | Fraction, frame_count: int) -> int:
     return round(as_fraction(fraction) * (frame_count - 1))
 
 
-def seconds_of_frame(index: int, fps: Fraction) -> Fraction:
-    """Start time of frame ``index``."""
-    return Fraction(index) / fps
-
-
 def grid_length(frames: int, grid: int) -> int:
     """The smallest ``grid * k + 1`` that holds ``frames`` (Wan: grid 4, LTX: grid 8)."""
     if frames < 1:

@@ -24,7 +24,7 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -145,7 +145,8 @@ class VideoWriter:
             raise MediaError(f"writing {self.path.name} failed: {_os_reason(exc)}") from None
         self.frames_written += 1
 
-    def write_all(self, frames: Any) -> None:
+    def write_all(self, frames: Iterable[np.ndarray | av.VideoFrame]) -> None:
+        """Append every frame of ``frames`` in order (see :meth:`write`)."""
         for frame in frames:
             self.write(frame)
 
@@ -348,6 +349,8 @@ class VideoWriter:
         """Copy source audio/subtitle packets whose time is before ``until`` (all of them if None)."""
         if self._packets is None:
             return
+        source_video = self.source.video if self.source else None
+        start = source_video.pts[0] * source_video.time_base if source_video and source_video.pts else 0
         while True:
             packet = self._pending
             if packet is None:
@@ -357,11 +360,10 @@ class VideoWriter:
                     return
                 if packet.size == 0 and packet.pts is None:
                     continue
-            if until is not None and packet.pts is not None and packet.time_base is not None:
-                start = self.source.video.pts[0] * self.source.video.time_base if self.source.video else 0
-                if packet.pts * packet.time_base - start > until:
-                    self._pending = packet
-                    return
+            timed = until is not None and packet.pts is not None and packet.time_base is not None
+            if timed and packet.pts * packet.time_base - start > until:
+                self._pending = packet
+                return
             self._pending = None
             packet.stream = self._passthrough[packet.stream_index]
             try:

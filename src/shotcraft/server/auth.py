@@ -14,6 +14,7 @@ COOKIE = "shotcraft_key"
 
 
 def presented_secret(request: Request) -> str | None:
+    """The key the request carries (header first, then the cookie), or ``None``."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()

@@ -86,9 +86,7 @@ async def receive(store: Store, chunks: AsyncIterator[bytes], limit: int) -> Upl
         sha = digest.hexdigest()
         final = store.blob_path(sha)
         final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():  # the same bytes are already stored: keep one copy
-            incoming.unlink()
-        else:
+        if not final.exists():  # the same bytes already stored: keep that copy (``finally`` drops this one)
             os.replace(incoming, final)
         return Upload(sha, size, kind, media_type, final, info)
     finally:

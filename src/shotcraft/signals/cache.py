@@ -79,18 +79,16 @@ class FlowPair:
     height: int
 
     def forward_full(self) -> np.ndarray:
+        """``forward`` upsampled to the clip's size, in full-size pixels."""
         return upsample_flow(self.forward, self.width, self.height)
 
     def backward_full(self) -> np.ndarray:
+        """``backward`` upsampled to the clip's size, in full-size pixels."""
         return upsample_flow(self.backward, self.width, self.height)
 
     def forward_confidence(self) -> np.ndarray:
         """Forward-backward consistency per pixel of frame ``index``, full size."""
         return flow_confidence(self.forward_full(), self.backward_full())
-
-    def backward_confidence(self) -> np.ndarray:
-        """Backward-forward consistency per pixel of frame ``index + 1``, full size."""
-        return flow_confidence(self.backward_full(), self.forward_full())
 
 
 class FlowCache:

@@ -66,17 +66,6 @@ def feather(mask: np.ndarray, radius: float) -> np.ndarray:
     return np.maximum(soft, mask.astype(np.float32))
 
 
-def read_mask_image(path: Path, width: int, height: int) -> np.ndarray:
-    """A mask still (white = locked) as a float mask; grey levels become partial locks."""
-    with Image.open(path) as img:
-        array = np.asarray(img.convert("L"), np.float32) / 255.0
-    if array.shape != (height, width):
-        raise ValueError(
-            f"mask {path.name} is {array.shape[1]}x{array.shape[0]}, the clip is {width}x{height}"
-        )
-    return array
-
-
 def mask_file_frames(path: Path, video: VideoInfo, count: int) -> Iterator[np.ndarray]:
     """A mask still or clip (white = 1) as one float mask per frame, in the clip's storage orientation.
 

@@ -29,6 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from shotcraft.studio.models import (
     CANCELLED,
@@ -75,13 +76,15 @@ class TakeRecord:
 
 
 def create_project(store: Store, key_id: str, name: str) -> Project:
+    """A new project owned by ``key_id``."""
     project = Project(owner_key_id=key_id, name=name)
     with store.write() as s:
         s.add(project)
     return project
 
 
-def live_jobs(session: Any, key_id: str) -> int:
+def live_jobs(session: Session, key_id: str) -> int:
+    """How many of the key's jobs are queued or running (what ``max_concurrent_jobs`` limits)."""
     return int(
         session.scalar(
             select(func.count())
@@ -123,7 +126,7 @@ def enqueue(
     return job
 
 
-def sweep_stale(session: Any) -> int:
+def sweep_stale(session: Session) -> int:
     """Put jobs whose worker stopped heartbeating back in the queue (or fail them if out of attempts)."""
     now = utcnow()
     stale = session.scalars(select(Job).where(Job.state == RUNNING, Job.lease_expires_at < now)).all()

@@ -71,6 +71,8 @@ class JobContext:
 
 @dataclass(frozen=True)
 class JobKind:
+    """One entry of :data:`JOB_KINDS`: how the API validates a job of this kind and how a worker runs it."""
+
     name: str
     title: str
     spec_type: type[BaseModel]
@@ -92,6 +94,7 @@ def _size(path: Path) -> int:
 
 
 def output_name(output: OutputSpec, stem: str = "take") -> str:
+    """The take's file name for ``output``'s format; a SpecError for formats that are not one file."""
     if output.format not in _SUFFIX:
         raise SpecError(
             f"the studio serves single files: output format {output.format} is not one of {', '.join(_SUFFIX)}"
@@ -204,6 +207,7 @@ def run_localize(ctx: JobContext) -> list[TakeRecord]:
 
 
 def probe_fps(path: Path) -> str:
+    """The frame rate of a written take, as the exact fraction's string (``"30000/1001"``)."""
     from shotcraft.media.probe import probe
 
     return str(probe(path).require_video().fps)

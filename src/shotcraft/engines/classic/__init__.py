@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from shotcraft.media.read import VideoReader
     from shotcraft.plan import TransformPlan
 
-#: Operation name → (module, stage function) of the stages that follow the restyle, in spec order.
+#: Operation type → (operation name, module, stage function) of the stages that follow the restyle.
 _STAGES: dict[type, tuple[str, str, str]] = {
     RelightOp: ("relight", "shotcraft.engines.classic.relight", "relight"),
     SwapOp: ("swap", "shotcraft.engines.classic.swap", "swap"),

@@ -18,7 +18,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numba
 import numpy as np
@@ -36,7 +36,7 @@ def identity_lut(size: int = LUT_SIZE) -> np.ndarray:
     return np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1)
 
 
-def lut_from_function(fn, size: int = LUT_SIZE) -> np.ndarray:
+def lut_from_function(fn: Callable[[np.ndarray], np.ndarray], size: int = LUT_SIZE) -> np.ndarray:
     """Sample a colour function (``(..., 3)`` floats in 0..1 → same) on the lattice."""
     grid = identity_lut(size) / 255.0
     return np.clip(np.asarray(fn(grid), np.float32) * 255.0, 0.0, 255.0)

@@ -11,7 +11,7 @@ time. Pixel-exact locks, audio and timestamps are then done by finishing and the
 
 Settings an operator may set without touching a spec: ``SHOTCRAFT_WEIGHTS`` (a weights folder),
 ``SHOTCRAFT_MODELS`` (a folder of model folders), ``SHOTCRAFT_STEPS``, ``SHOTCRAFT_VRAM`` (GiB),
-``SHOTCRAFT_DEVICE``.
+``SHOTCRAFT_DEVICE``, ``SHOTCRAFT_WINDOW`` (model frames per window).
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from shotcraft.engines.base import Progress, no_progress
 
 @dataclass
 class WindowJob:
+    """One window to generate: prompt, size, steps, seed, and what conditions it (source, fixed frames)."""
+
     prompt: str
     width: int
     height: int
@@ -88,6 +90,7 @@ def as_uint8_video(frames: Any) -> np.ndarray:
 
 
 def pil(image: np.ndarray) -> Any:
+    """A uint8 array as a PIL image, the form diffusers pipelines take images in."""
     from PIL import Image
 
     return Image.fromarray(np.ascontiguousarray(image))

@@ -20,6 +20,7 @@ from shotcraft.engines.diffusion.latent_locks import LatentLock, chain_callbacks
 
 
 def vae_ratios(pipe: Any) -> tuple[int, int]:
+    """(temporal, spatial) compression of the pipeline's VAE."""
     return int(pipe.vae_temporal_compression_ratio), int(pipe.vae_spatial_compression_ratio)
 
 

@@ -18,7 +18,7 @@ out-of-memory errors; every field can be overridden.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from shotcraft.engines.diffusion.registry import ModelCard
@@ -45,9 +45,6 @@ class MemorySettings:
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
-
-    def with_changes(self, **changes: Any) -> MemorySettings:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
 def detect_vram_gb(device: str = "cuda") -> float | None:

@@ -84,9 +84,9 @@ def _missing_weights(sub: Path, name: str) -> list[str]:
 
 def candidate_folders(card: ModelCard, weights: Path | None = None) -> list[Path]:
     """Folders that may hold ``card``'s weights, in the order they are tried."""
-    folders: list[Path] = []
     if weights is not None:
         return [Path(weights).expanduser()]
+    folders: list[Path] = []
     root = os.environ.get(MODELS_ENV)
     if root:
         base = Path(root).expanduser()

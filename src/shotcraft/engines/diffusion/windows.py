@@ -26,10 +26,6 @@ class Window:
     stop: int
     length: int
 
-    @property
-    def held(self) -> int:
-        return self.emit_from - self.start
-
 
 def _on_grid(frames: int, grid: int) -> int:
     return grid * max(0, -(-(frames - 1) // grid)) + 1
@@ -47,9 +43,9 @@ def plan_windows(
     """Cover model frames ``[0, total)`` with windows of at most ``window`` frames on the model's grid.
 
     Later windows start ``overlap`` frames before the previous window's end (rounded so their length stays
-    on the grid); the last window may run past ``total`` to stay on the grid. When ``keyframes`` (model frame indices) and a per-window ``capacity`` are given, a
-    window that would hold more keyframes than it can take is shortened, so the keyframes spread over
-    more windows.
+    on the grid); the last window may run past ``total`` to stay on the grid. When ``keyframes`` (model
+    frame indices) and a per-window ``capacity`` are given, a window that would hold more keyframes than it
+    can take is shortened, so the keyframes spread over more windows.
     """
     if total < 1:
         raise ValueError("nothing to generate")

@@ -74,6 +74,7 @@ def _resolve_refs(value: Any, assets: dict[str, Path]) -> Any:
 
 
 def _paths(value: Any) -> list[Path]:
+    """Every :class:`Path` inside a validated spec (models, lists, dicts), so none escapes the check."""
     if isinstance(value, Path):
         return [value]
     if isinstance(value, BaseModel):
@@ -88,16 +89,18 @@ def _paths(value: Any) -> list[Path]:
 def _validated_spec(body: NewJob, session: Session, store: Store) -> Any:
     kind = JOB_KINDS[body.kind]
     rows = session.scalars(select(Asset).where(Asset.project_id == body.project_id)).all()
-    resolved = _resolve_refs(body.spec, {a.id: store.asset_path(a) for a in rows})
+    assets = {a.id: store.asset_path(a) for a in rows}
+    resolved = _resolve_refs(body.spec, assets)
     try:
         spec = validate_spec(resolved, kind.spec_type)
         if isinstance(spec, (TransformSpec, GenerateSpec)):
             output_name(spec.output)
     except SpecError as exc:
         raise HTTPException(422, "; ".join(exc.problems)) from None
-    blobs = store.blobs.resolve()
+    # Only this project's own files: a blob path written out by hand could name another key's upload.
+    allowed = {path.resolve() for path in assets.values()}
     for path in _paths(spec):
-        if not path.resolve().is_relative_to(blobs):
+        if path.resolve() not in allowed:
             raise HTTPException(
                 422, f"spec path {str(path)!r} is not allowed: upload the file and write it as 'asset:<id>'"
             )

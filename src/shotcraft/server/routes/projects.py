@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from shotcraft.server.auth import current_key
-from shotcraft.server.routes.common import owned, store_of
+from shotcraft.server.routes.common import owned, project_rows, store_of
 from shotcraft.server.uploads import display_name, receive
 from shotcraft.server.views import asset_view, project_view
 from shotcraft.studio.models import ApiKey, Asset, Project
@@ -61,8 +62,6 @@ async def upload_asset(
     filename: str = Query("upload", max_length=1000),
     key: ApiKey = Depends(current_key),
 ) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
     store = store_of(request)
     limit = request.app.state.max_upload_bytes
 
@@ -112,8 +111,7 @@ def list_assets(
     project_id: str, request: Request, key: ApiKey = Depends(current_key)
 ) -> list[dict[str, Any]]:
     with store_of(request).read() as s:
-        owned(s, Project, project_id, key, "project")
-        rows = s.scalars(select(Asset).where(Asset.project_id == project_id).order_by(Asset.created_at)).all()
+        rows = project_rows(s, Asset, project_id, key, (Asset.created_at,))
     return [asset_view(a) for a in rows]
 
 
