@@ -32,7 +32,7 @@ from shotcraft import __version__
 from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.diffusion.registry import DEFAULT_MODELS, ModelCard, get_model
 from shotcraft.media.probe import VideoInfo
-from shotcraft.spec import GenerateSpec, SpecError
+from shotcraft.spec import GenerateSpec, SpecError, validate_spec
 
 #: A draft is rendered at this fraction of the final size (each side) and this fraction of the steps.
 DRAFT_SCALE = 0.5
@@ -113,9 +113,12 @@ def final_of(draft: Path) -> tuple[GenerateSpec, int]:
         raise SpecError(
             f"{draft} has no sidecar ({sidecar.name}): only takes made by shotcraft can be finalised"
         )
-    record = json.loads(sidecar.read_text(encoding="utf-8"))
-    spec = GenerateSpec.model_validate({**record["spec"], "quality": "final", "takes": 1})
-    return spec, int(record["seed"])
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        data, seed = record["spec"], int(record["seed"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SpecError(f"{sidecar.name} is not a take record shotcraft can finalise ({exc!r})") from None
+    return validate_spec({**data, "quality": "final", "takes": 1}, GenerateSpec), seed
 
 
 def generate(

@@ -102,3 +102,14 @@ def test_bad_requests_are_one_clear_line(models_env, tmp_path):
     assert probe(rounded.path).video.fps == Fraction(16)
     with pytest.raises(SpecError, match="at most 5.0 s per take"):
         generate(_spec(model="wan2.1-t2v-1.3b", duration=8.0), tmp_path / "long.mp4")
+
+
+def test_finalising_a_take_with_a_broken_sidecar_says_so(tmp_path):
+    from shotcraft.errors import SpecError
+    from shotcraft.invent import final_of
+
+    draft = tmp_path / "draft.mp4"
+    draft.write_bytes(b"")
+    (tmp_path / "draft.mp4.json").write_text('{"spec": {"prompt": "a lighthouse"}}')
+    with pytest.raises(SpecError, match="not a take record shotcraft can finalise"):
+        final_of(draft)

@@ -171,9 +171,15 @@ class Worker:
         spec = validate_spec(job.spec, kind.spec_type)
         source = None
         if job.source_asset_id:
-            source = self.store.asset_path(self.store.get(Asset, job.source_asset_id))
+            asset = self.store.get(Asset, job.source_asset_id)
+            if asset is None:  # deleted since the job was queued: retrying cannot help
+                raise SpecError(f"source asset {job.source_asset_id} no longer exists")
+            source = self.store.asset_path(asset)
         elif job.parent_take_id:  # transforming a take: the take's file is the source
-            source = self.store.take_path(self.store.get(Take, job.parent_take_id))
+            take = self.store.get(Take, job.parent_take_id)
+            if take is None:
+                raise SpecError(f"parent take {job.parent_take_id} no longer exists")
+            source = self.store.take_path(take)
         context = JobContext(
             job_id=job.id,
             attempt=job.attempts,
