@@ -49,9 +49,12 @@ STRENGTH_LEVELS: dict[str, float] = {
 
 Adherence = Literal["off"] | Annotated[int, Field(ge=1, le=9)]
 
-RELIGHT_PRESETS = ("golden_hour", "blue_hour", "night", "overcast", "noon")
-LOOK_PRESETS = ("watercolour", "pencil", "cartoon", "film_print")
-OUTPUT_FORMATS = ("mp4_h264", "mp4_h265", "mov_prores", "png_sequence")
+RelightPreset = Literal["golden_hour", "blue_hour", "night", "overcast", "noon"]
+LookPreset = Literal["watercolour", "pencil", "cartoon", "film_print"]
+OutputFormat = Literal["mp4_h264", "mp4_h265", "mov_prores", "png_sequence"]
+RELIGHT_PRESETS: tuple[str, ...] = get_args(RelightPreset)
+LOOK_PRESETS: tuple[str, ...] = get_args(LookPreset)
+OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
 
 
 class _Model(BaseModel):
@@ -285,7 +288,7 @@ class GradedKeyframe(_Model):
 
 class RelightOp(_Model):
     op: Literal["relight"] = "relight"
-    preset: Literal["golden_hour", "blue_hour", "night", "overcast", "noon"] | None = None
+    preset: RelightPreset | None = None
     exposure: float = Field(default=0.0, ge=-6, le=6, description="stops")
     temperature: float = Field(default=0.0, ge=-100, le=100, description="cool (-) to warm (+)")
     tint: float = Field(default=0.0, ge=-100, le=100, description="green (-) to magenta (+)")
@@ -301,7 +304,7 @@ class RestyleOp(_Model):
     """Restyle by the spec's keyframes, a built-in look, or the look of a reference image."""
 
     op: Literal["restyle"] = "restyle"
-    look: Literal["watercolour", "pencil", "cartoon", "film_print"] | None = None
+    look: LookPreset | None = None
     reference: Path | None = None
 
     @field_validator("look", mode="before")
@@ -363,7 +366,7 @@ Operation = Annotated[RelightOp | RestyleOp | SwapOp | LocalizeOp, Field(discrim
 
 
 class OutputSpec(_Model):
-    format: Literal["mp4_h264", "mp4_h265", "mov_prores", "png_sequence"] = "mp4_h264"
+    format: OutputFormat = "mp4_h264"
     lossless: bool = False
     crf: int = Field(default=18, ge=0, le=51)
     preset: Literal[
