@@ -17,10 +17,11 @@ from shotcraft import __version__
 from shotcraft.engines import select_engine
 from shotcraft.engines.base import Progress, no_progress
 from shotcraft.finishing.locks import locked_transform
+from shotcraft.media.output_path import check_output
 from shotcraft.media.read import VideoReader
-from shotcraft.media.write import VideoWriter, check_output_path, write_sidecar
-from shotcraft.plan import TransformPlan, plan_transform
-from shotcraft.spec import OutputSpec, TransformSpec
+from shotcraft.media.write import VideoWriter
+from shotcraft.plan import TransformPlan, check_output_format, plan_transform
+from shotcraft.spec import OutputSpec, TransformSpec, input_paths
 
 
 @dataclass
@@ -43,6 +44,7 @@ def transform(
     progress: Progress = no_progress,
     lineage: dict[str, Any] | None = None,
     engine_options: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> TakeResult:
     """Transform ``source`` into ``output`` under the output contract.
 
@@ -51,6 +53,9 @@ def transform(
 
     With an empty spec this is the identity transform: decoded frames are re-encoded without a trip
     through RGB, so lossless output is pixel-identical to the source.
+
+    An existing output (or sidecar) file is replaced only with ``overwrite``; folders, devices, the source
+    and the spec's other inputs never are (:mod:`shotcraft.media.output_path`).
     """
     started = time.perf_counter()
     spec = spec or TransformSpec()
@@ -60,11 +65,16 @@ def transform(
             update={"output": OutputSpec.for_path(output, **spec.output.model_dump(exclude={"format"}))}
         )
     # Checked again by the writer; here so a bad output path fails before the source is probed and planned.
-    check_output_path(output, Path(source))
+    check_output_format(output, spec.output)
+    inputs = input_paths(spec)
+    folder = spec.output.format == "png_sequence"
+    check_output(output, inputs=[source, *inputs], folder=folder, overwrite=overwrite)
     plan = plan_transform(source, spec)
     reader = VideoReader(plan.source.path, plan.source)
     total = plan.frame_count
-    with VideoWriter(output, plan.source, spec.output, size=plan.output_size) as writer:
+    with VideoWriter(
+        output, plan.source, spec.output, size=plan.output_size, overwrite=overwrite, inputs=inputs
+    ) as writer:
         if plan.is_identity and not spec.locks:
             engine_name = "identity"
             frames: Iterator[Any] = reader.av_frames()
@@ -79,9 +89,10 @@ def transform(
             progress("write", index + 1, total)
         if writer.frames_written != total:
             raise RuntimeError(f"engine {engine_name} produced {writer.frames_written} frames for {total}")
-    notices = plan.notices + writer.notices
-    sidecar = write_sidecar(output, _take_record(plan, output, engine_name, notices, lineage))
-    return TakeResult(output, sidecar, total, engine_name, time.perf_counter() - started, notices)
+        notices = plan.notices + writer.notices
+        writer.sidecar = _take_record(plan, output, engine_name, notices, lineage)
+    elapsed = time.perf_counter() - started
+    return TakeResult(output, writer.sidecar_path, total, engine_name, elapsed, notices)
 
 
 def _take_record(

@@ -44,6 +44,7 @@ from shotcraft.spec import (
     Lock,
     MaskVideoLock,
     Operation,
+    OutputSpec,
     PolygonLock,
     RectLock,
     RelightOp,
@@ -57,6 +58,71 @@ from shotcraft.spec import (
 
 #: Keyframe images whose aspect ratio differs from the clip's by more than this are refused, not resized.
 ASPECT_TOLERANCE = 0.02
+
+#: The largest frame (source or output, in pixels) a job may have unless ``SHOTCRAFT_MAX_PIXELS`` says
+#: otherwise: 8K UHD (7680x4320). Engines hold a few float copies of a frame at once, so memory grows with
+#: the frame's size (an 8K relight peaks at a few GB); a bigger frame is refused before any work starts.
+DEFAULT_MAX_PIXELS = 7680 * 4320
+MAX_PIXELS_ENV = "SHOTCRAFT_MAX_PIXELS"
+
+#: Containers that hold one still image rather than a video (what ffmpeg calls a PNG named .mp4).
+IMAGE_CONTAINERS = {
+    "png_pipe": "PNG", "jpeg_pipe": "JPEG", "webp_pipe": "WebP", "bmp_pipe": "BMP", "tiff_pipe": "TIFF",
+    "gif": "GIF", "image2": "image",
+}  # fmt: skip
+
+#: The file names each output format can be written to (a PNG sequence is a folder, no video suffix).
+FORMAT_SUFFIXES = {
+    "mp4_h264": (".mp4", ".m4v", ".mov", ".mkv"),
+    "mp4_h265": (".mp4", ".m4v", ".mov", ".mkv"),
+    "mov_prores": (".mov", ".mkv"),
+}
+
+
+def max_pixels() -> int:
+    """The pixel budget per frame: ``$SHOTCRAFT_MAX_PIXELS`` or :data:`DEFAULT_MAX_PIXELS`."""
+    text = os.environ.get(MAX_PIXELS_ENV, "").strip().replace("_", "")
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise SpecError(f"{MAX_PIXELS_ENV}={text!r} is not a number of pixels") from None
+    return value if value > 0 else DEFAULT_MAX_PIXELS
+
+
+def check_pixel_budget(width: int, height: int, what: str) -> None:
+    """Refuse a frame above the pixel budget, saying the limit and how to raise it."""
+    limit = max_pixels()
+    if width * height > limit:
+        raise SpecError(
+            f"{what} is {width}x{height} ({width * height / 1e6:.1f} megapixels a frame), over the limit of "
+            f"{limit / 1e6:.1f} megapixels; set {MAX_PIXELS_ENV}={width * height} to allow it (memory grows "
+            "with the frame size)"
+        )
+
+
+def check_output_format(path: str | os.PathLike[str], output: OutputSpec) -> None:
+    """Refuse an output format the output's name cannot hold (ProRes in .mp4, PNG frames named .mp4)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if output.format == "png_sequence":
+        if suffix in _VIDEO_SUFFIXES:
+            raise SpecError(
+                f"output format png_sequence writes a folder of frames, not {path.name}: "
+                "give a folder name without a video suffix"
+            )
+        return
+    allowed = FORMAT_SUFFIXES[output.format]
+    if suffix not in allowed:
+        hint = "or a folder name with --format png_sequence" if not suffix else ""
+        raise SpecError(
+            f"output format {output.format} cannot be written to {path.name or path}: use a "
+            f"{', '.join(allowed)} name {hint}".rstrip()
+        )
+
+
+_VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm"}
 
 
 @dataclass(frozen=True)
@@ -333,6 +399,17 @@ def plan_transform(source: str | os.PathLike[str] | MediaInfo, spec: TransformSp
     video = info.require_video()
     problems: list[str] = []
     notices: list[str] = []
+    if info.container in IMAGE_CONTAINERS:
+        notices.append(
+            f"{info.path.name} holds one {IMAGE_CONTAINERS[info.container]} image, not a video: "
+            f"read as a {video.frame_count}-frame clip"
+        )
+    canvas = storage_canvas(video, spec.reframe.aspect, spec.reframe.anchor) if spec.reframe else None
+    check_pixel_budget(video.width, video.height, f"{info.path.name}")
+    if canvas is not None:
+        check_pixel_budget(
+            canvas.width, canvas.height, f"the {spec.reframe.aspect} reframe of {info.path.name}"
+        )
 
     def collect(fn, *args):
         try:
@@ -386,7 +463,7 @@ def plan_transform(source: str | os.PathLike[str] | MediaInfo, spec: TransformSp
         relight_keyframes=relight_keyframes,
         strength=_strength(spec),
         notices=notices,
-        canvas=storage_canvas(video, spec.reframe.aspect, spec.reframe.anchor) if spec.reframe else None,
+        canvas=canvas,
     )
 
 

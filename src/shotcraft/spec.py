@@ -252,12 +252,28 @@ class Reference(_Model):
     role: Literal["product", "character", "style"] = "style"
 
 
+#: The widest and tallest aspect ratio a reframe or a generated take may ask for (width:height and back).
+MAX_ASPECT = 10
+
+
+def check_aspect(value: str) -> str:
+    """``W:H`` with both sides positive and the ratio between 1:10 and 10:1 (no zero, no endless canvas)."""
+    w, h = (int(v) for v in value.split(":"))
+    if w == 0 or h == 0:
+        raise ValueError(f"aspect {value!r} needs two positive numbers, e.g. '9:16'")
+    if max(w / h, h / w) > MAX_ASPECT:
+        raise ValueError(f"aspect {value!r} is more extreme than 1:{MAX_ASPECT} or {MAX_ASPECT}:1")
+    return value
+
+
 class Reframe(_Model):
     """Change the aspect ratio by outpainting, keeping the source's timing; ``aspect`` and ``anchor`` are meant
     as shown (a phone clip stored landscape with a 90° tag is reframed as the portrait clip it plays as)."""
 
-    aspect: str = Field(pattern=r"^\d+:\d+$", description="width:height, e.g. '9:16'")
+    aspect: str = Field(pattern=r"^\d{1,5}:\d{1,5}$", description="width:height, e.g. '9:16'")
     anchor: Literal["center", "left", "right", "top", "bottom"] = "center"
+
+    _aspect = field_validator("aspect")(check_aspect)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -435,7 +451,7 @@ class GenerateSpec(_Model):
     image: Path | None = None
     end_image: Path | None = None
     references: list[Reference] = Field(default_factory=list)
-    aspect: str = Field(default="16:9", pattern=r"^\d+:\d+$")
+    aspect: str = Field(default="16:9", pattern=r"^\d{1,5}:\d{1,5}$")
     width: int | None = Field(default=None, gt=0, le=8192)
     height: int | None = Field(default=None, gt=0, le=8192)
     duration: float = Field(default=5.0, gt=0, le=120, description="seconds")
@@ -451,6 +467,8 @@ class GenerateSpec(_Model):
     model: str | None = None
     output: OutputSpec = Field(default_factory=OutputSpec)
 
+    _aspect = field_validator("aspect")(check_aspect)
+
     @model_validator(mode="after")
     def _has_input(self) -> GenerateSpec:
         if not (self.prompt or self.image or self.references or self.extend):
@@ -458,21 +476,61 @@ class GenerateSpec(_Model):
         return self
 
 
+#: The most values (mappings, lists and scalars, YAML aliases expanded) a spec file may hold.
+MAX_SPEC_VALUES = 200_000
+
+
 def load_spec(path: Path | str, kind: type[_Model]) -> Any:
     """Load a TransformSpec or GenerateSpec from a YAML or JSON file, with one clear message on failure.
 
-    Relative image paths inside the file are read relative to the file's folder.
+    Relative image paths inside the file are read relative to the file's folder. YAML is read with the safe
+    loader (no Python tags), and a file whose aliases expand past :data:`MAX_SPEC_VALUES` values (a
+    "billion laughs" file) is refused before anything walks it.
     """
     path = Path(path)
     text = read_user_text(path, "spec file")
+    language = "JSON" if path.suffix.lower() == ".json" else "YAML"
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if language == "JSON" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(f"spec file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from None
+        raise SpecError(f"spec file {path} is not valid {language}: {_parse_reason(exc)}") from None
+    except RecursionError:
+        raise SpecError(f"spec file {path} is nested too deeply to be a spec") from None
     if not isinstance(data, dict):
         raise SpecError(f"spec file {path} should hold a mapping of settings")
+    if _too_many_values(data, MAX_SPEC_VALUES):
+        raise SpecError(
+            f"spec file {path} expands to more than {MAX_SPEC_VALUES} values (YAML aliases?): not a spec"
+        )
     spec = validate_spec(data, kind)
     return _resolve_paths(spec, path.parent)
+
+
+def _parse_reason(exc: Exception) -> str:
+    """A parser's complaint in one line: what is wrong and where."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
+    problem = getattr(exc, "problem", None) or str(exc)
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return " ".join(f"{problem}{where}".split())
+
+
+def _too_many_values(data: Any, limit: int) -> bool:
+    """Whether ``data`` holds more than ``limit`` values, counting shared (aliased) parts each time they
+    appear; stops as soon as the limit is passed, so a bomb costs at most ``limit`` steps."""
+    stack, seen = [data], 0
+    while stack:
+        value = stack.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+    return False
 
 
 def validate_spec(data: dict[str, Any], kind: type[_Model]) -> Any:
@@ -480,15 +538,88 @@ def validate_spec(data: dict[str, Any], kind: type[_Model]) -> Any:
     try:
         return kind.model_validate(data)
     except ValidationError as exc:
-        raise SpecError([_describe(err) for err in exc.errors()]) from None
+        raise SpecError(_describe_all(exc.errors())) from None
+    except RecursionError:
+        raise SpecError("the spec is nested too deeply") from None
+
+
+#: Plain words for fields whose value may be one of several kinds (pydantic reports each kind apart).
+_FIELD_WORDS = {
+    "motion_adherence": "'off' or a whole number from 1 to 9",
+    "structure_adherence": "'off' or a whole number from 1 to 9",
+}
+#: The parts of an error's location that name a member of a union, not a field.
+_UNION_MEMBER = re.compile(
+    r"^(literal\[.*\]|constrained-\w+|int|float|str|bool|none|\w+-\w+\[.*\]|.*\[.*\])$"
+)
+
+
+def _describe_all(errors: list[Any]) -> list[str]:
+    """One sentence per problem: a value refused by every member of a union is one problem, and unknown
+    settings side by side are one problem."""
+    problems: list[str] = []
+    unions: dict[tuple[str, ...], list[Any]] = {}
+    extra: dict[tuple[str, ...], list[str]] = {}
+    for err in errors:
+        loc = tuple(str(p) for p in err.get("loc", ()))
+        field = tuple(p for p in loc if not _UNION_MEMBER.match(p))
+        if err.get("type") == "extra_forbidden" and loc:
+            extra.setdefault(loc[:-1], []).append(loc[-1])
+        elif field != loc:
+            unions.setdefault(field, []).append(err)
+        else:
+            problems.append(_describe(err))
+    for field, errs in unions.items():
+        where = ".".join(field)
+        words = _FIELD_WORDS.get(field[-1] if field else "")
+        if words is None:
+            words = " or ".join(dict.fromkeys(_clean(str(e.get("msg", "invalid"))) for e in errs))
+        value = errs[0].get("input")
+        shown = repr(value) if isinstance(value, (int, float, str, type(None))) else type(value).__name__
+        problems.append(f"{where}: {_short(shown)} is not valid; expected {words}")
+    for parent, names in extra.items():
+        where = f"{'.'.join(parent)}: " if parent else ""
+        listed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        problems.append(f"{where}unknown setting{'s' if len(names) > 1 else ''} {listed}")
+    return problems
+
+
+def _clean(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _describe(err: Any) -> str:
     where = ".".join(str(p) for p in err.get("loc", ()))
-    msg = str(err.get("msg", "invalid"))
+    msg = _clean(str(err.get("msg", "invalid")))
     if err.get("type") == "literal_error":
-        msg = f"{err.get('input')!r} is not one of the allowed values ({msg.split(': ', 1)[-1]})"
-    return f"{where}: {msg}" if where else msg
+        msg = f"{_short(repr(err.get('input')))} is not one of the allowed values ({msg.split(': ', 1)[-1]})"
+    return " ".join((f"{where}: {msg}" if where else msg).split())
+
+
+def input_paths(model: BaseModel) -> list[Path]:
+    """Every file a spec names (keyframes, masks, references, tables, subtitles, takes to extend): the
+    inputs no output may ever be written over."""
+    found: list[Path] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Path):
+            found.append(value)
+        elif isinstance(value, BaseModel):
+            for _, item in value:
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk(model)
+    return found
 
 
 def _resolve_paths(model: BaseModel, base: Path) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from shotcraft.cli.app import app, console, friendly, out, progress_bar
+from shotcraft.cli.app import OVERWRITE_HELP, app, console, friendly, out, progress_bar
 
 
 @app.command()
@@ -163,6 +163,7 @@ def transform(
     crf: int | None = typer.Option(None, help="Quality for lossy H.264/H.265 (lower is better)."),
     encoder_preset: str | None = typer.Option(None, "--encoder-preset", help="x264/x265 speed preset."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    overwrite: bool = typer.Option(False, "--overwrite", "-y", help=OVERWRITE_HELP),
 ) -> None:
     """Transform a clip: same frames, fps, duration and audio, a new look. With no operation it is a
     faithful re-encode (the identity transform)."""
@@ -178,9 +179,10 @@ def transform(
             spec_obj,
             progress=progress,
             engine_options={k: v for k, v in options.items() if v is not None},
+            overwrite=overwrite,
         )
     for notice in result.notices:
-        console.print(f"[yellow]note:[/yellow] {notice}", highlight=False)
+        console.print(f"[yellow]note:[/yellow] {notice}", highlight=False, soft_wrap=True)
     out.print(
         f"wrote {result.path} ({result.frame_count} frames, engine {result.engine}, {result.seconds:.1f} s)"
     )

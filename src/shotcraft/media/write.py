@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +32,14 @@ import av
 import numpy as np
 
 from shotcraft.errors import MediaError
+from shotcraft.media.output_path import (
+    check_output,
+    commit,
+    remove_partial_folder,
+    remove_stale_partials,
+    sidecar_of,
+    temp_name,
+)
 from shotcraft.media.probe import MediaInfo, VideoInfo
 from shotcraft.media.read import from_rgb, to_rgb
 from shotcraft.spec import OutputSpec
@@ -45,28 +52,12 @@ _X26X_PIX_FMTS = {
 _AUDIO_LEAD = Fraction(1, 2)
 
 
-def check_output_path(output: Path, source: Path | None = None) -> Path:
-    """Refuse an output that would overwrite the source or land in a folder we cannot write to."""
-    output = Path(output)
-    if source is not None:
-        src = Path(source)
-        same = output.resolve() == src.resolve() or (output.exists() and os.path.samefile(output, src))
-        if same:
-            raise MediaError(
-                f"output {output} is the source clip: choose another name (sources are never modified)"
-            )
-    parent = output.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise MediaError(f"cannot create output folder {parent}: {exc.strerror}") from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise MediaError(f"output folder {parent} is not writable")
-    return output
-
-
-def _temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+def check_output_path(
+    output: Path, source: Path | None = None, *, overwrite: bool = False, folder: bool = False
+) -> Path:
+    """Refuse an output that breaks a rule of :mod:`shotcraft.media.output_path` (the source, an existing
+    file without ``overwrite``, a folder or device, a folder we cannot write to). Nothing is created."""
+    return check_output(output, inputs=[source], overwrite=overwrite, folder=folder)
 
 
 class VideoWriter:
@@ -77,6 +68,11 @@ class VideoWriter:
     file is written under a hidden temporary name and renamed on :meth:`close`; on error nothing is left.
     ``size`` overrides the output size (for reframing); ``video`` overrides the template (for generated
     takes with no source file).
+
+    The path rules of :mod:`shotcraft.media.output_path` are checked when the writer is made and again
+    just before the rename: an existing file is replaced only with ``overwrite``, and nothing is written
+    over the source or the other ``inputs``. Set :attr:`sidecar` (the take record) before the writer
+    closes and the output and its ``.json`` sidecar appear together, or neither does.
     """
 
     def __init__(
@@ -88,6 +84,9 @@ class VideoWriter:
         video: VideoInfo | None = None,
         size: tuple[int, int] | None = None,
         copy_streams: bool = True,
+        overwrite: bool = False,
+        inputs: Iterable[str | os.PathLike[str] | None] = (),
+        with_sidecar: bool = True,
     ):
         self.path = Path(path)
         self.source = source
@@ -100,13 +99,24 @@ class VideoWriter:
         self.copy_streams = copy_streams and source is not None
         self.frames_written = 0
         self.notices: list[str] = []
-        check_output_path(self.path, source.path if source else None)
         self._sequence = self.output.format == "png_sequence"
-        self._tmp = (
-            _temp_name(self.path)
-            if not self._sequence
-            else self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
-        )
+        self._rules = {
+            "inputs": [source.path if source else None, *inputs],
+            "overwrite": overwrite,
+            "folder": self._sequence,
+            "sidecar": with_sidecar,
+        }
+        check_output(self.path, **self._rules)
+        #: The take record; when set before :meth:`close`, written as ``<output>.json`` with the output.
+        self.sidecar: dict[str, Any] | None = None
+        self.sidecar_path = sidecar_of(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MediaError(f"cannot create output folder {self.path.parent}: {_os_reason(exc)}") from None
+        remove_stale_partials(self.path.parent)
+        self._tmp = temp_name(self.path)
+        self._sidecar_tmp = temp_name(self.sidecar_path)
         self._container: Any = None
         self._stream: Any = None
         self._pix_fmt: str = ""
@@ -159,15 +169,19 @@ class VideoWriter:
                 raise MediaError(f"no frames were written to {self.path.name}")
             if self._sequence:
                 self._copy_streams_to_sidecar()
-                if self.path.exists():
-                    shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
             else:
                 for packet in self._stream.encode(None):
                     self._container.mux(packet)
                 self._mux_pending(until=None)
                 self._container.close()
                 self._container = None
-            os.replace(self._tmp, self.path)
+            pairs = [(self._tmp, self.path)]
+            if self.sidecar is not None:
+                _write_json(self._sidecar_tmp, self.sidecar)
+                pairs.append((self._sidecar_tmp, self.sidecar_path))
+            # Checked again: the folder may have changed while the frames were made.
+            check_output(self.path, **self._rules)
+            commit(pairs)
         except av.error.FFmpegError as exc:
             error = self._muxer_refused(exc)
             self.abort()
@@ -191,10 +205,13 @@ class VideoWriter:
                 self._container.close()
             self._container = None
         self._close_source()
-        if self._tmp.is_dir():
-            shutil.rmtree(self._tmp, ignore_errors=True)
-        elif self._tmp.exists():
-            self._tmp.unlink()
+        with contextlib.suppress(OSError):
+            if self._tmp.is_dir() and not self._tmp.is_symlink():
+                remove_partial_folder(self._tmp)
+            elif os.path.lexists(self._tmp):
+                self._tmp.unlink()
+        with contextlib.suppress(OSError):
+            self._sidecar_tmp.unlink(missing_ok=True)
 
     # -- video ---------------------------------------------------------------------------------------------
 
@@ -419,10 +436,27 @@ def _os_reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
-def write_sidecar(path: str | os.PathLike[str], data: dict[str, Any]) -> Path:
-    """Write ``<output>.json`` atomically: the record that makes an output file a take."""
-    target = Path(f"{path}.json") if not str(path).endswith(".json") else Path(path)
-    tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, target)
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def write_sidecar(path: str | os.PathLike[str], data: dict[str, Any], *, overwrite: bool = True) -> Path:
+    """Write ``<output>.json`` atomically: the record that makes an output file a take.
+
+    Prefer :attr:`VideoWriter.sidecar`, which puts the output and its record in place together; this is for
+    records of files made another way. An existing sidecar is replaced only with ``overwrite``, and never
+    one that is not a regular file.
+    """
+    target = sidecar_of(path) if not str(path).endswith(".json") else Path(path)
+    check_output(target, overwrite=overwrite, sidecar=False)
+    tmp = temp_name(target)
+    try:
+        _write_json(tmp, data)
+        commit([(tmp, target)])
+    except OSError as exc:
+        raise MediaError(f"writing {target.name} failed: {_os_reason(exc)}") from None
     return target
