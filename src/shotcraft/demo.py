@@ -21,7 +21,11 @@ from shotcraft.spec import RectLock, RelightOp, RestyleOp, SwapOp, TransformSpec
 def identity_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
     """A faithful re-encode of Big Buck Bunny: 132 frames, 25 fps, 6-channel audio copied."""
     result = transform(
-        sample_clip("bigbuckbunny"), folder / "bigbuckbunny_identity.mp4", TransformSpec(), progress=progress
+        sample_clip("bigbuckbunny"),
+        folder / "bigbuckbunny_identity.mp4",
+        TransformSpec(),
+        progress=progress,
+        overwrite=True,
     )
     return [("identity transform (bigbuckbunny)", result)]
 
@@ -32,7 +36,11 @@ def relight_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult
         operations=[RelightOp(preset="golden_hour")], locks=[RectLock(x=0, y=0, width=320, height=180)]
     )
     result = transform(
-        sample_clip("bigbuckbunny"), folder / "bigbuckbunny_golden_hour.mp4", spec, progress=progress
+        sample_clip("bigbuckbunny"),
+        folder / "bigbuckbunny_golden_hour.mp4",
+        spec,
+        progress=progress,
+        overwrite=True,
     )
     return [("relight: golden hour + rect lock (bigbuckbunny)", result)]
 
@@ -42,7 +50,9 @@ def restyle_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult
     2 s, then carried along the footage's motion, so it does not flicker the way a per-frame filter does.
     With your own painted stills use ``--keyframe TIME:STILL`` instead (one per shot at least)."""
     spec = TransformSpec(operations=[RestyleOp(look="cartoon")], motion_adherence=7)
-    result = transform(sample_clip("bikes"), folder / "bikes_cartoon.mp4", spec, progress=progress)
+    result = transform(
+        sample_clip("bikes"), folder / "bikes_cartoon.mp4", spec, progress=progress, overwrite=True
+    )
     return [("restyle: cartoon look propagated along the motion (bikes)", result)]
 
 
@@ -62,7 +72,7 @@ def swap_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
     artwork = folder / "new_poster.png"
     Image.fromarray(data.rocket()).save(artwork)
     spec = TransformSpec(operations=[SwapOp(image=artwork, corners=[tuple(p) for p in corners[0]])])
-    result = transform(clip, folder / "poster_swapped.mp4", spec, progress=progress)
+    result = transform(clip, folder / "poster_swapped.mp4", spec, progress=progress, overwrite=True)
     return [("product swap: tracked poster (bikes footage)", result)]
 
 
@@ -81,8 +91,13 @@ STEPS: list[Callable[[Path, Progress], list[tuple[str, TakeResult]]]] = [
 def run_demo(
     folder: Path | str = "demo-output", progress: Progress = no_progress
 ) -> list[tuple[str, TakeResult]]:
-    """Run every step of :data:`STEPS` into ``folder`` (created if missing); the takes, in order."""
-    folder = Path(folder)
+    """Run every step of :data:`STEPS` into ``folder`` (created if missing); the takes, in order.
+
+    The folder is the demo's own: running it again replaces the demo's earlier outputs (files only).
+    """
+    from shotcraft.media.output_path import check_folder
+
+    folder = check_folder(folder, "demo folder")
     folder.mkdir(parents=True, exist_ok=True)
     results: list[tuple[str, TakeResult]] = []
     for step in STEPS:

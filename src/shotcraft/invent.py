@@ -129,15 +129,26 @@ def generate(
     progress: Progress = no_progress,
     seed: int | None = None,
     lineage: dict[str, Any] | None = None,
+    overwrite: bool = False,
     **options: Any,
 ) -> list[InventedTake]:
     """Render ``spec.takes`` takes to ``output`` (``name_take2.mp4`` ... when several); returns them.
 
     ``options`` are :class:`~shotcraft.engines.diffusion.EngineOptions` fields (steps, vram_gb, device).
+    Every take's path is checked before any work (an existing file is replaced only with ``overwrite``;
+    never a folder, a device or one of the spec's inputs).
     """
     from shotcraft.engines.diffusion import engine_for
+    from shotcraft.media.output_path import check_output
+    from shotcraft.plan import check_output_format
+    from shotcraft.spec import input_paths
 
     output = Path(output)
+    inputs = input_paths(spec)
+    check_output_format(output, spec.output)
+    paths = [_take_path(output, i, spec.takes) for i in range(spec.takes)]
+    for path in paths:
+        check_output(path, inputs=inputs, overwrite=overwrite, folder=spec.output.format == "png_sequence")
     task = task_of(spec)
     card = get_model(spec.model or DEFAULT_MODELS.get(task, DEFAULT_MODELS["t2v"]))
     card.require(task, _TASK_WORDS[task])
@@ -164,10 +175,9 @@ def generate(
 
             frames = [frames[j] for j in resample_indices(model_count, card.fps, out_fps)]
             take_notices.append(f"{card.name} renders at {card.fps} fps; resampled to {out_fps} fps")
-        path = output if spec.takes == 1 else output.with_name(f"{output.stem}_take{i + 1}{output.suffix}")
         takes.append(
-            _write_take(path, frames, out_fps, spec, card, take_seed, steps, size, task,
-                        notices + take_notices, lineage, time.perf_counter() - started)
+            _write_take(paths[i], frames, out_fps, spec, card, take_seed, steps, size, task,
+                        notices + take_notices, lineage, time.perf_counter() - started, overwrite, inputs)
         )  # fmt: skip
         progress("takes", i + 1, spec.takes)
     return takes
@@ -275,23 +285,30 @@ def _write_take(
     notices: list[str],
     lineage: dict[str, Any] | None,
     seconds: float,
+    overwrite: bool = False,
+    inputs: list[Path] | None = None,
 ) -> InventedTake:
-    from shotcraft.media.write import VideoWriter, write_sidecar
+    from shotcraft.media.write import VideoWriter
 
     height, width = frames[0].shape[:2]
     info = generation_video_info(width, height, fps, len(frames))
-    with VideoWriter(path, output=spec.output, video=info) as writer:
+    with VideoWriter(
+        path, output=spec.output, video=info, overwrite=overwrite, inputs=inputs or ()
+    ) as writer:
         for frame in frames:
             writer.write(frame)
-    record = {
+        writer.sidecar = {
         "kind": "generate", "shotcraft": __version__, "output": str(path), "task": task,
         "spec": spec.model_dump(mode="json"), "model": card.name, "repo_id": card.repo_id, "seed": seed,
         "steps": steps, "size": list(size), "quality": spec.quality, "frame_count": len(frames), "fps": str(fps),
         "seconds": round(seconds, 3), "notices": notices + writer.notices,
         "lineage": lineage or ({"extends": str(spec.extend.take)} if spec.extend else {}),
-    }  # fmt: skip
-    sidecar = write_sidecar(path, record)
-    return InventedTake(path, sidecar, seed, len(frames), fps, notices + writer.notices)
+        }  # fmt: skip
+    return InventedTake(path, writer.sidecar_path, seed, len(frames), fps, notices + writer.notices)
+
+
+def _take_path(output: Path, index: int, takes: int) -> Path:
+    return output if takes == 1 else output.with_name(f"{output.stem}_take{index + 1}{output.suffix}")
 
 
 __all__ = ["InventedTake", "final_of", "generate", "generation_video_info", "plan_size", "task_of"]

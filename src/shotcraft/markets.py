@@ -23,9 +23,10 @@ import numpy as np
 
 from shotcraft.engines.base import Progress, no_progress
 from shotcraft.errors import EngineUnavailable, MediaError
+from shotcraft.media.output_path import check_folder, check_output, commit, sidecar_of, temp_name
 from shotcraft.media.subtitles import mux_subtitles, read_subtitles
 from shotcraft.pipeline import TakeResult, transform
-from shotcraft.spec import LocalizeOp, OutputSpec, SpecError, TransformSpec, validate_spec
+from shotcraft.spec import LocalizeOp, OutputSpec, SpecError, TransformSpec, input_paths, validate_spec
 
 
 @dataclass
@@ -54,6 +55,7 @@ def localize(
     output: OutputSpec | None = None,
     suffix: str = ".mp4",
     progress: Progress = no_progress,
+    overwrite: bool = False,
 ) -> list[MarketResult]:
     """Render ``source`` once per market into ``output_dir/<stem>_<market><suffix>``.
 
@@ -78,11 +80,17 @@ def localize(
         raise SpecError(f"subtitles are given for {', '.join(unknown)}, which is not among the markets")
     if op.table is not None and not Path(op.table).is_file():
         raise SpecError(f"translation table {op.table} does not exist")
+    # Every market's file is checked before any is made: one refused name stops the run, not the last market.
+    check_folder(folder)
+    inputs = [source, *input_paths(op)]
+    targets = {market: folder / f"{source.stem}_{_file_safe(market)}{suffix}" for market in op.markets}
+    for target in targets.values():
+        check_output(target, inputs=inputs, overwrite=overwrite)
     results: list[MarketResult] = []
     for market in op.markets:
-        target = folder / f"{source.stem}_{_file_safe(market)}{suffix}"
+        target = targets[market]
         try:
-            take = _render_market(source, target, op, market, soft_subtitles, output, progress)
+            take = _render_market(source, target, op, market, soft_subtitles, output, progress, overwrite)
             results.append(MarketResult(market, take))
         except (SpecError, MediaError, EngineUnavailable) as exc:
             results.append(MarketResult(market, None, list(getattr(exc, "problems", None) or [str(exc)])))
@@ -101,29 +109,33 @@ def _render_market(
     soft_subtitles: bool,
     output: OutputSpec | None,
     progress: Progress,
+    overwrite: bool = False,
 ) -> TakeResult:
     market_op = op.model_copy(update={"market": market})
     spec = TransformSpec(operations=[market_op], engine="classic", output=output or OutputSpec())
     lineage = {"localize": {"market": market, "markets": list(op.markets)}}
     soft = soft_subtitles and market in op.subtitles
     if not soft:
-        return transform(source, target, spec, progress=progress, lineage=lineage)
+        return transform(source, target, spec, progress=progress, lineage=lineage, overwrite=overwrite)
     # Soft subtitles are added by a remux: render under a hidden name first, so the final name only ever
-    # holds the finished file.
+    # holds the finished file, and it appears together with its sidecar.
     cues = read_subtitles(op.subtitles[market])
-    staged = target.with_name(f".{target.stem}.staged{target.suffix}")
+    staged = temp_name(target.with_name(f"{target.stem}_staged{target.suffix}"))
+    remuxed, sidecar_tmp = temp_name(target), temp_name(sidecar_of(target))
+    inputs = [source, *input_paths(op)]
     try:
         take = transform(source, staged, spec, progress=progress, lineage=lineage)
-        mux_subtitles(staged, [(cues, market)], target)
+        mux_subtitles(staged, [(cues, market)], remuxed)
         record = json.loads(take.sidecar.read_text(encoding="utf-8"))
         record["output"] = str(target)
         record["subtitles"] = {"market": market, "file": str(op.subtitles[market]), "cues": len(cues)}
-        from shotcraft.media.write import write_sidecar
-
-        sidecar = write_sidecar(target, record)
+        sidecar_tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+        check_output(target, inputs=inputs, overwrite=overwrite)
+        commit([(remuxed, target), (sidecar_tmp, sidecar_of(target))])
     finally:
-        staged.unlink(missing_ok=True)
-        Path(f"{staged}.json").unlink(missing_ok=True)
+        for leftover in (staged, sidecar_of(staged), remuxed, sidecar_tmp):
+            leftover.unlink(missing_ok=True)
+    sidecar = sidecar_of(target)
     return TakeResult(target, sidecar, take.frame_count, take.engine, take.seconds, take.notices)
 
 
@@ -212,7 +224,9 @@ def demo_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
     table.write_text("source,de,ja\nSUMMER SALE,SOMMERSCHLUSSVERKAUF,夏のセール\n", encoding="utf-8")
     subs = folder / "signage_de.srt"
     subs.write_text("1\n00:00:00,000 --> 00:00:02,000\nNur diese Woche\n", encoding="utf-8")
-    results = localize(source, folder, ["de", "ja"], table=table, subtitles={"de": subs}, progress=progress)
+    results = localize(
+        source, folder, ["de", "ja"], table=table, subtitles={"de": subs}, progress=progress, overwrite=True
+    )
     made = []
     for result in results:
         if result.take is None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from shotcraft.cli.app import app, console, friendly, out, progress_bar
+from shotcraft.cli.app import OVERWRITE_HELP, app, console, friendly, out, progress_bar
 
 
 @app.command()
@@ -48,6 +48,7 @@ def generate(
     ),
     device: str | None = typer.Option(None, "--device", help="cuda or cpu (default: cuda when present)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    overwrite: bool = typer.Option(False, "--overwrite", "-y", help=OVERWRITE_HELP),
 ) -> None:
     """Invent new takes. Without weights this says exactly which files are missing and where it looked."""
     from shotcraft.invent import final_of
@@ -76,9 +77,9 @@ def generate(
     with progress_bar(quiet) as progress:
         results = run_generate(
             spec, output, weights=weights, progress=progress, seed=first_seed, lineage=lineage,
-            steps=steps or spec.steps, vram_gb=vram, device=device,
+            steps=steps or spec.steps, vram_gb=vram, device=device, overwrite=overwrite,
         )  # fmt: skip
     for take in results:
         for notice in take.notices:
-            console.print(f"[yellow]note:[/yellow] {notice}", highlight=False)
+            console.print(f"[yellow]note:[/yellow] {notice}", highlight=False, soft_wrap=True)
         out.print(f"wrote {take.path} ({take.frame_count} frames at {take.fps} fps, seed {take.seed})")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from shotcraft.cli.app import EXIT_BAD_INPUT, app, console, friendly, out, progress_bar
+from shotcraft.cli.app import EXIT_BAD_INPUT, OVERWRITE_HELP, app, console, friendly, out, progress_bar
 
 
 @app.command()
@@ -26,6 +26,7 @@ def localize(
     burn: bool = typer.Option(False, "--burn-subtitles", help="Burn the subtitles into the picture."),
     soft: bool = typer.Option(True, "--soft-subtitles/--no-soft-subtitles", help="Add them as a soft track."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    overwrite: bool = typer.Option(False, "--overwrite", "-y", help=OVERWRITE_HELP),
 ) -> None:
     """Replace on-screen text per market (OCR, tracking, inpainting, re-typesetting) and add subtitles.
     Each market version keeps the source's frame count, fps, duration and audio; a market that cannot
@@ -57,6 +58,7 @@ def localize(
             burn_subtitles=burn,
             soft_subtitles=soft,
             progress=progress,
+            overwrite=overwrite,
         )
     summary = Table(title=f"{source.name}: {len(results)} markets")
     for column in ("market", "output", "frames", "seconds"):

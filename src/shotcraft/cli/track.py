@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from shotcraft.cli.app import app, console, friendly, progress_bar
+from shotcraft.cli.app import OVERWRITE_HELP, app, console, friendly, progress_bar
 
 
 @app.command()
@@ -34,10 +34,12 @@ def track(
         help='A track file whose frames marked "status": "corrected" are fixed; re-track from them.',
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    overwrite: bool = typer.Option(False, "--overwrite", "-y", help=OVERWRITE_HELP),
 ) -> None:
     """Track a box or a four-corner planar region (label, screen, poster) forwards and backwards through
     the whole clip. Frames where the region is hidden or outside the picture are reported, not guessed.
     Coordinates, given and written, are on the frame as a player shows it (after the rotation tag)."""
+    from shotcraft.media.output_path import check_output
     from shotcraft.media.read import VideoReader
     from shotcraft.plan import resolve_time
     from shotcraft.signals.track import (
@@ -50,6 +52,8 @@ def track(
     )
     from shotcraft.spec import SpecError, parse_time_point
 
+    rules = {"inputs": [clip, corrections], "overwrite": overwrite, "sidecar": False}
+    check_output(output, **rules)
     reader = VideoReader(clip)
     given = sum(v is not None for v in (box, corners, corrections))
     if given != 1:
@@ -71,6 +75,7 @@ def track(
                 quad = parse_corners(corners)
             start = resolve_time(parse_time_point(at), reader.video, "--at")
             result = track_region(reader, storage_corners(quad, reader.video), start, progress=progress)
+    check_output(output, **rules)  # again: the folder may have changed while tracking
     result.save(output)
     counts: dict[str, int] = {}
     for frame in result.frames:

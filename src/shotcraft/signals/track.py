@@ -186,9 +186,15 @@ class Track(BaseModel):
         body = (
             json.dumps(head, indent=2)[:-2] + ',\n  "frames": [\n    ' + ",\n    ".join(lines) + "\n  ]\n}\n"
         )
-        tmp = path.with_name(f".{path.name}.partial")
-        tmp.write_text(body, encoding="utf-8")
-        tmp.replace(path)
+        from shotcraft.media.output_path import commit, temp_name
+
+        tmp = temp_name(path)
+        try:
+            tmp.write_text(body, encoding="utf-8")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        commit([(tmp, path)])
         return path
 
 

@@ -36,10 +36,18 @@ from shotcraft.engines.base import Progress, no_progress
 from shotcraft.finishing.locks import locked_transform
 from shotcraft.media.probe import MediaInfo, probe
 from shotcraft.media.read import VideoReader
-from shotcraft.media.write import VideoWriter, write_sidecar
+from shotcraft.media.write import VideoWriter
 from shotcraft.pipeline import TakeResult
 from shotcraft.plan import plan_transform
-from shotcraft.spec import MaskVideoLock, OutputSpec, PolygonLock, RectLock, RelightOp, TransformSpec
+from shotcraft.spec import (
+    MaskVideoLock,
+    OutputSpec,
+    PolygonLock,
+    RectLock,
+    RelightOp,
+    TransformSpec,
+    input_paths,
+)
 
 #: Frames per chunk: the most work a restarted job repeats.
 DEFAULT_CHUNK_FRAMES = 64
@@ -196,7 +204,9 @@ class ChunkedTransform:
                 "engine": engine_name,
             }
             self._save_manifest(manifest)
-        with VideoWriter(self.output, info, self.spec.output) as writer:
+        # The job's own folder: a retried job may find its earlier finished file there and replaces it.
+        inputs = input_paths(self.spec)
+        with VideoWriter(self.output, info, self.spec.output, overwrite=True, inputs=inputs) as writer:
             for index in range(len(ranges)):
                 for frame in _segment_frames(self.work_dir / f"chunk-{index:05d}.mkv"):
                     writer.write(frame)
@@ -208,22 +218,22 @@ class ChunkedTransform:
                         )
             if writer.frames_written != count:
                 raise RuntimeError(f"the chunks held {writer.frames_written} frames for {count}")
-        notices += writer.notices
-        record = {
-            "kind": "transform",
-            "shotcraft": __version__,
-            "output": str(self.output),
-            "source": info.to_dict(),
-            "spec": self.spec.model_dump(mode="json"),
-            "engine": engine_name,
-            "frame_count": count,
-            "fps": str(whole.video.fps),
-            "notices": notices,
-            "chunks": len(ranges),
-            "chunk_attempts": [done[str(i)]["attempt"] for i in range(len(ranges))],
-            "lineage": lineage or {},
-        }
-        sidecar = write_sidecar(self.output, record)
+            notices += writer.notices
+            writer.sidecar = {
+                "kind": "transform",
+                "shotcraft": __version__,
+                "output": str(self.output),
+                "source": info.to_dict(),
+                "spec": self.spec.model_dump(mode="json"),
+                "engine": engine_name,
+                "frame_count": count,
+                "fps": str(whole.video.fps),
+                "notices": notices,
+                "chunks": len(ranges),
+                "chunk_attempts": [done[str(i)]["attempt"] for i in range(len(ranges))],
+                "lineage": lineage or {},
+            }
+        sidecar = writer.sidecar_path
         return TakeResult(self.output, sidecar, count, engine_name, time.perf_counter() - started, notices)
 
     def _render_chunk(self, info: MediaInfo, start: int, stop: int, segment: Path, advanced: Any) -> str:
@@ -236,7 +246,9 @@ class ChunkedTransform:
             engine = select_engine(plan)
             name = engine.name
             frames = locked_transform(plan, engine, reader)
-        with VideoWriter(segment, sub, _SEGMENT_OUTPUT, copy_streams=False) as writer:
+        with VideoWriter(
+            segment, sub, _SEGMENT_OUTPUT, copy_streams=False, overwrite=True, with_sidecar=False
+        ) as writer:
             for frame in frames:
                 writer.write(frame)
                 advanced(writer.frames_written)

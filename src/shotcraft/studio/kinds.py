@@ -114,7 +114,9 @@ def run_transform(ctx: JobContext) -> list[TakeRecord]:
         chunked = ChunkedTransform(ctx.source, output, spec, ctx.work_dir, ctx.chunk_frames)
         result = chunked.run(ctx.progress, attempt=ctx.attempt, lineage=ctx.lineage)
     else:
-        result = transform(ctx.source, output, spec, progress=ctx.progress, lineage=ctx.lineage)
+        result = transform(
+            ctx.source, output, spec, progress=ctx.progress, lineage=ctx.lineage, overwrite=True
+        )
     info = {
         "notices": result.notices,
         "sidecar": str(result.sidecar.relative_to(ctx.home)),
@@ -141,7 +143,11 @@ def run_invent(ctx: JobContext) -> list[TakeRecord]:
     spec: GenerateSpec = ctx.spec
     ctx.output_dir.mkdir(parents=True, exist_ok=True)
     takes = generate(
-        spec, ctx.output_dir / output_name(spec.output), progress=ctx.progress, lineage=ctx.lineage
+        spec,
+        ctx.output_dir / output_name(spec.output),
+        progress=ctx.progress,
+        lineage=ctx.lineage,
+        overwrite=True,
     )
     records = []
     for i, take in enumerate(takes):
@@ -179,6 +185,7 @@ def run_localize(ctx: JobContext) -> list[TakeRecord]:
         subtitles=op.subtitles,
         burn_subtitles=op.burn_subtitles,
         progress=ctx.progress,
+        overwrite=True,
     )
     problems = [f"{r.market}: {p}" for r in results if r.take is None for p in r.problems]
     records = []
