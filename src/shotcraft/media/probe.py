@@ -138,6 +138,9 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         raise MediaError(f"{path} does not exist")
     if path.is_dir():
         raise MediaError(f"{path} is a folder, not a media file")
+    if not path.is_file():
+        # A FIFO, socket or device: opening it to read could block or never end.
+        raise MediaError(f"{path} is not a regular file (a pipe or device?): give a media file")
     size = path.stat().st_size
     if size == 0:
         raise MediaError(f"{path.name} is empty (0 bytes)")
