@@ -146,7 +146,7 @@ CASES: dict[str, Case] = {
             "night",
             "--lock",
             f"mask:{_png(d / 'm.png', (32, 32))}",
-        ],  # fmt: skip
+        ],
         "32x32",
     ),
     "mask clip too short": (
@@ -159,7 +159,7 @@ CASES: dict[str, Case] = {
             "night",
             "--lock",
             f"mask:{make_clip(d / 'm.mp4', frames=2, width=64, height=48)}",
-        ],  # fmt: skip
+        ],
         "has 2 frames",
     ),
     "mask missing": (
@@ -219,7 +219,7 @@ CASES: dict[str, Case] = {
             str(d / "o.mp4"),
             "--spec",
             str(_write(d / "s.yaml", 'prompt: !!python/object/apply:os.system ["touch pwned"]\n')),
-        ],  # fmt: skip
+        ],
         "constructor",
     ),
     "billion laughs": (
@@ -319,7 +319,7 @@ CASES: dict[str, Case] = {
             "night",
             "--lock",
             f"mask:{d / 'm.mp4'}",
-        ],  # fmt: skip
+        ],
         "input",
     ),
     "output is the keyframe input": (
