@@ -28,7 +28,6 @@ from typer.testing import CliRunner
 from shotcraft.cli import app
 from shotcraft.errors import MediaError, SpecError
 from shotcraft.media import probe
-from shotcraft.media.output_path import PARTIAL_NAME, remove_stale_partials
 from shotcraft.media.synth import make_clip
 from shotcraft.pipeline import transform
 from shotcraft.spec import OutputSpec, RelightOp, TransformSpec, validate_spec
@@ -142,6 +141,8 @@ def test_png_named_mp4_says_what_was_read(tmp_path: Path) -> None:
 
 
 def test_stale_partials_of_dead_processes_are_removed(tiny: Path, tmp_path: Path) -> None:
+    from shotcraft.media.output_path import PARTIAL_NAME, remove_stale_partials
+
     dead = _dead_pid()
     stale = tmp_path / f".take.partial-{dead}.mp4"
     stale_sidecar = tmp_path / f".take.mp4.partial-{dead}.json"
