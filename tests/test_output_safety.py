@@ -82,7 +82,7 @@ def test_existing_file_replaced_only_with_overwrite(tiny: Path, tmp_path: Path) 
 def test_sidecar_never_overwrites_the_source(tiny: Path, tmp_path: Path) -> None:
     source = Path(shutil.copy(tiny, tmp_path / "clip.mp4.json"))
     before = source.read_bytes()
-    with pytest.raises(MediaError, match="input"):
+    with pytest.raises(MediaError, match="source clip"):
         transform(source, tmp_path / "clip.mp4", overwrite=True)
     assert source.read_bytes() == before and not (tmp_path / "clip.mp4").exists()
 

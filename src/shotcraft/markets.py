@@ -82,10 +82,10 @@ def localize(
         raise SpecError(f"translation table {op.table} does not exist")
     # Every market's file is checked before any is made: one refused name stops the run, not the last market.
     check_folder(folder)
-    inputs = [source, *input_paths(op)]
+    inputs = input_paths(op)
     targets = {market: folder / f"{source.stem}_{_file_safe(market)}{suffix}" for market in op.markets}
     for target in targets.values():
-        check_output(target, inputs=inputs, overwrite=overwrite)
+        check_output(target, source=source, inputs=inputs, overwrite=overwrite)
     results: list[MarketResult] = []
     for market in op.markets:
         target = targets[market]
@@ -122,7 +122,7 @@ def _render_market(
     cues = read_subtitles(op.subtitles[market])
     staged = temp_name(target.with_name(f"{target.stem}_staged{target.suffix}"))
     remuxed, sidecar_tmp = temp_name(target), temp_name(sidecar_of(target))
-    inputs = [source, *input_paths(op)]
+    inputs = input_paths(op)
     try:
         take = transform(source, staged, spec, progress=progress, lineage=lineage)
         mux_subtitles(staged, [(cues, market)], remuxed)
@@ -130,7 +130,7 @@ def _render_market(
         record["output"] = str(target)
         record["subtitles"] = {"market": market, "file": str(op.subtitles[market]), "cues": len(cues)}
         sidecar_tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-        check_output(target, inputs=inputs, overwrite=overwrite)
+        check_output(target, source=source, inputs=inputs, overwrite=overwrite)
         commit([(remuxed, target), (sidecar_tmp, sidecar_of(target))])
     finally:
         for leftover in (staged, sidecar_of(staged), remuxed, sidecar_tmp):

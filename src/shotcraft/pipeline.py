@@ -68,7 +68,7 @@ def transform(
     check_output_format(output, spec.output)
     inputs = input_paths(spec)
     folder = spec.output.format == "png_sequence"
-    check_output(output, inputs=[source, *inputs], folder=folder, overwrite=overwrite)
+    check_output(output, source=source, inputs=inputs, folder=folder, overwrite=overwrite)
     plan = plan_transform(source, spec)
     reader = VideoReader(plan.source.path, plan.source)
     total = plan.frame_count

@@ -52,7 +52,7 @@ def track(
     )
     from shotcraft.spec import SpecError, parse_time_point
 
-    rules = {"inputs": [clip, corrections], "overwrite": overwrite, "sidecar": False}
+    rules = {"source": clip, "inputs": [corrections], "overwrite": overwrite, "sidecar": False}
     check_output(output, **rules)
     reader = VideoReader(clip)
     given = sum(v is not None for v in (box, corners, corrections))

@@ -74,23 +74,31 @@ def _inside(child: str, parent: str) -> bool:
 
 
 def check_inputs(
-    written: Iterable[str | os.PathLike[str]], inputs: Iterable[str | os.PathLike[str] | None]
+    written: Iterable[str | os.PathLike[str]],
+    inputs: Iterable[str | os.PathLike[str] | None],
+    source: str | os.PathLike[str] | None = None,
 ) -> None:
     """Refuse any written path that is, or sits inside, an input, or holds one (a folder to be written)."""
-    named = [Path(p) for p in inputs if p is not None and str(p)]
+    named = [Path(p) for p in (source, *inputs) if p is not None and str(p)]
     for target in written:
         real = _real(target)
-        for source in named:
-            src = _real(source)
+        for source_or_input in named:
+            source_ = source_or_input
+            src = _real(source_)
             same = _inside(real, src) or _inside(src, real)
-            if not same and os.path.lexists(target) and os.path.exists(source):
+            if not same and os.path.lexists(target) and os.path.exists(source_):
                 with contextlib.suppress(OSError):
-                    same = os.path.samefile(target, source)
-            if same:
-                what = "is" if real == src else "would overlap"
+                    same = os.path.samefile(target, source_)
+            if not same:
+                continue
+            what = "is" if real == src or not _inside(src, real) else "would overlap"
+            if source is not None and source_ == Path(source):
                 raise MediaError(
-                    f"{target} {what} the input {source}: choose another output name (inputs are never written)"
+                    f"output {target} {what} the source clip (sources are never modified): choose another name"
                 )
+            raise MediaError(
+                f"output {target} {what} the input {source_}: choose another output name (inputs are never written)"
+            )
 
 
 def _check_file_slot(path: Path, overwrite: bool, what: str) -> None:
@@ -144,9 +152,8 @@ def check_folder(folder: str | os.PathLike[str], what: str = "output folder") ->
         except OSError:
             raise MediaError(f"{what} {folder}: {probe} is a symbolic link to nothing") from None
         if not stat.S_ISDIR(mode):
-            raise MediaError(
-                f"{what} {folder} cannot be made: {probe} is {_kind(mode) if not stat.S_ISREG(mode) else 'a file'}"
-            )
+            kind = _kind(mode) if not stat.S_ISREG(mode) else "a file"
+            raise MediaError(f"cannot create {what} {folder}: {probe} is {kind}")
         if not os.access(probe, os.W_OK | os.X_OK):
             raise MediaError(f"{what} {probe} is not writable")
     return folder
@@ -156,6 +163,7 @@ def check_output(
     path: str | os.PathLike[str],
     *,
     inputs: Iterable[str | os.PathLike[str] | None] = (),
+    source: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     folder: bool = False,
     sidecar: bool = True,
@@ -169,7 +177,7 @@ def check_output(
     written = [path, temp_name(path)]
     if sidecar:
         written += [sidecar_of(path), temp_name(sidecar_of(path))]
-    check_inputs(written, inputs)
+    check_inputs(written, inputs, source)
     if folder:
         _check_folder_slot(path)
     else:

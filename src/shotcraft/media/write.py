@@ -57,7 +57,7 @@ def check_output_path(
 ) -> Path:
     """Refuse an output that breaks a rule of :mod:`shotcraft.media.output_path` (the source, an existing
     file without ``overwrite``, a folder or device, a folder we cannot write to). Nothing is created."""
-    return check_output(output, inputs=[source], overwrite=overwrite, folder=folder)
+    return check_output(output, source=source, overwrite=overwrite, folder=folder)
 
 
 class VideoWriter:
@@ -101,7 +101,8 @@ class VideoWriter:
         self.notices: list[str] = []
         self._sequence = self.output.format == "png_sequence"
         self._rules = {
-            "inputs": [source.path if source else None, *inputs],
+            "source": source.path if source else None,
+            "inputs": list(inputs),
             "overwrite": overwrite,
             "folder": self._sequence,
             "sidecar": with_sidecar,
