@@ -273,3 +273,18 @@ def test_no_existing_byte_changes(tiny: Path, name: str, overwrite: bool, source
         assert not [p for p in new if Path(p).name.startswith(".")], new  # no temporaries left
         if not made:
             assert not new, new
+
+
+def test_studio_take_folder_loses_a_killed_workers_partial(tiny: Path, tmp_path: Path) -> None:
+    """A worker killed while assembling leaves ``takes/<job>/.take.partial-PID.mp4``; the retried job's
+    writer removes it once that process is gone."""
+    from shotcraft.studio.chunks import ChunkedTransform
+
+    takes = tmp_path / "takes" / "job1"
+    takes.mkdir(parents=True)
+    stale = takes / f".take.partial-{_dead_pid()}.mp4"
+    stale.write_bytes(b"half a take")
+    spec = TransformSpec(operations=[RelightOp(preset="night")])
+    result = ChunkedTransform(tiny, takes / "take.mp4", spec, tmp_path / "work" / "job1", 2).run()
+    assert result.frame_count == 4
+    assert sorted(p.name for p in takes.iterdir()) == ["take.mp4", "take.mp4.json"]
