@@ -357,6 +357,18 @@ CASES: dict[str, Case] = {
         lambda d, s: ["generate", "-o", str(_png(d / "i.mp4", (64, 48))), "--image", str(d / "i.mp4"), "-y"],
         "input",
     ),
+    "generate final over its own draft": (
+        lambda d, s: [
+            "generate",
+            "-o",
+            str(_write(d / "draft.mp4", "x")),
+            "--final",
+            "--from-take",
+            str(d / "draft.mp4"),
+            "-y",
+        ],
+        "input",
+    ),
     "generate aspect 0:9": (
         lambda d, s: ["generate", "-o", str(d / "g.mp4"), "--aspect", "0:9", "--prompt", "a cat"],
         "positive",

@@ -60,6 +60,10 @@ def generate(
     if from_take is not None:
         if not final:
             raise SpecError("--from-take re-renders a draft at final quality: add --final")
+        from shotcraft.media.output_path import check_output, sidecar_of
+
+        # The draft (and its record) is an input too: the final take never lands on it.
+        check_output(output, inputs=[from_take, sidecar_of(from_take)], overwrite=overwrite)
         spec, first_seed = final_of(from_take)
         lineage = {"final_of": str(from_take)}
     else:
