@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from shotcraft.server.auth import current_key
-from shotcraft.server.routes.common import owned, store_of
+from shotcraft.server.routes.common import PROTECTED, owned, store_of
 from shotcraft.spec import SpecError
 from shotcraft.studio.models import ApiKey, Asset, Project
 
-router = APIRouter(prefix="/api", tags=["advise"])
+router = APIRouter(prefix="/api", tags=["advise"], responses=PROTECTED)
 
 
 class AdviseRequest(BaseModel):
