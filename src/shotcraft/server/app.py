@@ -74,13 +74,12 @@ def _describe_validation(exc: RequestValidationError) -> str:
 
 def _allowed_methods(app: FastAPI, request: Request) -> str:
     """Every method some route at this address accepts (for the ``Allow`` header of a 405)."""
-    methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        route_methods = getattr(route, "methods", None)
-        if match != Match.NONE and route_methods:
-            methods |= set(route_methods)
-    return ", ".join(sorted(methods))
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 class SessionRequest(BaseModel):

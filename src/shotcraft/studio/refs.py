@@ -89,4 +89,11 @@ def redact(text: str, known: dict[str, str], home: Path) -> str:
     reference), and any other path inside the studio's ``home`` becomes "a studio file"."""
     for path, name in sorted(known.items(), key=lambda item: -len(item[0])):
         text = text.replace(path, name)
+    for (
+        path,
+        name,
+    ) in known.items():  # a stored blob's file name is its SHA-256: messages often show only that
+        base = Path(path).name
+        if re.fullmatch(r"[0-9a-f]{64}", base):
+            text = text.replace(base, name)
     return re.sub(re.escape(str(home)) + r"[^\s'\",;:)]*", "a studio file", text)

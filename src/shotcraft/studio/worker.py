@@ -89,10 +89,13 @@ class Worker:
         lease_seconds: float = 30.0,
         poll_seconds: float = 0.5,
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+        parent_pid: int | None = None,
     ):
         self.store = store
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.lease_seconds, self.poll_seconds, self.chunk_frames = lease_seconds, poll_seconds, chunk_frames
+        #: The ``serve`` process that started this worker: when it is gone, the worker stops too.
+        self.parent_pid = parent_pid
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -101,6 +104,8 @@ class Worker:
 
     def run_forever(self) -> None:
         log.info("worker %s started on %s", self.name, self.store.home)
+        if self.parent_pid is not None:
+            threading.Thread(target=self._watch_parent, name="parent-watch", daemon=True).start()
         while not self._stopping.is_set():
             try:
                 busy = self.run_once()
@@ -110,6 +115,15 @@ class Worker:
             if not busy:
                 self._stopping.wait(self.poll_seconds)
         log.info("worker %s stopped", self.name)
+
+    def _watch_parent(self) -> None:
+        """Stop (handing a running job back) once the parent process is gone: a ``serve`` that was killed
+        must not leave its workers running, nor a restarted one find them beside its own."""
+        while not self._stopping.wait(min(1.0, self.poll_seconds)):
+            if os.getppid() != self.parent_pid:
+                log.warning("worker %s: its serve process %s is gone; stopping", self.name, self.parent_pid)
+                self.stop()
+                return
 
     def run_once(self) -> bool:
         """Claim and run one job; ``False`` when the queue had nothing runnable."""
