@@ -23,7 +23,7 @@ from tests.studio.test_api import assert_error, job_body, upload
 
 from shotcraft.server.app import create_app
 from shotcraft.studio import jobs
-from shotcraft.studio.models import ApiKey, BrowserSession, Job, utcnow
+from shotcraft.studio.models import ApiKey, Job, utcnow
 
 
 def stored_files(store) -> list[Path]:
@@ -80,10 +80,10 @@ def test_an_upload_refused_by_the_storage_limit_leaves_no_file(client, project, 
 
 
 def test_no_server_path_in_upload_errors(client, project, store):
-    broken = b"\x89PNG\r\n\x1a\n" + b"garbage" * 20
-    response = client.post(f"/api/projects/{project['id']}/assets", content=broken)
-    assert response.status_code == 415
-    assert str(store.home) not in response.text and "incoming" not in response.text
+    for broken in (b"\xff\xd8\xff" + b"garbage" * 20, b"RIFF\0\0\0\0WEBP" + b"garbage" * 20):
+        response = client.post(f"/api/projects/{project['id']}/assets", content=broken)
+        assert_error(response, 415, "cannot be read")
+        assert str(store.home) not in response.text and "incoming" not in response.text
 
 
 # -- integers and lists in specs ----------------------------------------------------------------------------
@@ -223,6 +223,8 @@ def test_the_plan_is_checked_before_a_job_is_queued(client, project, store, tiny
 
 
 def test_the_session_cookie_is_a_revocable_token_not_the_key(client, store, secret):
+    from shotcraft.studio.models import BrowserSession
+
     client.headers.pop("Authorization")
     response = client.post("/api/session", json={"key": secret})
     assert response.status_code == 200

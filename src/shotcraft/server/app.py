@@ -172,7 +172,7 @@ def create_app(
         summary="Sign the browser studio in: a key for a session cookie",
         description="The HttpOnly cookie holds a random session token (only its hash is stored), never the "
         f"key; it lasts {SESSION_DAYS} days or until `DELETE /api/session`.",
-        responses=errors(401, 422),
+        responses=errors(400, 401, 422),
     )
     def start_session(body: SessionRequest, request: Request) -> JSONResponse:
         key = store.key_for_secret(body.key)

@@ -142,7 +142,10 @@ def _identify(path: Path, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[str, str,
                 413, f"the image has more pixels than this server accepts ({max_pixels} at most)"
             ) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            reason = str(exc).replace(str(path), "it").replace(path.name, "it")
+            if isinstance(exc, UnidentifiedImageError):  # its message names the file on the server's disk
+                reason = "no image could be decoded from it"
+            else:
+                reason = str(exc).replace(str(path), "it").replace(path.name, "it")
             raise HTTPException(
                 415, f"the upload looks like {media_type} but cannot be read: {reason}"
             ) from None

@@ -44,8 +44,9 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
 
 
-#: What every route behind a key can answer: no key, an unknown object, a request that is not valid.
-PROTECTED = errors(401, 404, 422)
+#: What every route behind a key can answer: a body that is not JSON, no key, an unknown object, a request
+#: that is not valid.
+PROTECTED = errors(400, 401, 404, 422)
 
 
 def store_of(request: Request) -> Store:
