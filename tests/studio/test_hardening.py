@@ -174,6 +174,24 @@ def test_asset_references_only_in_file_fields_and_no_server_path_is_shown(
     assert str(store.home) not in with_prompt.text
 
 
+def test_advice_names_assets_not_server_files(client, project, store, tiny_clip, tmp_path):
+    clip = upload(client, project, tiny_clip).json()
+    image = upload(client, project, still(tmp_path, "start.png")).json()
+    advice = client.post(
+        "/api/advise",
+        json={
+            "project_id": project["id"],
+            "goal": "make a new shot from this still",
+            "image_asset_ids": [image["id"]],
+            "reference_asset_ids": [image["id"]],
+            "clip_asset_id": clip["id"],
+        },
+    )
+    assert advice.status_code == 200, advice.text
+    assert str(store.home) not in advice.text and image["sha256"] not in advice.text
+    assert image["ref"] in advice.text
+
+
 def test_errors_name_assets_not_server_files(client, project, store, secret, tiny_clip, worker, tmp_path):
     asset = upload(client, project, tiny_clip).json()
     small = upload(client, project, still(tmp_path, "small.png", size=(10, 10))).json()
