@@ -24,6 +24,7 @@ from shotcraft.spec import (
         (TransformSpec, {"seed": -1}, "seed"),
         (GenerateSpec, {"prompt": "x", "seed": 2**64}, "seed"),
         (GenerateSpec, {"prompt": "x", "takes": 17}, "takes"),
+        (GenerateSpec, {"prompt": "x", "seed": MAX_SEED, "takes": 2}, "seed"),
         (GenerateSpec, {"prompt": "x", "steps": 10**9}, "steps"),
         (TransformSpec, {"output": {"crf": 52}}, "crf"),
         (TransformSpec, {"operations": [{"op": "relight"}] * 10_000}, "10000 operations given; at most 16"),
@@ -54,7 +55,7 @@ def test_out_of_range_values_are_spec_errors(kind, data, words):
 @given(seed=st.integers())
 def test_a_seed_is_accepted_exactly_when_it_fits_a_signed_64_bit_column(seed):
     ok = 0 <= seed <= MAX_SEED
-    for kind, base in ((TransformSpec, {}), (GenerateSpec, {"prompt": "x"})):
+    for kind, base in ((TransformSpec, {}), (GenerateSpec, {"prompt": "x", "takes": 1})):
         if ok:
             assert validate_spec({**base, "seed": seed}, kind).seed == seed
         else:

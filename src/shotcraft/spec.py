@@ -471,6 +471,14 @@ class GenerateSpec(_Model):
     output: OutputSpec = Field(default_factory=OutputSpec)
 
     @model_validator(mode="after")
+    def _last_seed_fits(self) -> GenerateSpec:
+        if self.seed is not None and self.seed + self.takes - 1 > MAX_SEED:
+            raise ValueError(
+                f"seed: take i uses seed + i, so the seed may be at most {MAX_SEED - self.takes + 1}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _has_input(self) -> GenerateSpec:
         if not (self.prompt or self.image or self.references or self.extend):
             raise ValueError("generation needs a prompt, an image, reference images or a take to extend")
