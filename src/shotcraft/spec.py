@@ -30,6 +30,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shotcraft.errors import SpecError, read_user_text
 
 MAX_KEYFRAMES = 64
+# Every number and list a user can send has a range, so a spec can neither overflow storage (a seed is a
+# signed 64-bit integer in the database) nor ask for unbounded work (10,000 operations).
+MAX_SEED = 2**63 - 1
+MAX_LOCKS = 64
+MAX_REFERENCES = 16
+MAX_OPERATIONS = 16
+MAX_MARKETS = 64
+MAX_POLYGON_POINTS = 4096
+MAX_REPLACEMENTS = 1024
+MAX_PROMPT = 10_000
+#: Largest pixel coordinate or size anywhere in a spec (frames are far smaller).
+MAX_PIXELS = 2**16
+#: Largest frame index a time point may name.
+MAX_FRAME = 2**31 - 1
+
+Pixel = Annotated[int, Field(ge=0, le=MAX_PIXELS)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description="0 .. 2^63-1")]
 
 StrengthPreset = Literal[
     "adhere_1", "adhere_2", "adhere_3",
@@ -58,7 +75,7 @@ OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
 
 
 def _normalise_name(value: Any) -> Any:
@@ -77,7 +94,7 @@ class TimePoint(_Model):
 
     seconds: float | None = Field(default=None, ge=0)
     fraction: float | None = Field(default=None, ge=0, le=1)
-    frame: int | None = Field(default=None, ge=0)
+    frame: int | None = Field(default=None, ge=0, le=MAX_FRAME)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TimePoint:
@@ -151,10 +168,10 @@ class RectLock(_Model):
     """Pixels ``x .. x + width - 1``, ``y .. y + height - 1`` of the frame as shown (display orientation)."""
 
     kind: Literal["rect"] = "rect"
-    x: int = Field(ge=0)
-    y: int = Field(ge=0)
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
+    x: int = Field(ge=0, le=MAX_PIXELS)
+    y: int = Field(ge=0, le=MAX_PIXELS)
+    width: int = Field(gt=0, le=MAX_PIXELS)
+    height: int = Field(gt=0, le=MAX_PIXELS)
     feather: float = Field(default=2.0, ge=0, le=256)
 
 
@@ -163,7 +180,7 @@ class PolygonLock(_Model):
     row ``y`` of the frame as shown (display orientation)."""
 
     kind: Literal["polygon"] = "polygon"
-    points: list[tuple[float, float]] = Field(min_length=3)
+    points: list[tuple[float, float]] = Field(min_length=3, max_length=MAX_POLYGON_POINTS)
     feather: float = Field(default=2.0, ge=0, le=256)
 
 
@@ -182,7 +199,7 @@ class TrackLock(_Model):
 
     kind: Literal["track"] = "track"
     track_file: Path | None = None
-    box: tuple[int, int, int, int] | None = None
+    box: tuple[Pixel, Pixel, Pixel, Pixel] | None = None
     at: TimePoint | None = None
     feather: float = Field(default=2.0, ge=0, le=256)
 
@@ -356,12 +373,14 @@ class LocalizeOp(_Model):
     """Market versions: replace on-screen text per market and add subtitles."""
 
     op: Literal["localize"] = "localize"
-    markets: list[str] = Field(min_length=1)
+    markets: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=MAX_MARKETS)
     table: Path | None = None
-    replacements: dict[str, dict[str, str]] = Field(
-        default_factory=dict, description="source text -> {market: text}"
+    replacements: dict[str, Annotated[dict[str, str], Field(max_length=MAX_MARKETS)]] = Field(
+        default_factory=dict, max_length=MAX_REPLACEMENTS, description="source text -> {market: text}"
     )
-    subtitles: dict[str, Path] = Field(default_factory=dict, description="market -> SRT/VTT file")
+    subtitles: dict[str, Path] = Field(
+        default_factory=dict, max_length=MAX_MARKETS, description="market -> SRT/VTT file"
+    )
     burn_subtitles: bool = False
     market: str | None = Field(default=None, description="the one market this pass renders (one of markets)")
 
@@ -408,18 +427,18 @@ class OutputSpec(_Model):
 class TransformSpec(_Model):
     """Transform an existing clip: same frames, fps, duration and audio, a new look."""
 
-    prompt: str = ""
+    prompt: str = Field(default="", max_length=MAX_PROMPT)
     strength: StrengthPreset = "auto"
-    keyframes: list[Keyframe] = Field(default_factory=list)
+    keyframes: list[Keyframe] = Field(default_factory=list, max_length=MAX_KEYFRAMES)
     motion_adherence: Adherence = 5
     structure_adherence: Adherence = 5
-    locks: list[Lock] = Field(default_factory=list)
-    references: list[Reference] = Field(default_factory=list)
+    locks: list[Lock] = Field(default_factory=list, max_length=MAX_LOCKS)
+    references: list[Reference] = Field(default_factory=list, max_length=MAX_REFERENCES)
     reframe: Reframe | None = None
-    operations: list[Operation] = Field(default_factory=list)
+    operations: list[Operation] = Field(default_factory=list, max_length=MAX_OPERATIONS)
     engine: Literal["auto", "classic", "diffusion"] = "auto"
-    model: str | None = None
-    seed: int | None = None
+    model: str | None = Field(default=None, max_length=200)
+    seed: Seed | None = None
     output: OutputSpec = Field(default_factory=OutputSpec)
 
     _norm = field_validator("strength", mode="before")(_normalise_name)
@@ -446,17 +465,17 @@ class ExtendSpec(_Model):
 class GenerateSpec(_Model):
     """Invent new takes from a prompt, an image, reference images or start/end frames."""
 
-    prompt: str = ""
-    negative_prompt: str = ""
+    prompt: str = Field(default="", max_length=MAX_PROMPT)
+    negative_prompt: str = Field(default="", max_length=MAX_PROMPT)
     image: Path | None = None
     end_image: Path | None = None
-    references: list[Reference] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list, max_length=MAX_REFERENCES)
     aspect: str = Field(default="16:9", pattern=r"^\d{1,5}:\d{1,5}$")
     width: int | None = Field(default=None, gt=0, le=8192)
     height: int | None = Field(default=None, gt=0, le=8192)
     duration: float = Field(default=5.0, gt=0, le=120, description="seconds")
     fps: float = Field(default=16.0, gt=0, le=120)
-    seed: int | None = None
+    seed: Seed | None = None
     takes: int = Field(default=1, ge=1, le=16)
     quality: Literal["draft", "final"] = "draft"
     steps: int | None = Field(default=None, ge=1, le=200)
@@ -464,10 +483,18 @@ class GenerateSpec(_Model):
     extend: ExtendSpec | None = None
     loop: bool = False
     engine: Literal["auto", "classic", "diffusion"] = "auto"
-    model: str | None = None
+    model: str | None = Field(default=None, max_length=200)
     output: OutputSpec = Field(default_factory=OutputSpec)
 
     _aspect = field_validator("aspect")(check_aspect)
+
+    @model_validator(mode="after")
+    def _last_seed_fits(self) -> GenerateSpec:
+        if self.seed is not None and self.seed + self.takes - 1 > MAX_SEED:
+            raise ValueError(
+                f"seed: take i uses seed + i, so the seed may be at most {MAX_SEED - self.takes + 1}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _has_input(self) -> GenerateSpec:
@@ -595,7 +622,12 @@ def _short(text: str, limit: int = 60) -> str:
 def _describe(err: Any) -> str:
     where = ".".join(str(p) for p in err.get("loc", ()))
     msg = _clean(str(err.get("msg", "invalid")))
-    if err.get("type") == "literal_error":
+    ctx = err.get("ctx") or {}
+    if err.get("type") == "too_long" and "max_length" in ctx:
+        what = next((str(p) for p in reversed(err.get("loc", ())) if isinstance(p, str)), "items")
+        given = f"{ctx['actual_length']} {what}" if "actual_length" in ctx else "too many"
+        msg = f"{given} given; at most {ctx['max_length']}"
+    elif err.get("type") == "literal_error":
         msg = f"{_short(repr(err.get('input')))} is not one of the allowed values ({msg.split(': ', 1)[-1]})"
     return " ".join((f"{where}: {msg}" if where else msg).split())
 

@@ -67,6 +67,9 @@ def worker(
     ),
     chunk_frames: int = typer.Option(64, help="Frames per resumable chunk of a transform."),
     poll_seconds: float = typer.Option(0.5, help="How often an idle worker looks for work."),
+    parent_pid: int | None = typer.Option(
+        None, hidden=True, help="Stop when this process (the serve that started the worker) is gone."
+    ),
 ) -> None:
     """Run jobs from the studio's queue (start as many as the machine has room for)."""
     from shotcraft.studio.worker import Worker
@@ -77,6 +80,7 @@ def worker(
         lease_seconds=lease_seconds,
         poll_seconds=poll_seconds,
         chunk_frames=chunk_frames,
+        parent_pid=parent_pid,
     )
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: runner.stop())
@@ -137,6 +141,11 @@ def serve(
     max_upload_mb: float = typer.Option(2048, help="Largest upload accepted, in MB."),
     lease_seconds: float = typer.Option(30.0, help="Passed to the workers (see `shotcraft worker`)."),
     chunk_frames: int = typer.Option(64, help="Passed to the workers (see `shotcraft worker`)."),
+    secure_cookie: bool | None = typer.Option(
+        None,
+        "--secure-cookie/--no-secure-cookie",
+        help="Mark the session cookie Secure (https only); default: when the request came over https.",
+    ),
 ) -> None:
     """Serve the REST API and the web studio, with worker processes beside it."""
     import uvicorn
@@ -159,6 +168,7 @@ def serve(
         console.print(f"studio at {url} (create a key with `shotcraft keys create`)", highlight=False)
     command = [sys.executable, "-m", "shotcraft", "worker", "--home", str(store.home)]
     command += ["--lease-seconds", str(lease_seconds), "--chunk-frames", str(chunk_frames)]
+    command += ["--parent-pid", str(os.getpid())]
     if database_url:
         command += ["--database-url", database_url]
     supervisor = _Supervisor(command, workers)
@@ -168,7 +178,7 @@ def serve(
     supervisor.start()
     try:
         uvicorn.run(
-            create_app(store, max_upload_bytes=int(max_upload_mb * 1024**2)),
+            create_app(store, max_upload_bytes=int(max_upload_mb * 1024**2), secure_cookies=secure_cookie),
             host=host,
             port=port,
             log_level="warning",

@@ -1,6 +1,10 @@
 """Uploads: stream to disk under a size limit while hashing, recognise the type from the bytes (never the
 file name), then keep the file under its SHA-256, so no client-chosen name or path reaches the disk.
 
+An upload is *staged* (``blobs/incoming/``) until the caller has registered it: :meth:`Upload.keep` moves it
+into the blob store, and leaving the ``with`` block removes whatever was not kept, so an upload refused
+after it arrived (a storage quota, a duplicate) leaves nothing behind.
+
 >>> sniff(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(8))
 ('image', 'image/png')
 >>> sniff(b"\\x00\\x00\\x00\\x18ftypisom" + bytes(8))
@@ -56,18 +60,40 @@ def display_name(name: str | None) -> str:
     return cleaned[:200] or "upload"
 
 
+#: Largest image accepted, in pixels (Pillow's own decompression-bomb threshold): a 109 KB PNG can claim
+#: 30000 x 30000 pixels, which would take 2.7 GB to decode.
+MAX_IMAGE_PIXELS = 89_478_485
+
+
 @dataclass
 class Upload:
+    """A received, identified upload, staged at ``staged`` until :meth:`keep` moves it into the store."""
+
+    store: Store
     sha256: str
     size: int
     kind: str
     media_type: str
-    path: Path
+    staged: Path
     info: dict[str, Any]
 
+    def keep(self) -> Path:
+        """Move the bytes to their blob (kept as they are when the same bytes are already stored)."""
+        final = self.store.blob_path(self.sha256)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if not final.exists():
+            os.replace(self.staged, final)
+        return final
 
-async def receive(store: Store, chunks: AsyncIterator[bytes], limit: int) -> Upload:
-    """Stream an upload into the blob store; 413 past ``limit`` bytes, 415 when it is not media."""
+    def discard(self) -> None:
+        self.staged.unlink(missing_ok=True)
+
+
+async def receive(
+    store: Store, chunks: AsyncIterator[bytes], limit: int, *, max_pixels: int = MAX_IMAGE_PIXELS
+) -> Upload:
+    """Stream an upload into ``blobs/incoming``; 413 past ``limit`` bytes (or an image past ``max_pixels``),
+    415 when it is not media. The caller keeps or discards the returned upload."""
     incoming = store.blobs / "incoming" / f"{secrets.token_hex(12)}.part"
     digest, size = hashlib.sha256(), 0
     try:
@@ -82,18 +108,14 @@ async def receive(store: Store, chunks: AsyncIterator[bytes], limit: int) -> Upl
                 out.write(chunk)
         if size == 0:
             raise HTTPException(400, "the upload is empty")
-        kind, media_type, info = _identify(incoming)
-        sha = digest.hexdigest()
-        final = store.blob_path(sha)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if not final.exists():  # the same bytes already stored: keep that copy (``finally`` drops this one)
-            os.replace(incoming, final)
-        return Upload(sha, size, kind, media_type, final, info)
-    finally:
+        kind, media_type, info = _identify(incoming, max_pixels)
+        return Upload(store, digest.hexdigest(), size, kind, media_type, incoming, info)
+    except BaseException:
         incoming.unlink(missing_ok=True)
+        raise
 
 
-def _identify(path: Path) -> tuple[str, str, dict[str, Any]]:
+def _identify(path: Path, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[str, str, dict[str, Any]]:
     with open(path, "rb") as f:
         head = f.read(64)
     sniffed = sniff(head)
@@ -103,16 +125,35 @@ def _identify(path: Path) -> tuple[str, str, dict[str, Any]]:
         )
     kind, media_type = sniffed
     if kind == "image":
+        import warnings
+
         from PIL import Image, UnidentifiedImageError
 
         try:
-            with Image.open(path) as image:
-                image.verify()
-                width, height = image.size
-        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            with warnings.catch_warnings():
+                # Pillow only warns between its threshold and twice it; the size is checked below either way.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as image:
+                    width, height = image.size
+                    if width * height <= max_pixels:
+                        image.verify()
+        except Image.DecompressionBombError:
             raise HTTPException(
-                415, f"the upload looks like {media_type} but cannot be read: {exc}"
+                413, f"the image has more pixels than this server accepts ({max_pixels} at most)"
             ) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            if isinstance(exc, UnidentifiedImageError):  # its message names the file on the server's disk
+                reason = "no image could be decoded from it"
+            else:
+                reason = str(exc).replace(str(path), "it").replace(path.name, "it")
+            raise HTTPException(
+                415, f"the upload looks like {media_type} but cannot be read: {reason}"
+            ) from None
+        if width * height > max_pixels:
+            raise HTTPException(
+                413,
+                f"the image is {width}x{height} pixels, more than this server accepts ({max_pixels} at most)",
+            )
         return kind, media_type, {"width": width, "height": height}
     from shotcraft.errors import MediaError
     from shotcraft.media.probe import probe
@@ -122,7 +163,8 @@ def _identify(path: Path) -> tuple[str, str, dict[str, Any]]:
         info.require_video()
     except MediaError as exc:
         raise HTTPException(
-            415, f"the upload is not a usable video clip: {str(exc).replace(path.name, 'it')}"
+            415,
+            f"the upload is not a usable video clip: {str(exc).replace(str(path), 'it').replace(path.name, 'it')}",
         ) from None
     summary = info.to_dict()
     summary.pop("path", None)

@@ -7,6 +7,21 @@ from typing import Any
 
 from shotcraft.studio.models import Asset, Job, Project, Take
 
+#: The media types a download can have (OpenAPI), by what an upload or a take can be.
+MEDIA_CONTENT = {
+    media_type: {"schema": {"type": "string", "format": "binary"}}
+    for media_type in (
+        "video/mp4",
+        "video/quicktime",
+        "video/x-matroska",
+        "video/x-msvideo",
+        "image/png",
+        "image/jpeg",
+        "image/webp",
+        "application/octet-stream",
+    )
+}
+
 
 def _time(value: datetime | None) -> str | None:
     """ISO 8601 in UTC (SQLite hands back naive times; they were written as UTC)."""

@@ -38,6 +38,8 @@ class JobContext:
     progress: Progress
     lineage: dict[str, Any] = field(default_factory=dict)
     chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    #: The spec as the job holds it (files as ``asset:<id>``): what a take records and a client sees.
+    spec_record: dict[str, Any] | None = None
 
     def record(
         self,
@@ -53,7 +55,7 @@ class JobContext:
         model: str | None = None,
     ) -> TakeRecord:
         """A take record for a finished file under ``output_dir``; ``seed`` and ``model`` default to the spec's."""
-        spec = self.spec.model_dump(mode="json")
+        spec = self.spec_record if self.spec_record is not None else self.spec.model_dump(mode="json")
         return TakeRecord(
             name=name,
             kind=kind,

@@ -133,3 +133,15 @@ class Take(Base):
     picked: Mapped[bool] = mapped_column(Boolean, default=False)
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BrowserSession(Base):
+    """A browser studio's sign-in: the cookie holds a random token, the table only its SHA-256. Deleting the
+    row (sign-out, or by hand) ends the session; so do its expiry and revoking its key."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("ses"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()

@@ -24,14 +24,18 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from shotcraft.studio.models import ApiKey, Asset, Job, Take
+from shotcraft.studio.models import ApiKey, Asset, BrowserSession, Job, Take, utcnow
+
+#: How long a browser session lasts.
+SESSION_DAYS = 7
 
 #: Secrets look like ``sc_<40 hex>``; the first 11 characters are kept in clear as the key's prefix.
 SECRET_PREFIX = "sc_"
@@ -107,6 +111,38 @@ class Store:
         with self.read() as s:
             key = s.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret)))
         return key if key is not None and not key.revoked else None
+
+    # -- browser sessions ------------------------------------------------------------------------------------
+
+    def create_session(self, key: ApiKey, *, days: float = SESSION_DAYS) -> str:
+        """A new session token for ``key`` (256 random bits); only its SHA-256 is stored."""
+        token = secrets.token_urlsafe(32)
+        row = BrowserSession(
+            token_hash=hash_secret(token), key_id=key.id, expires_at=utcnow() + timedelta(days=days)
+        )
+        with self.write() as s:
+            s.add(row)
+        return token
+
+    def key_for_session(self, token: str) -> ApiKey | None:
+        """The key behind a live session token, or ``None`` (unknown, ended, expired, or its key revoked)."""
+        with self.read() as s:
+            key = s.scalar(
+                select(ApiKey)
+                .join(BrowserSession, BrowserSession.key_id == ApiKey.id)
+                .where(BrowserSession.token_hash == hash_secret(token), BrowserSession.expires_at > utcnow())
+            )
+        return key if key is not None and not key.revoked else None
+
+    def end_session(self, token: str) -> None:
+        """Forget a session (and any that have expired)."""
+        with self.write() as s:
+            s.execute(
+                delete(BrowserSession).where(
+                    (BrowserSession.token_hash == hash_secret(token))
+                    | (BrowserSession.expires_at <= utcnow())
+                )
+            )
 
     def storage_used(self, session: Session, key_id: str) -> int:
         """Bytes a key holds: its assets plus its takes."""

@@ -19,12 +19,14 @@ import shutil
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from shotcraft.studio import jobs
 from shotcraft.studio.chunks import DEFAULT_CHUNK_FRAMES
 from shotcraft.studio.kinds import JOB_KINDS, JobContext
 from shotcraft.studio.models import Asset, Job, Take
+from shotcraft.studio.refs import ASSET_REF, redact, resolve_refs
 from shotcraft.studio.store import Store
 
 log = logging.getLogger("shotcraft.worker")
@@ -87,10 +89,13 @@ class Worker:
         lease_seconds: float = 30.0,
         poll_seconds: float = 0.5,
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+        parent_pid: int | None = None,
     ):
         self.store = store
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.lease_seconds, self.poll_seconds, self.chunk_frames = lease_seconds, poll_seconds, chunk_frames
+        #: The ``serve`` process that started this worker: when it is gone, the worker stops too.
+        self.parent_pid = parent_pid
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -99,6 +104,8 @@ class Worker:
 
     def run_forever(self) -> None:
         log.info("worker %s started on %s", self.name, self.store.home)
+        if self.parent_pid is not None:
+            threading.Thread(target=self._watch_parent, name="parent-watch", daemon=True).start()
         while not self._stopping.is_set():
             try:
                 busy = self.run_once()
@@ -108,6 +115,15 @@ class Worker:
             if not busy:
                 self._stopping.wait(self.poll_seconds)
         log.info("worker %s stopped", self.name)
+
+    def _watch_parent(self) -> None:
+        """Stop (handing a running job back) once the parent process is gone: a ``serve`` that was killed
+        must not leave its workers running, nor a restarted one find them beside its own."""
+        while not self._stopping.wait(min(1.0, self.poll_seconds)):
+            if os.getppid() != self.parent_pid:
+                log.warning("worker %s: its serve process %s is gone; stopping", self.name, self.parent_pid)
+                self.stop()
+                return
 
     def run_once(self) -> bool:
         """Claim and run one job; ``False`` when the queue had nothing runnable."""
@@ -120,6 +136,7 @@ class Worker:
     def _run(self, job: Job) -> None:
         token = job.lease_token
         assert token is not None
+        self._known: dict[str, str] = {}
         lease = _Lease(self.store, token, self.lease_seconds)
         log.info("job %s (%s) attempt %d started", job.id, job.kind, job.attempts)
         try:
@@ -135,15 +152,23 @@ class Worker:
             log.warning("job %s: lease lost, leaving it to its new worker", job.id)
         except user_error_types() as exc:
             problems = getattr(exc, "problems", None) or [str(exc)]
-            self._fail(job.id, token, "; ".join(problems), retry=False)
+            self._fail(job.id, token, self._redact("; ".join(problems)), retry=False)
         except Exception as exc:
             log.exception("job %s failed", job.id)
-            self._fail(job.id, token, f"{type(exc).__name__}: {exc}", retry=True)
+            self._fail(job.id, token, self._redact(f"{type(exc).__name__}: {exc}"), retry=True)
         else:
+            for record in records:
+                notices = record.info.get("notices")
+                if notices:
+                    record.info["notices"] = [self._redact(str(n)) for n in notices]
             try:
                 jobs.finish(self.store, token, records)
             except jobs.LeaseLost:
                 log.warning("job %s: lease lost before registering outputs", job.id)
+            except Exception as exc:  # the outputs could not be registered: they are nobody's, remove them
+                log.exception("job %s: registering its outputs failed", job.id)
+                shutil.rmtree(self.store.job_output_dir(job.id), ignore_errors=True)
+                self._fail(job.id, token, self._redact(f"{type(exc).__name__}: {exc}"), retry=True)
             else:
                 self._clean(job.id, outputs=False)
                 log.info("job %s succeeded with %d take(s)", job.id, len(records))
@@ -168,22 +193,29 @@ class Worker:
         if reason:
             raise SpecError(reason)
 
-        spec = validate_spec(job.spec, kind.spec_type)
         source = None
         if job.source_asset_id:
             asset = self.store.get(Asset, job.source_asset_id)
             if asset is None:  # deleted since the job was queued: retrying cannot help
                 raise SpecError(f"source asset {job.source_asset_id} no longer exists")
             source = self.store.asset_path(asset)
+            self._known[str(source)] = f"{ASSET_REF}{asset.id}"
         elif job.parent_take_id:  # transforming a take: the take's file is the source
             take = self.store.get(Take, job.parent_take_id)
             if take is None:
                 raise SpecError(f"parent take {job.parent_take_id} no longer exists")
             source = self.store.take_path(take)
+            self._known[str(source)] = f"take {take.id}"
+        # The stored spec names files as asset references; the run gets the stored files.
+        # The stored spec names files as asset references; the run gets the stored files. (Paths written by
+        # a trusted caller that queued the job directly, not through the API, are kept as they are.)
+        recorded = validate_spec(job.spec, kind.spec_type)
+        spec = resolve_refs(recorded, lambda ident: self._asset_file(job, ident), keep_paths=True)
         context = JobContext(
             job_id=job.id,
             attempt=job.attempts,
             spec=spec,
+            spec_record=recorded.model_dump(mode="json"),
             source=source,
             home=self.store.home,
             work_dir=self.store.job_work_dir(job.id),
@@ -193,6 +225,18 @@ class Worker:
             chunk_frames=self.chunk_frames,
         )
         return kind.run(context)
+
+    def _asset_file(self, job: Job, ident: str) -> Path | None:
+        asset = self.store.get(Asset, ident)
+        if asset is None or asset.project_id != job.project_id:
+            return None
+        path = self.store.asset_path(asset)
+        self._known[str(path)] = f"{ASSET_REF}{ident}"
+        return path
+
+    def _redact(self, text: str) -> str:
+        """A message for the job's record: the store's paths become asset references (or go)."""
+        return redact(text, self._known, self.store.home)
 
     def _progress_callback(self, job: Job, lease: _Lease) -> Any:
         state = {"stage": None, "at": 0.0}

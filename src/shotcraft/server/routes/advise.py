@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from shotcraft.server.auth import current_key
-from shotcraft.server.routes.common import owned, store_of
+from shotcraft.server.routes.common import PROTECTED, owned, store_of
 from shotcraft.spec import SpecError
 from shotcraft.studio.models import ApiKey, Asset, Project
+from shotcraft.studio.refs import redact
 
-router = APIRouter(prefix="/api", tags=["advise"])
+router = APIRouter(prefix="/api", tags=["advise"], responses=PROTECTED)
 
 
 class AdviseRequest(BaseModel):
@@ -32,6 +33,7 @@ def advise(body: AdviseRequest, request: Request, key: ApiKey = Depends(current_
     from shotcraft.advisor import advise as run_advisor
 
     store = store_of(request)
+    known: dict[str, str] = {}  # stored file -> "asset:<id>", so the advice names assets, never server paths
     with store.read() as s:
         owned(s, Project, body.project_id, key, "project")
 
@@ -39,7 +41,9 @@ def advise(body: AdviseRequest, request: Request, key: ApiKey = Depends(current_
             asset = owned(s, Asset, asset_id, key, "asset")
             if asset.project_id != body.project_id:
                 raise HTTPException(422, f"asset {asset_id!r} belongs to another project")
-            return store.asset_path(asset)
+            path = store.asset_path(asset)
+            known[str(path)] = f"asset:{asset.id}"
+            return path
 
         assets = Assets(
             clip=path_of(body.clip_asset_id) if body.clip_asset_id else None,
@@ -52,5 +56,15 @@ def advise(body: AdviseRequest, request: Request, key: ApiKey = Depends(current_
     try:
         advice = run_advisor(assets, body.goal)
     except SpecError as exc:
-        raise HTTPException(422, "; ".join(exc.problems)) from None
-    return advice.model_dump(mode="json")
+        raise HTTPException(422, redact("; ".join(exc.problems), known, store.home)) from None
+    return _redacted(advice.model_dump(mode="json"), known, store.home)
+
+
+def _redacted(value: Any, known: dict[str, str], home: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value, known, home)
+    if isinstance(value, list):
+        return [_redacted(v, known, home) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v, known, home) for k, v in value.items()}
+    return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -12,6 +13,40 @@ from shotcraft.studio.models import ApiKey, Project
 from shotcraft.studio.store import Store
 
 T = TypeVar("T")
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers: ``{"error": {"status": 404, "message": "..."}}``."""
+
+    error: ErrorDetail
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "The request is empty or malformed",
+    401: "No API key (or session), or one that is unknown, revoked or expired",
+    404: "No such object, or another key's",
+    413: "Too large: the upload, the image's pixel count, or this key's storage limit",
+    415: "The upload is not a video clip or an image",
+    416: "The requested byte range is outside the file",
+    422: "The request or its spec is not valid; the message says what to change",
+    429: "This key already has its limit of queued or running jobs",
+    501: "This job kind is not available on this server",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route can answer, all with the :class:`ErrorBody` shape."""
+    return {code: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
+#: What every route behind a key can answer: a body that is not JSON, no key, an unknown object, a request
+#: that is not valid.
+PROTECTED = errors(400, 401, 404, 422)
 
 
 def store_of(request: Request) -> Store:

@@ -1,7 +1,9 @@
 """Jobs: create from the same specs the CLI uses, follow progress (JSON or server-sent events), cancel.
 
 File inputs inside a spec (keyframe images, masks, references) are written as asset references,
-``"asset:<id>"``, to assets of the same project; a path of the server's disk is refused.
+``"asset:<id>"``, to assets of the same project; a path of the server's disk is refused. Only fields that
+take a file are references (``asset:`` in a prompt is text), and the job keeps them as references: no
+server path is ever shown to a client (see :mod:`shotcraft.studio.refs`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
@@ -20,24 +22,28 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from shotcraft.server.auth import current_key
-from shotcraft.server.routes.common import owned, project_rows, store_of
+from shotcraft.server.routes.common import PROTECTED, errors, owned, project_rows, store_of
 from shotcraft.server.views import job_view
 from shotcraft.spec import GenerateSpec, SpecError, validate_spec
 from shotcraft.studio import jobs
 from shotcraft.studio.kinds import JOB_KINDS, TransformSpec, output_name
 from shotcraft.studio.models import FINAL_STATES, ApiKey, Asset, Job, Project, Take
+from shotcraft.studio.refs import ASSET_REF, redact, resolve_refs
 from shotcraft.studio.store import Store
 
-router = APIRouter(prefix="/api", tags=["jobs"])
+router = APIRouter(prefix="/api", tags=["jobs"], responses=PROTECTED)
 
 #: How often the event stream looks at the job (seconds).
 EVENT_INTERVAL = 0.25
-ASSET_REF = "asset:"
+
+
+#: The job kinds, an enum in the OpenAPI document.
+JobKindName = Literal[tuple(JOB_KINDS)]  # type: ignore[valid-type]
 
 
 class NewJob(BaseModel):
     project_id: str
-    kind: str = Field(description="a job kind from GET /api/kinds, e.g. 'transform'")
+    kind: JobKindName = Field(description="a job kind from GET /api/kinds, e.g. 'transform'")
     spec: dict[str, Any] = Field(default_factory=dict, description="the same spec the CLI reads from --spec")
     source_asset_id: str | None = Field(default=None, description="the clip (or image) to start from")
     source_take_id: str | None = Field(
@@ -59,60 +65,46 @@ def list_kinds() -> list[dict[str, Any]]:
     ]
 
 
-def _resolve_refs(value: Any, assets: dict[str, Path]) -> Any:
-    """Replace every ``"asset:<id>"`` string with that asset's stored file."""
-    if isinstance(value, dict):
-        return {k: _resolve_refs(v, assets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve_refs(v, assets) for v in value]
-    if isinstance(value, str) and value.startswith(ASSET_REF):
-        ident = value[len(ASSET_REF) :]
-        if ident not in assets:
-            raise HTTPException(422, f"spec refers to asset {ident!r}, which is not in this project")
-        return str(assets[ident])
-    return value
+def _check_spec(body: NewJob, session: Session, store: Store, source: Path | None) -> Any:
+    """The spec validated as sent (its file fields still ``asset:<id>``), after checking that every file
+    field names an asset of the project and, for a transform, that the plan accepts it against its source:
+    what can be refused up front is refused here, not after the job was queued."""
+    from shotcraft.errors import MediaError
 
-
-def _paths(value: Any) -> list[Path]:
-    """Every :class:`Path` inside a validated spec (models, lists, dicts), so none escapes the check."""
-    if isinstance(value, Path):
-        return [value]
-    if isinstance(value, BaseModel):
-        return [p for _, v in value for p in _paths(v)]
-    if isinstance(value, (list, tuple)):
-        return [p for v in value for p in _paths(v)]
-    if isinstance(value, dict):
-        return [p for v in value.values() for p in _paths(v)]
-    return []
-
-
-def _validated_spec(body: NewJob, session: Session, store: Store) -> Any:
     kind = JOB_KINDS[body.kind]
     rows = session.scalars(select(Asset).where(Asset.project_id == body.project_id)).all()
     assets = {a.id: store.asset_path(a) for a in rows}
-    resolved = _resolve_refs(body.spec, assets)
+    known = {str(path): f"{ASSET_REF}{ident}" for ident, path in assets.items()}
+    if source is not None:
+        known.setdefault(str(source), "the source")
     try:
-        spec = validate_spec(resolved, kind.spec_type)
+        spec = validate_spec(body.spec, kind.spec_type)
         if isinstance(spec, (TransformSpec, GenerateSpec)):
             output_name(spec.output)
+        resolved = resolve_refs(spec, assets.get)
+        if isinstance(resolved, TransformSpec) and source is not None:
+            from shotcraft.plan import plan_transform
+
+            plan_transform(source, resolved)
     except SpecError as exc:
-        raise HTTPException(422, "; ".join(exc.problems)) from None
-    # Only this project's own files: a blob path written out by hand could name another key's upload.
-    allowed = {path.resolve() for path in assets.values()}
-    for path in _paths(spec):
-        if path.resolve() not in allowed:
-            raise HTTPException(
-                422, f"spec path {str(path)!r} is not allowed: upload the file and write it as 'asset:<id>'"
-            )
+        raise HTTPException(422, "; ".join(redact(p, known, store.home) for p in exc.problems)) from None
+    except MediaError as exc:
+        raise HTTPException(422, redact(str(exc), known, store.home)) from None
     return spec
 
 
-@router.post("/jobs", status_code=202, summary="Queue a job (invent, transform, localize, ...)")
+@router.post(
+    "/jobs",
+    status_code=202,
+    summary="Queue a job (invent, transform, localize, ...)",
+    description="The spec is checked against its source before the job is queued (a keyframe past the "
+    "clip's end, a mask of the wrong size, more pixels than the server renders): such a job is refused "
+    "with 422 or 413, never queued to fail later.",
+    responses=errors(413, 429, 501),
+)
 def create_job(body: NewJob, request: Request, key: ApiKey = Depends(current_key)) -> dict[str, Any]:
     store = store_of(request)
-    kind = JOB_KINDS.get(body.kind)
-    if kind is None:
-        raise HTTPException(422, f"job kind {body.kind!r} is unknown: use one of {', '.join(JOB_KINDS)}")
+    kind = JOB_KINDS[body.kind]
     if kind.unavailable():
         raise HTTPException(501, kind.unavailable())
     with store.read() as s:
@@ -133,7 +125,13 @@ def create_job(body: NewJob, request: Request, key: ApiKey = Depends(current_key
                 raise HTTPException(422, f"take {take.id!r} belongs to another project")
         elif kind.source == "video":
             raise HTTPException(422, f"a {kind.name} job needs a source: source_asset_id or source_take_id")
-        spec = _validated_spec(body, s, store)
+        if body.source_asset_id:
+            source: Path | None = store.asset_path(asset)
+        elif body.source_take_id:
+            source = store.take_path(take)
+        else:
+            source = None
+        spec = _check_spec(body, s, store, source)
     try:
         job = jobs.enqueue(
             store,
@@ -184,6 +182,8 @@ def cancel_job(job_id: str, request: Request, key: ApiKey = Depends(current_key)
     "/jobs/{job_id}/events",
     summary="Progress as server-sent events",
     description="Emits `progress` events while the job changes and one `end` event when it is final.",
+    response_class=StreamingResponse,
+    responses={200: {"description": "the event stream", "content": {"text/event-stream": {}}}},
 )
 async def job_events(job_id: str, request: Request, key: ApiKey = Depends(current_key)) -> StreamingResponse:
     store = store_of(request)

@@ -11,12 +11,12 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from shotcraft.server.auth import current_key
-from shotcraft.server.routes.common import owned, project_rows, store_of
+from shotcraft.server.routes.common import PROTECTED, errors, owned, project_rows, store_of
 from shotcraft.server.uploads import display_name, receive
-from shotcraft.server.views import asset_view, project_view
+from shotcraft.server.views import MEDIA_CONTENT, asset_view, project_view
 from shotcraft.studio.models import ApiKey, Asset, Project
 
-router = APIRouter(prefix="/api", tags=["projects"])
+router = APIRouter(prefix="/api", tags=["projects"], responses=PROTECTED)
 
 
 class NewProject(BaseModel):
@@ -55,6 +55,13 @@ def get_project(project_id: str, request: Request, key: ApiKey = Depends(current
         "bytes, never from `filename`, which is kept for display only. Uploading the same bytes twice into "
         "one project returns the existing asset (200)."
     ),
+    responses=errors(400, 413, 415),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 async def upload_asset(
     project_id: str,
@@ -76,33 +83,46 @@ async def upload_asset(
         raise HTTPException(
             413, f"the upload ({declared} bytes) is larger than this server's limit of {limit} bytes"
         )
-    upload = await receive(store, request.stream(), limit)
+    upload = await receive(store, request.stream(), limit, max_pixels=request.app.state.max_image_pixels)
 
     def register() -> tuple[Asset, bool]:
-        with store.write() as s:
-            existing = s.scalar(
-                select(Asset).where(Asset.project_id == project_id, Asset.sha256 == upload.sha256)
-            )
-            if existing is not None:
-                return existing, False
-            if upload.size > room:
-                raise HTTPException(
-                    413, f"this key's storage limit ({key.max_storage_bytes} bytes) would be exceeded"
+        # The blob is moved into the store inside the transaction that registers its asset: a refused upload
+        # (the storage limit) leaves no file behind, and a failed commit removes the file it placed.
+        placed = None
+        try:
+            with store.write() as s:
+                existing = s.scalar(
+                    select(Asset).where(Asset.project_id == project_id, Asset.sha256 == upload.sha256)
                 )
-            asset = Asset(
-                project_id=project_id,
-                owner_key_id=key.id,
-                sha256=upload.sha256,
-                kind=upload.kind,
-                media_type=upload.media_type,
-                name=display_name(filename),
-                size_bytes=upload.size,
-                info=upload.info,
-            )
-            s.add(asset)
+                if existing is not None:
+                    return existing, False
+                if upload.size > room:
+                    raise HTTPException(
+                        413, f"this key's storage limit ({key.max_storage_bytes} bytes) would be exceeded"
+                    )
+                asset = Asset(
+                    project_id=project_id,
+                    owner_key_id=key.id,
+                    sha256=upload.sha256,
+                    kind=upload.kind,
+                    media_type=upload.media_type,
+                    name=display_name(filename),
+                    size_bytes=upload.size,
+                    info=upload.info,
+                )
+                s.add(asset)
+                if not store.blob_path(upload.sha256).exists():
+                    placed = upload.keep()
             return asset, True
+        except BaseException:
+            if placed is not None:
+                placed.unlink(missing_ok=True)
+            raise
 
-    asset, created = await run_in_threadpool(register)
+    try:
+        asset, created = await run_in_threadpool(register)
+    finally:
+        upload.discard()
     return JSONResponse(asset_view(asset), status_code=201 if created else 200)
 
 
@@ -121,7 +141,12 @@ def get_asset(asset_id: str, request: Request, key: ApiKey = Depends(current_key
         return asset_view(owned(s, Asset, asset_id, key, "asset"))
 
 
-@router.get("/assets/{asset_id}/content", summary="Download an asset (HTTP range requests supported)")
+@router.get(
+    "/assets/{asset_id}/content",
+    summary="Download an asset (HTTP range requests supported)",
+    response_class=FileResponse,
+    responses={200: {"description": "the file", "content": MEDIA_CONTENT}, **errors(416)},
+)
 def asset_content(asset_id: str, request: Request, key: ApiKey = Depends(current_key)) -> FileResponse:
     store = store_of(request)
     with store.read() as s:

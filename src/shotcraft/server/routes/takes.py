@@ -9,11 +9,11 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from shotcraft.server.auth import current_key
-from shotcraft.server.routes.common import owned, project_rows, store_of
-from shotcraft.server.views import asset_view, take_view
+from shotcraft.server.routes.common import PROTECTED, errors, owned, project_rows, store_of
+from shotcraft.server.views import MEDIA_CONTENT, asset_view, take_view
 from shotcraft.studio.models import ApiKey, Asset, Take
 
-router = APIRouter(prefix="/api", tags=["takes"])
+router = APIRouter(prefix="/api", tags=["takes"], responses=PROTECTED)
 
 _MEDIA_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime"}
 
@@ -64,7 +64,12 @@ def update_take(
         return take_view(take)
 
 
-@router.get("/takes/{take_id}/content", summary="Download or stream a take (HTTP range requests supported)")
+@router.get(
+    "/takes/{take_id}/content",
+    summary="Download or stream a take (HTTP range requests supported)",
+    response_class=FileResponse,
+    responses={200: {"description": "the file", "content": MEDIA_CONTENT}, **errors(416)},
+)
 def take_content(take_id: str, request: Request, key: ApiKey = Depends(current_key)) -> FileResponse:
     store = store_of(request)
     with store.read() as s:
