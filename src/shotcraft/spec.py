@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from shotcraft.errors import SpecError, read_user_text
 
@@ -64,7 +72,35 @@ STRENGTH_LEVELS: dict[str, float] = {
     "reimagine_1": 0.75, "reimagine_2": 0.85, "reimagine_3": 0.95,
 }  # fmt: skip
 
-Adherence = Literal["off"] | Annotated[int, Field(ge=1, le=9)]
+
+def _adherence_input(value: Any) -> Any:
+    """Read ``"off"`` in any case and a digit string such as ``"5"`` (as a CLI flag gives it); refuse a
+    yes/no, which pydantic would otherwise take as 0 or 1."""
+    if isinstance(value, bool):
+        raise ValueError("expected 'off' or a whole number from 1 to 9, not a yes/no")
+    if isinstance(value, str):
+        text = value.strip().lower()
+        return int(text) if re.fullmatch(r"[0-9]{1,3}", text) else text
+    return value
+
+
+#: How closely a transform keeps the source's motion or structure: ``"off"`` or 1 (loosely) .. 9 (exactly).
+#: Parsed here once, from a spec file, the API or a CLI flag (``"off"``, ``"OFF"``, ``7`` and ``"7"`` are
+#: all accepted), and written back as given (``"off"`` or an int). Engines read the value through
+#: :func:`adherence_level` rather than comparing with ``"off"`` themselves.
+Adherence = Annotated[Literal["off"] | Annotated[int, Field(ge=1, le=9)], BeforeValidator(_adherence_input)]
+#: The adherence a spec has when it sets none.
+DEFAULT_ADHERENCE = 5
+
+
+def adherence_level(value: Adherence) -> int:
+    """An adherence as a number for engines: 0 for ``"off"``, else 1 .. 9.
+
+    >>> [adherence_level(v) for v in ("off", 1, 5, 9)]
+    [0, 1, 5, 9]
+    """
+    return 0 if value == "off" else int(value)
+
 
 RelightPreset = Literal["golden_hour", "blue_hour", "night", "overcast", "noon"]
 LookPreset = Literal["watercolour", "pencil", "cartoon", "film_print"]
@@ -430,8 +466,8 @@ class TransformSpec(_Model):
     prompt: str = Field(default="", max_length=MAX_PROMPT)
     strength: StrengthPreset = "auto"
     keyframes: list[Keyframe] = Field(default_factory=list, max_length=MAX_KEYFRAMES)
-    motion_adherence: Adherence = 5
-    structure_adherence: Adherence = 5
+    motion_adherence: Adherence = DEFAULT_ADHERENCE
+    structure_adherence: Adherence = DEFAULT_ADHERENCE
     locks: list[Lock] = Field(default_factory=list, max_length=MAX_LOCKS)
     references: list[Reference] = Field(default_factory=list, max_length=MAX_REFERENCES)
     reframe: Reframe | None = None

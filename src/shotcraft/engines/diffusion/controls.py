@@ -23,26 +23,28 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from shotcraft.spec import Adherence, adherence_level
+
 ControlKind = Literal["edges", "grey", "flow"]
 
 
-def renoise_level(strength: float, motion: int | str = "off") -> float:
+def renoise_level(strength: float, motion: Adherence = "off") -> float:
     """Noise level the source is re-noised to: the strength preset's level, capped by motion adherence
     (9 caps at 0.45, 1 at 0.85) because motion lives in the low-noise structure of the latents."""
-    if motion == "off":
+    level = adherence_level(motion)
+    if level == 0:
         return strength
-    cap = 0.9 - 0.05 * int(motion)
+    cap = 0.9 - 0.05 * level
     return round(min(strength, cap), 4)
 
 
-def control_choice(structure: int | str, motion: int | str) -> tuple[ControlKind | None, float]:
+def control_choice(structure: Adherence, motion: Adherence) -> tuple[ControlKind | None, float]:
     """Which control video to give the model and its conditioning scale (0 .. 1).
 
     Whichever adherence is higher picks the map (edges for structure, flow for motion); structure at 1-3
     uses grey levels, which constrain layout but not fine edges. The scale is the level over 9.
     """
-    s = 0 if structure == "off" else int(structure)
-    m = 0 if motion == "off" else int(motion)
+    s, m = adherence_level(structure), adherence_level(motion)
     if s == 0 and m == 0:
         return None, 0.0
     if m > s:
