@@ -46,65 +46,57 @@ def probe(
     out.print(table)
 
 
-def _transform_spec(spec_file: Path | None, flags: dict[str, Any]) -> Any:
-    """Merge a spec file with the flags given on the command line (flags win)."""
-    from shotcraft.spec import (
-        GradedKeyframe,
-        Keyframe,
-        TransformSpec,
-        load_spec,
-        parse_lock,
-        validate_spec,
-    )
+def _transform_spec(
+    spec_file: Path | None,
+    settings: dict[str, Any],
+    locks: list[str],
+    operations: list[dict[str, Any]],
+    output: dict[str, Any],
+) -> Any:
+    """Merge a spec file with the flags given on the command line (flags win).
+
+    ``settings`` replace the spec file's values of the same name, ``locks`` and ``operations`` are added to
+    its own, ``output`` updates its output settings; a value of ``None`` (a flag not given) changes nothing.
+    Every value is validated once, by the spec's own types.
+    """
+    from shotcraft.spec import TransformSpec, load_spec, parse_lock, validate_spec
 
     data: dict[str, Any] = load_spec(spec_file, TransformSpec).model_dump() if spec_file else {}
-    if flags["prompt"] is not None:
-        data["prompt"] = flags["prompt"]
-    for key in ("strength", "engine", "model", "seed"):
-        if flags[key] is not None:
-            data[key] = flags[key]
-    for key, name in (("motion", "motion_adherence"), ("structure", "structure_adherence")):
-        if flags[key] is not None:
-            value = flags[key]
-            data[name] = "off" if value.lower() == "off" else _int(value, f"--{key}")
-    if flags["keyframe"]:
-        data["keyframes"] = [k.model_dump() for k in map(Keyframe.parse, flags["keyframe"])]
-    if flags["lock"]:
-        data["locks"] = [*data.get("locks", []), *(parse_lock(t).model_dump() for t in flags["lock"])]
-    if flags["reference"]:
-        data["references"] = [{"image": Path(p), "role": "style"} for p in flags["reference"]]
-    if flags["reframe"]:
-        data["reframe"] = {"aspect": flags["reframe"]}
-    operations = list(data.get("operations", []))
-    if flags["restyle"] or flags["look"] or flags["style_reference"]:
-        operations.append({"op": "restyle", "look": flags["look"], "reference": flags["style_reference"]})
-    relight_keys = [GradedKeyframe.parse(t).model_dump() for t in flags["relight_keyframe"] or []]
-    relight_values = {
-        k: flags[k]
-        for k in ("exposure", "temperature", "tint", "contrast", "saturation")
-        if flags[k] is not None
-    }
-    if flags["relight"] or relight_keys or relight_values:
-        preset = flags["relight"] if flags["relight"] not in (None, "custom") else None
-        operations.append({"op": "relight", "preset": preset, "keyframes": relight_keys, **relight_values})
-    data["operations"] = operations
-    output = dict(data.get("output", {}))
-    for flag, name in (("format", "format"), ("crf", "crf"), ("encoder_preset", "preset")):
-        if flags[flag] is not None:
-            output[name] = flags[flag]
-    if flags["lossless"]:
-        output["lossless"] = True
-    data["output"] = output
+    data.update({name: value for name, value in settings.items() if value is not None})
+    if locks:
+        data["locks"] = [*data.get("locks", []), *(parse_lock(t).model_dump() for t in locks)]
+    data["operations"] = [*data.get("operations", []), *operations]
+    given = {name: value for name, value in output.items() if value is not None}
+    data["output"] = {**data.get("output", {}), **given}
     return validate_spec(data, TransformSpec)
 
 
-def _int(text: str, flag: str) -> int:
-    from shotcraft.spec import SpecError
+def _keyframes(texts: list[str] | None) -> list[dict[str, Any]] | None:
+    """``--keyframe`` values as the spec's keyframes; ``None`` when none was given."""
+    from shotcraft.spec import Keyframe
 
-    try:
-        return int(text)
-    except ValueError:
-        raise SpecError(f"{flag} takes 'off' or a number from 1 to 9, not {text!r}") from None
+    return [Keyframe.parse(t).model_dump() for t in texts] if texts else None
+
+
+def _restyle_op(restyle: bool, look: str | None, reference: Path | None) -> list[dict[str, Any]]:
+    """The restyle operation asked for by ``--restyle``, ``--look`` or ``--style-reference``, if any."""
+    if not (restyle or look or reference):
+        return []
+    return [{"op": "restyle", "look": look, "reference": reference}]
+
+
+def _relight_op(
+    preset: str | None, keyframes: list[str] | None, grade: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The relight operation asked for by ``--relight``, ``--relight-keyframe`` or a grade flag, if any."""
+    from shotcraft.spec import GradedKeyframe
+
+    keys = [GradedKeyframe.parse(t).model_dump() for t in keyframes or []]
+    values = {name: value for name, value in grade.items() if value is not None}
+    if not (preset or keys or values):
+        return []
+    preset = preset if preset != "custom" else None
+    return [{"op": "relight", "preset": preset, "keyframes": keys, **values}]
 
 
 @app.command()
@@ -169,8 +161,42 @@ def transform(
     faithful re-encode (the identity transform)."""
     from shotcraft.pipeline import transform as run_transform
 
-    flags = dict(locals())
-    spec_obj = _transform_spec(spec, flags)
+    spec_obj = _transform_spec(
+        spec,
+        settings={
+            "prompt": prompt,
+            "strength": strength,
+            "keyframes": _keyframes(keyframe),
+            "motion_adherence": motion,
+            "structure_adherence": structure,
+            "references": [{"image": Path(p), "role": "style"} for p in reference] if reference else None,
+            "reframe": {"aspect": reframe} if reframe else None,
+            "engine": engine,
+            "model": model,
+            "seed": seed,
+        },
+        locks=lock,
+        operations=[
+            *_restyle_op(restyle, look, style_reference),
+            *_relight_op(
+                relight,
+                relight_keyframe,
+                {
+                    "exposure": exposure,
+                    "temperature": temperature,
+                    "tint": tint,
+                    "contrast": contrast,
+                    "saturation": saturation,
+                },
+            ),
+        ],
+        output={
+            "format": format,
+            "lossless": True if lossless else None,
+            "crf": crf,
+            "preset": encoder_preset,
+        },
+    )
     with progress_bar(quiet) as progress:
         options = {"weights": weights, "steps": steps, "vram_gb": vram, "device": device}
         result = run_transform(
