@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +11,14 @@ from PIL import Image
 
 from shotcraft.plan import plan_transform
 from shotcraft.spec import (
+    DEFAULT_ADHERENCE,
     GenerateSpec,
     Keyframe,
     RectLock,
     SpecError,
     TimePoint,
     TransformSpec,
+    adherence_level,
     load_spec,
     parse_lock,
     parse_time_point,
@@ -53,6 +56,30 @@ def test_adherence_and_presets() -> None:
         validate_spec({"strength": "hyper"}, TransformSpec)
     with pytest.raises(SpecError, match="golden_hour"):
         validate_spec({"operations": [{"op": "relight", "preset": "sunset-ish"}]}, TransformSpec)
+
+
+@pytest.mark.parametrize(
+    ("given", "parsed", "level"),
+    [("off", "off", 0), ("OFF", "off", 0), (1, 1, 1), (9, 9, 9), ("5", 5, 5), (" 7 ", 7, 7)],
+)
+def test_adherence_parses_once(given: object, parsed: object, level: int) -> None:
+    spec = validate_spec({"motion_adherence": given, "structure_adherence": given}, TransformSpec)
+    assert spec.motion_adherence == spec.structure_adherence == parsed
+    assert adherence_level(spec.motion_adherence) == level
+    # The JSON form keeps "off" as "off", and reads back to the same spec.
+    assert json.loads(spec.model_dump_json())["motion_adherence"] == parsed
+    assert validate_spec(json.loads(spec.model_dump_json()), TransformSpec) == spec
+    assert TransformSpec().motion_adherence == DEFAULT_ADHERENCE == 5
+
+
+@pytest.mark.parametrize("given", [0, 10, "x", "0", "12", "-1", 5.5, True, None, "", "²"])
+def test_adherence_refused_in_one_line(given: object) -> None:
+    with pytest.raises(SpecError) as err:
+        validate_spec({"structure_adherence": given}, TransformSpec)
+    assert err.value.problems == [str(err.value)]
+    assert "\n" not in str(err.value)
+    assert str(err.value).startswith("structure_adherence: ")
+    assert "'off' or a whole number from 1 to 9" in str(err.value)
 
 
 def test_keyframe_limit() -> None:
@@ -141,3 +168,32 @@ def test_every_relight_operation_keeps_its_graded_keyframes(bikes: Path, tmp_pat
     )
     plan = plan_transform(bikes, spec)
     assert [(k.index, k.image) for k in plan.relight_keyframes] == [(10, first), (200, second)]
+
+
+def _adherence_notices(clip: Path, **spec: object) -> list[str]:
+    return [n for n in plan_transform(clip, validate_spec(spec, TransformSpec)).notices if "adherence" in n]
+
+
+def test_unused_adherence_is_noticed(bikes: Path, tmp_path: Path) -> None:
+    relight = [{"op": "relight", "preset": "night"}]
+    assert _adherence_notices(bikes, operations=relight, motion_adherence=9) == [
+        "motion_adherence 9 was not used: adherence steers restyle and keyframe propagation "
+        "(and a swap by a whole edited frame), not relight"
+    ]
+    (both,) = _adherence_notices(bikes, operations=relight, motion_adherence="off", structure_adherence=2)
+    assert both.startswith("motion_adherence off and structure_adherence 2 were not used")
+    # Left at the default, or read by a restyle or keyframe propagation: no notice.
+    assert _adherence_notices(bikes, operations=relight) == []
+    assert (
+        _adherence_notices(bikes, operations=[{"op": "restyle", "look": "cartoon"}], motion_adherence=9) == []
+    )
+    key = _still(tmp_path / "key.png", 640, 272)
+    keyed = {"keyframes": [{"at": {"frame": 0}, "image": str(key)}]}
+    assert _adherence_notices(bikes, operations=relight, motion_adherence=9, **keyed) == []
+    # A swap by a picture on a planar region does not read them; a swap by an edited frame propagates it.
+    corners = [[100, 50], [300, 50], [300, 200], [100, 200]]
+    planar = {"op": "swap", "image": str(_still(tmp_path / "label.png", 64, 48)), "corners": corners}
+    (note,) = _adherence_notices(bikes, operations=[planar], structure_adherence=8)
+    assert note.endswith("not a planar swap")
+    edited = {**planar, "image": str(key)}
+    assert _adherence_notices(bikes, operations=[edited], structure_adherence=8) == []

@@ -37,6 +37,7 @@ from shotcraft.errors import MediaError
 from shotcraft.media.probe import MediaInfo, VideoInfo, probe
 from shotcraft.media.timing import frame_at_fraction, frame_at_seconds
 from shotcraft.spec import (
+    DEFAULT_ADHERENCE,
     STRENGTH_LEVELS,
     GradedKeyframe,
     Keyframe,
@@ -420,6 +421,7 @@ def plan_transform(source: str | os.PathLike[str] | MediaInfo, spec: TransformSp
 
     keyframes = _place_keyframes(spec.keyframes, video, "keyframe", problems)
     relight_keyframes: list[PlannedKeyframe] = []
+    edited_frame_swap = False
     for op in spec.operations:
         if isinstance(op, RelightOp):
             # Every relight operation's graded keyframes are kept; each relight stage picks its own.
@@ -433,7 +435,8 @@ def plan_transform(source: str | os.PathLike[str] | MediaInfo, spec: TransformSp
             if op.look is None and op.reference is None and not spec.keyframes:
                 problems.append("restyle needs keyframes, a look preset or a reference image")
         elif isinstance(op, SwapOp):
-            collect(read_image, op.image, "swap image")
+            image = collect(read_image, op.image, "swap image")
+            edited_frame_swap |= image is not None and is_edited_frame(image, video)
             if op.corners is not None:
                 _check_points(op.corners, video, "swap corners", problems, notices, clip=False)
             elif op.track_file is not None and not op.track_file.is_file():
@@ -447,6 +450,9 @@ def plan_transform(source: str | os.PathLike[str] | MediaInfo, spec: TransformSp
             for market, sub in op.subtitles.items():
                 if not Path(sub).is_file():
                     problems.append(f"subtitles for market {market!r}: {sub} does not exist")
+    unused = _unused_adherence(spec, edited_frame_swap)
+    if unused:
+        notices.append(unused)
     for key in keyframes:
         collect(load_still, key.image, video, notices, f"keyframe at {key.at.describe()}")
     for lock in spec.locks:
@@ -554,6 +560,37 @@ def _check_mask(
         )
     if count is not None and count < video.frame_count:
         problems.append(f"{what} {path.name} has {count} frames but the clip has {video.frame_count}")
+
+
+def is_edited_frame(image: np.ndarray, video: VideoInfo) -> bool:
+    """Whether a swap image is a whole edited frame of the clip (its size, as stored or as shown) rather
+    than a picture for a planar region: the swap then carries it through the clip by restyle's keyframe
+    propagation, which motion and structure adherence steer."""
+    return image.shape[1::-1] in ((video.width, video.height), video.display_size)
+
+
+def _unused_adherence(spec: TransformSpec, edited_frame_swap: bool) -> str | None:
+    """A notice when motion or structure adherence is set but nothing in the job reads it.
+
+    They steer the restyle, keyframe propagation (the classic engine's, and so a swap by an edited frame)
+    and the diffusion engine's re-noise level and control video; relight, a planar swap and localize do
+    not use them. The diffusion engine runs no operations, so operations alone mean the classic engine.
+    """
+    ops = [op.op for op in spec.operations]
+    if not ops or spec.keyframes or edited_frame_swap or "restyle" in ops:
+        return None
+    names = [
+        f"{name} {value}"
+        for name in ("motion_adherence", "structure_adherence")
+        if (value := getattr(spec, name)) != DEFAULT_ADHERENCE
+    ]
+    if not names:
+        return None
+    jobs = [{"swap": "a planar swap"}.get(op, op) for op in dict.fromkeys(ops)]
+    return (
+        f"{' and '.join(names)} {'was' if len(names) == 1 else 'were'} not used: adherence steers restyle "
+        f"and keyframe propagation (and a swap by a whole edited frame), not {' or '.join(jobs)}"
+    )
 
 
 def _strength(spec: TransformSpec) -> float:

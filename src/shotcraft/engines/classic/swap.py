@@ -39,7 +39,7 @@ import numpy as np
 
 from shotcraft.engines.base import Progress, no_progress
 from shotcraft.errors import EngineUnavailable
-from shotcraft.plan import PlannedKeyframe, quarter_turns, read_image, resolve_time
+from shotcraft.plan import PlannedKeyframe, is_edited_frame, quarter_turns, read_image, resolve_time
 from shotcraft.signals.masks import mask_file_frames, polygon_mask
 from shotcraft.signals.track import Track, load_track, track_region
 from shotcraft.spec import SwapOp
@@ -75,7 +75,7 @@ def swap(
             f"swap: the region is not visible on {lost} frame(s); those frames are left as they were"
         )
     occluders = _occluder_masks(op, plan, reader)
-    if image.shape[1::-1] in ((video.width, video.height), video.display_size):
+    if is_edited_frame(image, video):
         edited = _propagated_keyframe(plan, op, reader, progress)
         return _keyframe_swap(track, frames, edited, occluders)
     return _planar_swap(plan, track, image, frames, occluders, op.match_lighting, progress)
