@@ -4,6 +4,7 @@ through the CLI (exit code 2) and the Python API (SpecError)."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,7 +17,18 @@ from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
 from shotcraft.metrics import score_paths
 from shotcraft.pipeline import transform
-from shotcraft.spec import GradedKeyframe, RelightOp, SpecError, TransformSpec, validate_spec
+from shotcraft.spec import (
+    GradedKeyframe,
+    Keyframe,
+    OutputSpec,
+    Reference,
+    RelightOp,
+    RestyleOp,
+    SpecError,
+    TransformSpec,
+    parse_lock,
+    validate_spec,
+)
 
 runner = CliRunner()
 
@@ -153,3 +165,72 @@ def test_bad_input_through_the_api(small_clip: Path, bad_files: dict[str, str], 
         transform(small_clip, out, TransformSpec(prompt="rain", engine="classic"))
     assert not out.exists()
     assert probe(small_clip).video.frame_count == 48  # the source is untouched
+
+
+def test_flags_map_one_by_one_onto_the_spec(
+    small_clip: Path, graded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spec the CLI hands the pipeline, flag by flag, and merged over a spec file (flags win)."""
+    import shotcraft.pipeline
+
+    built: list[TransformSpec] = []
+
+    def fake_transform(source, output, spec, **kwargs):
+        built.append(spec)
+        return SimpleNamespace(path=output, frame_count=0, engine="fake", seconds=0.0, notices=[])
+
+    monkeypatch.setattr(shotcraft.pipeline, "transform", fake_transform)
+    result = _run(
+        str(small_clip), "-o", str(tmp_path / "o.mp4"),
+        "--prompt", "rainy night", "--strength", "flex-2", "-k", f"1.0s:{graded}",
+        "--motion", "OFF", "--structure", "7", "--lock", "rect:10,10,60,40", "--reference", str(graded),
+        "--look", "cartoon", "--relight", "golden-hour", "--exposure", "0.5",
+        "--engine", "classic", "--seed", "3", "--crf", "20", "--encoder-preset", "fast",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert built[-1] == TransformSpec(
+        prompt="rainy night",
+        strength="flex_2",
+        keyframes=[Keyframe.parse(f"1.0s:{graded}")],
+        motion_adherence="off",
+        structure_adherence=7,
+        locks=[parse_lock("rect:10,10,60,40")],
+        references=[Reference(image=graded, role="style")],
+        operations=[RestyleOp(look="cartoon"), RelightOp(preset="golden_hour", exposure=0.5)],
+        engine="classic",
+        seed=3,
+        output=OutputSpec(crf=20, preset="fast"),
+    )
+
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(
+        "motion_adherence: 3\nstructure_adherence: 'off'\nlocks: [{kind: faces}]\n"
+        "operations: [{op: relight, preset: night}]\noutput: {crf: 30}\n"
+    )
+    flags = ["--motion", "9", "--lock", "people", "--saturation", "0.2", "--lossless"]
+    result = _run(str(small_clip), "-o", str(tmp_path / "o.mp4"), "--spec", str(spec_file), *flags)
+    assert result.exit_code == 0, result.output
+    assert built[-1] == TransformSpec(
+        motion_adherence=9,
+        structure_adherence="off",
+        locks=[parse_lock("faces"), parse_lock("people")],
+        operations=[RelightOp(preset="night"), RelightOp(saturation=0.2)],
+        output=OutputSpec(crf=30, lossless=True),
+    )
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--motion", "0"), ("--motion", "10"), ("--structure", "x")])
+def test_adherence_flag_refused_in_one_line(flag: str, value: str, small_clip: Path, tmp_path: Path) -> None:
+    result = _run(str(small_clip), "-o", str(tmp_path / "o.mp4"), flag, value)
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert "'off' or a whole number from 1 to 9" in result.output
+
+
+def test_motion_unused_by_relight_is_noticed(small_clip: Path, tmp_path: Path) -> None:
+    result = _run(str(small_clip), "-o", str(tmp_path / "r.mp4"), "--relight", "night", "--motion", "9")
+    assert result.exit_code == 0, result.output
+    assert "motion_adherence 9 was not used" in result.output
+    restyled = _run(str(small_clip), "-o", str(tmp_path / "s.mp4"), "--look", "cartoon", "--motion", "9")
+    assert restyled.exit_code == 0, restyled.output
+    assert "was not used" not in restyled.output
