@@ -6,6 +6,7 @@ The public API::
     info = shotcraft.probe("clip.mp4")
     result = shotcraft.transform("clip.mp4", "out.mp4", shotcraft.TransformSpec(...))
     report = shotcraft.score("clip.mp4", "out.mp4")
+    look = shotcraft.look_scores("clip.mp4", "out.mp4", "look-frames/")  # against the look on every frame
     advice = shotcraft.advise(shotcraft.Assets(clip="clip.mp4"), goal="relight for night")
     takes = shotcraft.generate(shotcraft.GenerateSpec(prompt="a lighthouse in a storm"), "takes/shot.mp4")
     markets = shotcraft.localize("clip.mp4", "out/", ["de", "ja"], table="strings.csv")
@@ -24,6 +25,7 @@ _LAZY = {
     "advise": "shotcraft.advisor",
     "Assets": "shotcraft.advisor",
     "score": "shotcraft.metrics",
+    "look_scores": "shotcraft.look_metrics",
     "generate": "shotcraft.invent",
     "localize": "shotcraft.markets",
 }
@@ -37,5 +39,5 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "Assets", "GenerateSpec", "MediaError", "SpecError", "TransformSpec",
-    "advise", "generate", "localize", "probe", "score", "transform",
+    "advise", "generate", "localize", "look_scores", "probe", "score", "transform",
 ]  # fmt: skip

@@ -50,6 +50,18 @@ def _luminance_u8(image: np.ndarray) -> np.ndarray:
     return out
 
 
+def detail_energy(image: np.ndarray) -> float:
+    """How much fine detail an RGB image (uint8, or float in 0..255 units) holds: the mean absolute
+    Laplacian of its grey levels, in grey levels. A look that fades into a wash loses it; noise and double
+    edges add to it.
+
+    >>> detail_energy(np.zeros((8, 8, 3), np.uint8)), detail_energy(np.eye(8, dtype=np.float32)[..., None].repeat(3, 2)) > 0
+    (0.0, True)
+    """
+    grey = cv2.cvtColor(image.astype(np.float32), cv2.COLOR_RGB2GRAY)
+    return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3)).mean())
+
+
 def edge_map(image: np.ndarray) -> np.ndarray:
     """Gradient magnitude of the luminance (Sobel), ``(H, W)`` float32, 1.0 for a full black-to-white step."""
     lum = luminance(image)

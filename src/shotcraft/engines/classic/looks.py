@@ -1,8 +1,8 @@
 """Built-in looks for restyle when the user has no painted keyframe, applied to one frame at a time.
 
-Restyle applies a look to a few automatically chosen keyframes and propagates those along the source's
-motion, so textures (paper grain, pencil strokes, cel outlines) move with the scene instead of
-flickering as they would if every frame were filtered on its own.
+Restyle applies a look to every frame at full strength (see :mod:`~shotcraft.engines.classic.look_video`);
+the grain a look lays is a parameter, so restyle can carry it along the motion instead of leaving it
+fixed in the frame while the scene moves through it.
 
 - ``watercolour``: edge-preserving smoothing, pigment pooling along edges, wet-edge darkening, paper grain;
 - ``pencil``: a graphite sketch (colour-dodge of the luminance by its blurred negative) on grainy paper;
@@ -28,19 +28,17 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from shotcraft.engines.classic.temporal import grain
 from shotcraft.signals.structure import edge_map, luminance
 
 #: Largest factor :func:`transfer_look` stretches a colour channel's spread by.
 _MAX_COLOUR_GAIN = 2.5
 
 
-def _paper(height: int, width: int, strength: float, seed: int) -> np.ndarray:
-    """A multiplicative paper-grain texture around 1.0: fine noise plus softer fibres."""
-    rng = np.random.default_rng(seed)
-    fine = cv2.GaussianBlur(rng.standard_normal((height, width)).astype(np.float32), (0, 0), 0.7)
-    fibre = cv2.GaussianBlur(rng.standard_normal((height, width)).astype(np.float32), (0, 0), 3.0)
-    grain = fine / (fine.std() + 1e-6) + 0.6 * fibre / (fibre.std() + 1e-6)
-    return 1.0 + strength * grain[..., None]
+def _paper(image: np.ndarray, paper: np.ndarray | None, seed: int) -> np.ndarray:
+    """The unit-variance grain field a look lays on ``image``: ``paper`` when given (restyle carries it along
+    the motion: :class:`~shotcraft.engines.classic.temporal.AdvectedTexture`), else the look's own grain."""
+    return paper if paper is not None else grain(*image.shape[:2], seed)
 
 
 def _scale_for(image: np.ndarray) -> float:
@@ -48,7 +46,11 @@ def _scale_for(image: np.ndarray) -> float:
     return max(0.25, min(image.shape[:2]) / 720.0)
 
 
-def watercolour(image: np.ndarray) -> np.ndarray:
+#: Each look's grain seed and strength (0: no grain).
+GRAIN = {"watercolour": (7, 0.035), "pencil": (11, 0.05), "cartoon": (0, 0.0), "film_print": (3, 0.012)}
+
+
+def watercolour(image: np.ndarray, paper: np.ndarray | None = None) -> np.ndarray:
     """Edge-preserving wash, pigment pooled at edges, lightened and slightly desaturated, on paper."""
     s = _scale_for(image)
     bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
@@ -59,11 +61,12 @@ def watercolour(image: np.ndarray) -> np.ndarray:
     rgb = 0.15 + 0.85 * (grey + 0.8 * (rgb - grey))  # pigment on white paper: lifted, softer colour
     edges = cv2.GaussianBlur(edge_map(wash[..., ::-1]), (0, 0), 1.2 * s)
     rgb *= (1.0 - np.clip(edges * 2.5, 0, 0.45))[..., None]  # wet edges dry darker
-    rgb *= _paper(*image.shape[:2], strength=0.035, seed=7)
+    seed, strength = GRAIN["watercolour"]
+    rgb *= (1.0 + strength * _paper(image, paper, seed))[..., None]
     return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def pencil(image: np.ndarray) -> np.ndarray:
+def pencil(image: np.ndarray, paper: np.ndarray | None = None) -> np.ndarray:
     """Graphite on paper: luminance divided by its blurred negative (colour dodge) gives the strokes."""
     s = _scale_for(image)
     lum = luminance(image)
@@ -71,14 +74,15 @@ def pencil(image: np.ndarray) -> np.ndarray:
     sketch = np.clip(lum / np.maximum(1.0 - negative_blur, 1e-3), 0.0, 1.0)
     sketch = sketch**2.2  # darken the strokes towards graphite
     shading = 0.75 + 0.25 * cv2.GaussianBlur(lum, (0, 0), 10.0 * s)  # a light tonal wash under the lines
-    paper = _paper(*image.shape[:2], strength=0.05, seed=11)[..., 0]
-    grey = np.clip(sketch * shading * paper, 0.0, 1.0)
+    seed, strength = GRAIN["pencil"]
+    grey = np.clip(sketch * shading * (1.0 + strength * _paper(image, paper, seed)), 0.0, 1.0)
     tint = np.array([0.97, 0.96, 0.93], np.float32)  # warm paper white
     return np.clip(grey[..., None] * tint * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def cartoon(image: np.ndarray, levels: int = 6) -> np.ndarray:
-    """Cel shading: bilateral-smoothed colour, lightness quantised to ``levels`` bands, ink outlines."""
+def cartoon(image: np.ndarray, paper: np.ndarray | None = None, levels: int = 6) -> np.ndarray:
+    """Cel shading: bilateral-smoothed colour, lightness quantised to ``levels`` bands, ink outlines (no
+    grain: ``paper`` is ignored)."""
     s = _scale_for(image)
     h, w = image.shape[:2]
     small = cv2.resize(image, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA)
@@ -97,7 +101,7 @@ def cartoon(image: np.ndarray, levels: int = 6) -> np.ndarray:
     return np.clip(rgb * ink[..., None] * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def film_print(image: np.ndarray) -> np.ndarray:
+def film_print(image: np.ndarray, paper: np.ndarray | None = None) -> np.ndarray:
     """A print-film grade: toe and shoulder, teal shadows / warm highlights, halation and fine grain."""
     rgb = image.astype(np.float32) / 255.0
     # A filmic S-curve with lifted blacks and rolled-off highlights.
@@ -111,11 +115,12 @@ def film_print(image: np.ndarray) -> np.ndarray:
     s = _scale_for(image)
     glow = cv2.GaussianBlur(np.clip(graded - 0.75, 0, 1), (0, 0), 12.0 * s)
     graded += glow * np.array([0.6, 0.2, 0.1], np.float32)  # red-orange halation around highlights
-    grain = _paper(*image.shape[:2], strength=0.012, seed=3)
-    return np.clip(graded * grain * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    seed, strength = GRAIN["film_print"]
+    graded *= (1.0 + strength * _paper(image, paper, seed))[..., None]
+    return np.clip(graded * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+LOOKS: dict[str, Callable[..., np.ndarray]] = {
     "watercolour": watercolour,
     "pencil": pencil,
     "cartoon": cartoon,
@@ -123,10 +128,11 @@ LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def apply_look(image: np.ndarray, look: str) -> np.ndarray:
-    """One of :data:`LOOKS` applied to an ``(H, W, 3)`` uint8 RGB frame."""
+def apply_look(image: np.ndarray, look: str, paper: np.ndarray | None = None) -> np.ndarray:
+    """One of :data:`LOOKS` applied to an ``(H, W, 3)`` uint8 RGB frame; ``paper`` is the grain field to lay
+    (unit variance, the frame's size), by default the look's own, fixed in the frame."""
     try:
-        return LOOKS[look](image)
+        return LOOKS[look](image, paper)
     except KeyError:
         raise ValueError(f"look {look!r} is unknown: choose from {', '.join(LOOKS)}") from None
 

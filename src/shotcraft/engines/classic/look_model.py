@@ -1,0 +1,200 @@
+"""A keyframe's look learned as a function of the source frame, so it can be painted onto *any* frame.
+
+EbSynth-style propagation copies a keyframe's pixels along the motion; content the keyframe never saw (a
+car entering, a disocclusion, the next shot) then has nothing to copy, and a chain of warps softens what
+it does copy. Following Texler et al. (2020, "Interactive video stylization using few-shot patch-based
+training") the look is instead *learned* from the keyframes: a per-clip regressor maps a pixel's
+neighbourhood in the source to its colour in the keyframe, and is then evaluated on every frame, so each
+output frame is synthesised from the keyframes once, at full detail, on its own content.
+
+The regressor is kept small enough to fit in about a second and run at video rate on a CPU:
+
+- :func:`look_features`: per-pixel descriptors of the source neighbourhood, all separable or box filters
+  (colour; grey-level differences to Gaussian blurs at three scales; gradient magnitude at two scales;
+  edge-aware smoothings, the guided filter at two radii, which is what painterly and cartoon looks flatten
+  towards; local minimum and maximum; the Laplacian);
+- a random-feature network (an "extreme learning machine"): one fixed random ReLU layer whose output
+  weights, plus a linear term, are solved in closed form by ridge regression. Deterministic, no
+  iterative training, and the fit is a few hundred milliseconds;
+- it runs at most at :data:`MODEL_PIXELS`; a larger frame is predicted at that size and brought back to
+  full size by guided upsampling (a local affine model of output against source grey, fitted at low
+  resolution and applied at full resolution: He et al. 2015's fast guided filter), so full-size edges
+  stay sharp.
+
+>>> import numpy as np
+>>> from skimage import data
+>>> frame = data.astronaut()[::2, ::2]
+>>> look = 255 - frame  # a known look: the negative
+>>> model = LookModel.fit([frame], [look])
+>>> other = data.astronaut()[1::2, 1::2]  # a different frame of the same scene
+>>> error = np.abs(model.predict(other).astype(int) - (255 - other)).mean()
+>>> bool(error < 6)
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from shotcraft.signals.structure import detail_energy
+
+#: The model runs on at most this many pixels per frame (about 640x390); larger frames are upsampled.
+MODEL_PIXELS = 250_000
+#: Hidden units of the random layer.
+HIDDEN_UNITS = 128
+#: Training pixels drawn from the keyframes (shared among them).
+TRAINING_PIXELS = 40_000
+#: Ridge penalty, relative to the number of training pixels.
+RIDGE = 1e-3
+#: Most the fine detail of the learned look is amplified or attenuated to match the keyframes'.
+MAX_DETAIL_GAIN = 2.0
+#: Pixels per block when predicting, so temporaries stay a few MB whatever the frame size.
+_BLOCK = 32_768
+
+
+def model_size(width: int, height: int) -> tuple[int, int]:
+    """The size a ``width`` x ``height`` frame is modelled at (itself when it has :data:`MODEL_PIXELS` or less)."""
+    scale = min(1.0, (MODEL_PIXELS / (width * height)) ** 0.5)
+    return max(8, round(width * scale)), max(8, round(height * scale))
+
+
+def look_features(frame: np.ndarray) -> np.ndarray:
+    """Per-pixel descriptors of an ``(H, W, 3)`` uint8 RGB frame's neighbourhood: float32 ``(H, W, 17)``.
+
+    >>> look_features(np.zeros((16, 24, 3), np.uint8)).shape
+    (16, 24, 17)
+    """
+    rgb = frame.astype(np.float32) * np.float32(1.0 / 255.0)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    height, width = grey.shape
+    out = np.empty((height, width, 17), np.float32)
+    out[..., 0:3] = rgb
+    for k, sigma in enumerate((2.0, 6.0, 18.0)):
+        out[..., 3 + k] = cv2.GaussianBlur(grey, (0, 0), sigma) - grey
+    for k, source in enumerate((grey, cv2.GaussianBlur(grey, (0, 0), 2.0))):
+        gx = cv2.Sobel(source, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(source, cv2.CV_32F, 0, 1, ksize=3)
+        out[..., 6 + k] = cv2.magnitude(gx, gy)
+    for k, (radius, eps) in enumerate(((4, 1e-3), (16, 1e-2))):
+        out[..., 8 + 3 * k : 11 + 3 * k] = cv2.ximgproc.guidedFilter(rgb, rgb, radius, eps) - rgb
+    box = np.ones((5, 5), np.uint8)
+    out[..., 14] = cv2.erode(grey, box) - grey
+    out[..., 15] = cv2.dilate(grey, box) - grey
+    out[..., 16] = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)
+    return out
+
+
+@dataclass(frozen=True)
+class LookModel:
+    """A look learned from keyframes: feature standardisation, the fixed random layer and the solved output
+    weights (hidden units, then the linear term and a bias)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    hidden_weights: np.ndarray
+    hidden_bias: np.ndarray
+    output_weights: np.ndarray
+    detail_gain: float = 1.0
+
+    @classmethod
+    def fit(
+        cls,
+        sources: Sequence[np.ndarray],
+        looks: Sequence[np.ndarray],
+        *,
+        hidden: int = HIDDEN_UNITS,
+        samples: int = TRAINING_PIXELS,
+        seed: int = 0,
+    ) -> LookModel:
+        """Learn the look that turns each of ``sources`` (uint8 RGB frames) into the matching ``looks``
+        (uint8 RGB, the same size), from ``samples`` random pixels shared among them."""
+        rng = np.random.default_rng(seed)
+        features, targets = [], []
+        per_frame = max(1, samples // len(sources))
+        for source, look in zip(sources, looks, strict=True):
+            size = model_size(source.shape[1], source.shape[0])
+            feats = look_features(_resize(source, size)).reshape(-1, 17)
+            target = _resize(look, size).reshape(-1, 3).astype(np.float32) / 255.0
+            pick = rng.choice(len(feats), min(per_frame, len(feats)), replace=False)
+            features.append(feats[pick])
+            targets.append(target[pick])
+        x, y = np.concatenate(features), np.concatenate(targets)
+        mean = x.mean(axis=0)
+        scale = np.float32(1.0) / (x.std(axis=0) + np.float32(1e-4))
+        z = (x - mean) * scale
+        hidden_weights = (rng.standard_normal((17, hidden)) / np.sqrt(17)).astype(np.float32)
+        hidden_bias = rng.uniform(-1.0, 1.0, hidden).astype(np.float32)
+        h = _design(z, hidden_weights, hidden_bias)
+        gram = h.T.astype(np.float64) @ h
+        gram[np.diag_indices_from(gram)] += RIDGE * len(h)
+        output_weights = np.linalg.solve(gram, h.T.astype(np.float64) @ y).astype(np.float32)
+        model = cls(
+            mean.astype(np.float32), scale.astype(np.float32), hidden_weights, hidden_bias, output_weights
+        )
+        # A regressor's output is smoother (or noisier) than the look at its finest scale; that error is
+        # systematic, so the keyframes themselves tell how much fine detail to restore (or remove).
+        made = sum(detail_energy(model.predict_float(source) * 255.0) for source in sources)
+        wanted = sum(detail_energy(look.astype(np.float32)) for look in looks)
+        gain = float(np.clip(wanted / max(made, 1e-6), 1.0 / MAX_DETAIL_GAIN, MAX_DETAIL_GAIN))
+        return dataclasses.replace(model, detail_gain=gain)
+
+    def predict(self, frame: np.ndarray) -> np.ndarray:
+        """The look on ``frame`` (uint8 RGB), uint8 RGB of the same size."""
+        return np.clip(self.predict_float(frame) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+    def predict_float(self, frame: np.ndarray) -> np.ndarray:
+        """The look on ``frame`` as float32 RGB in ``[0, 1]`` units (not clipped), full size."""
+        height, width = frame.shape[:2]
+        size = model_size(width, height)
+        small = _resize(frame, size)
+        feats = look_features(small).reshape(-1, 17)
+        out = np.empty((len(feats), 3), np.float32)
+        for start in range(0, len(feats), _BLOCK):
+            z = (feats[start : start + _BLOCK] - self.mean) * self.scale
+            out[start : start + _BLOCK] = (
+                _design(z, self.hidden_weights, self.hidden_bias) @ self.output_weights
+            )
+        low = out.reshape(size[1], size[0], 3)
+        full = low if size == (width, height) else guided_upsample(small, low, frame)
+        if self.detail_gain != 1.0:
+            smooth = cv2.GaussianBlur(full, (0, 0), 1.0)
+            full = smooth + np.float32(self.detail_gain) * (full - smooth)
+        return full
+
+
+def _design(z: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The regression's design matrix: random ReLU units, the standardised features and a constant."""
+    hidden = z @ weights
+    hidden += bias
+    np.maximum(hidden, 0.0, out=hidden)
+    return np.hstack([hidden, z, np.ones((len(z), 1), np.float32)])
+
+
+def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if image.shape[1::-1] == size:
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def guided_upsample(small_source: np.ndarray, small_output: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Bring ``small_output`` (float32, computed on ``small_source``) to ``source``'s size: per pixel, a
+    local affine model ``output = a * grey + b`` fitted at low resolution (8-pixel windows), its
+    coefficients upsampled smoothly and applied to the full-size grey, which restores full-size edges."""
+    grey = cv2.cvtColor(small_source, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    radius = (4, 4)
+    mean_i = cv2.blur(grey, radius)
+    var_i = cv2.blur(grey * grey, radius) - mean_i * mean_i
+    mean_p = cv2.blur(small_output, radius)
+    cov = cv2.blur(small_output * grey[..., None], radius) - mean_p * mean_i[..., None]
+    a = cov / (var_i[..., None] + 1e-3)
+    b = mean_p - a * mean_i[..., None]
+    height, width = source.shape[:2]
+    a = cv2.resize(cv2.blur(a, radius), (width, height), interpolation=cv2.INTER_LINEAR)
+    b = cv2.resize(cv2.blur(b, radius), (width, height), interpolation=cv2.INTER_LINEAR)
+    full = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    return a * full[..., None] + b
