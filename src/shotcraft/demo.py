@@ -46,14 +46,14 @@ def relight_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult
 
 
 def restyle_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
-    """bikes.mp4 (five shots) in the cartoon look: painted on a keyframe at the start of every shot and every
-    2 s, then carried along the footage's motion, so it does not flicker the way a per-frame filter does.
-    With your own painted stills use ``--keyframe TIME:STILL`` instead (one per shot at least)."""
+    """bikes.mp4 (five shots) in the cartoon look: drawn on every frame at full strength and held steady
+    along the footage's motion. With your own painted stills use ``--keyframe TIME:STILL`` instead: the
+    look is learned from them and drawn on every frame (one still per shot gives each shot its own)."""
     spec = TransformSpec(operations=[RestyleOp(look="cartoon")], motion_adherence=7)
     result = transform(
         sample_clip("bikes"), folder / "bikes_cartoon.mp4", spec, progress=progress, overwrite=True
     )
-    return [("restyle: cartoon look propagated along the motion (bikes)", result)]
+    return [("restyle: cartoon look on every frame, steady along the motion (bikes)", result)]
 
 
 def swap_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:
