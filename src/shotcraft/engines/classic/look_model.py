@@ -40,11 +40,14 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from numba import njit, prange
 
 from shotcraft.signals.structure import detail_energy
 
 #: The model runs on at most this many pixels per frame (about 640x390); larger frames are upsampled.
 MODEL_PIXELS = 250_000
+#: Descriptors per pixel (:func:`look_features`).
+FEATURES = 17
 #: Hidden units of the random layer.
 HIDDEN_UNITS = 128
 #: Training pixels drawn from the keyframes (shared among them).
@@ -53,8 +56,8 @@ TRAINING_PIXELS = 40_000
 RIDGE = 1e-3
 #: Most the fine detail of the learned look is amplified or attenuated to match the keyframes'.
 MAX_DETAIL_GAIN = 2.0
-#: Pixels per block when predicting, so temporaries stay a few MB whatever the frame size.
-_BLOCK = 32_768
+#: Pixels per parallel work item when predicting.
+_ROWS = 1024
 
 
 def model_size(width: int, height: int) -> tuple[int, int]:
@@ -72,7 +75,7 @@ def look_features(frame: np.ndarray) -> np.ndarray:
     rgb = frame.astype(np.float32) * np.float32(1.0 / 255.0)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     height, width = grey.shape
-    out = np.empty((height, width, 17), np.float32)
+    out = np.empty((height, width, FEATURES), np.float32)
     out[..., 0:3] = rgb
     for k, sigma in enumerate((2.0, 6.0, 18.0)):
         out[..., 3 + k] = cv2.GaussianBlur(grey, (0, 0), sigma) - grey
@@ -81,7 +84,8 @@ def look_features(frame: np.ndarray) -> np.ndarray:
         gy = cv2.Sobel(source, cv2.CV_32F, 0, 1, ksize=3)
         out[..., 6 + k] = cv2.magnitude(gx, gy)
     for k, (radius, eps) in enumerate(((4, 1e-3), (16, 1e-2))):
-        out[..., 8 + 3 * k : 11 + 3 * k] = cv2.ximgproc.guidedFilter(rgb, rgb, radius, eps) - rgb
+        # Guided by the grey levels alone: edges are where the grey changes, at a third of a colour guide's cost.
+        out[..., 8 + 3 * k : 11 + 3 * k] = cv2.ximgproc.guidedFilter(grey, rgb, radius, eps) - rgb
     box = np.ones((5, 5), np.uint8)
     out[..., 14] = cv2.erode(grey, box) - grey
     out[..., 15] = cv2.dilate(grey, box) - grey
@@ -91,14 +95,13 @@ def look_features(frame: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LookModel:
-    """A look learned from keyframes: feature standardisation, the fixed random layer and the solved output
-    weights (hidden units, then the linear term and a bias)."""
+    """A look learned from keyframes: the fixed random layer and the solved output weights."""
 
-    mean: np.ndarray
-    scale: np.ndarray
-    hidden_weights: np.ndarray
-    hidden_bias: np.ndarray
-    output_weights: np.ndarray
+    input_weights: np.ndarray  # (17, hidden): the random layer, feature standardisation folded in
+    input_bias: np.ndarray  # (hidden,)
+    hidden_weights: np.ndarray  # (hidden, 3): solved
+    linear_weights: np.ndarray  # (17, 3): solved, standardisation folded in
+    output_bias: np.ndarray  # (3,)
     detail_gain: float = 1.0
 
     @classmethod
@@ -118,23 +121,32 @@ class LookModel:
         per_frame = max(1, samples // len(sources))
         for source, look in zip(sources, looks, strict=True):
             size = model_size(source.shape[1], source.shape[0])
-            feats = look_features(_resize(source, size)).reshape(-1, 17)
+            feats = look_features(_resize(source, size)).reshape(-1, FEATURES)
             target = _resize(look, size).reshape(-1, 3).astype(np.float32) / 255.0
             pick = rng.choice(len(feats), min(per_frame, len(feats)), replace=False)
             features.append(feats[pick])
             targets.append(target[pick])
         x, y = np.concatenate(features), np.concatenate(targets)
+        # Standardised features keep the ridge problem well conditioned; the scaling is folded into the
+        # weights afterwards, so prediction is two matrix products and no copies.
         mean = x.mean(axis=0)
         scale = np.float32(1.0) / (x.std(axis=0) + np.float32(1e-4))
         z = (x - mean) * scale
-        hidden_weights = (rng.standard_normal((17, hidden)) / np.sqrt(17)).astype(np.float32)
-        hidden_bias = rng.uniform(-1.0, 1.0, hidden).astype(np.float32)
-        h = _design(z, hidden_weights, hidden_bias)
-        gram = h.T.astype(np.float64) @ h
-        gram[np.diag_indices_from(gram)] += RIDGE * len(h)
-        output_weights = np.linalg.solve(gram, h.T.astype(np.float64) @ y).astype(np.float32)
+        random_weights = (rng.standard_normal((FEATURES, hidden)) / np.sqrt(FEATURES)).astype(np.float32)
+        random_bias = rng.uniform(-1.0, 1.0, hidden).astype(np.float32)
+        units = np.maximum(z @ random_weights + random_bias, 0.0)
+        design = np.hstack([units, z, np.ones((len(z), 1), np.float32)]).astype(np.float64)
+        gram = design.T @ design
+        gram[np.diag_indices_from(gram)] += RIDGE * len(design)
+        solved = np.linalg.solve(gram, design.T @ y)
+        hidden_weights, linear, bias = solved[:hidden], solved[hidden:-1], solved[-1]
+        shift = mean * scale
         model = cls(
-            mean.astype(np.float32), scale.astype(np.float32), hidden_weights, hidden_bias, output_weights
+            input_weights=(scale[:, None] * random_weights).astype(np.float32),
+            input_bias=(random_bias - shift @ random_weights).astype(np.float32),
+            hidden_weights=hidden_weights.astype(np.float32),
+            linear_weights=(scale[:, None] * linear).astype(np.float32),
+            output_bias=(bias - shift @ linear).astype(np.float32),
         )
         # A regressor's output is smoother (or noisier) than the look at its finest scale; that error is
         # systematic, so the keyframes themselves tell how much fine detail to restore (or remove).
@@ -152,27 +164,47 @@ class LookModel:
         height, width = frame.shape[:2]
         size = model_size(width, height)
         small = _resize(frame, size)
-        feats = look_features(small).reshape(-1, 17)
+        feats = look_features(small).reshape(-1, FEATURES)
         out = np.empty((len(feats), 3), np.float32)
-        for start in range(0, len(feats), _BLOCK):
-            z = (feats[start : start + _BLOCK] - self.mean) * self.scale
-            out[start : start + _BLOCK] = (
-                _design(z, self.hidden_weights, self.hidden_bias) @ self.output_weights
-            )
+        _evaluate(
+            feats,
+            self.input_weights,
+            self.input_bias,
+            np.ascontiguousarray(self.hidden_weights.T),
+            self.linear_weights,
+            self.output_bias,
+            out,
+        )
         low = out.reshape(size[1], size[0], 3)
         full = low if size == (width, height) else guided_upsample(small, low, frame)
         if self.detail_gain != 1.0:
             smooth = cv2.GaussianBlur(full, (0, 0), 1.0)
-            full = smooth + np.float32(self.detail_gain) * (full - smooth)
+            full = cv2.addWeighted(full, self.detail_gain, smooth, 1.0 - self.detail_gain, 0.0)
         return full
 
 
-def _design(z: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """The regression's design matrix: random ReLU units, the standardised features and a constant."""
-    hidden = z @ weights
-    hidden += bias
-    np.maximum(hidden, 0.0, out=hidden)
-    return np.hstack([hidden, z, np.ones((len(z), 1), np.float32)])
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def _evaluate(feats, input_weights, input_bias, hidden_weights_t, linear_weights, output_bias, out) -> None:
+    """The regressor on every pixel, fused: each pixel's hidden units live in a small buffer, never in a
+    frame-sized matrix (a matrix product with 17 inputs is bound by memory traffic, not arithmetic)."""
+    n, features = feats.shape
+    hidden = input_weights.shape[1]
+    blocks = (n + _ROWS - 1) // _ROWS
+    for block in prange(blocks):
+        units = np.empty(hidden, np.float32)
+        for i in range(block * _ROWS, min(n, (block + 1) * _ROWS)):
+            units[:] = input_bias
+            for k in range(features):
+                value = feats[i, k]
+                for j in range(hidden):
+                    units[j] += value * input_weights[k, j]
+            for c in range(3):
+                total = output_bias[c]
+                for k in range(features):
+                    total += feats[i, k] * linear_weights[k, c]
+                for j in range(hidden):
+                    total += max(units[j], np.float32(0.0)) * hidden_weights_t[c, j]
+                out[i, c] = total
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

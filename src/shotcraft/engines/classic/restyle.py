@@ -191,9 +191,9 @@ class _Looks:
     def __init__(self, plan: TransformPlan, reader: VideoReader):
         self._plan, self._reader = plan, reader
         self._keys: dict[int, PlannedKeyframe] = {k.index: k for k in plan.keyframes}
-        self._models: OrderedDict[tuple[int, ...], tuple[LookModel, dict[tuple[int, float], np.ndarray]]] = (
-            OrderedDict()
-        )
+        self._models: OrderedDict[
+            tuple[int, ...], tuple[LookModel, dict[int, tuple[np.ndarray, np.ndarray]]]
+        ] = OrderedDict()
         self._noted: set[int] = set()
         self._signatures: dict[int, np.ndarray] | None = None
 
@@ -211,25 +211,23 @@ class _Looks:
         """Keyframe ``index`` minus the look learned from ``keys`` on its source frame (float32, 0..255
         units), for a frame ``distance`` frames away: its fine detail eases from all of it (at the
         keyframe) to ``detail`` of it over :data:`STRUCTURE_RAMP` frames."""
-        kept = round(1.0 - (1.0 - detail) * min(1.0, distance / STRUCTURE_RAMP), 3)
-        residuals = self._entry(keys)[1]
-        if (index, kept) not in residuals:
-            residual = residuals[(index, 1.0)]
-            smooth = cv2.GaussianBlur(residual, (0, 0), 2.0)
-            residuals[(index, kept)] = smooth + np.float32(kept) * (residual - smooth)
-        return residuals[(index, kept)]
+        kept = 1.0 - (1.0 - detail) * min(1.0, distance / STRUCTURE_RAMP)
+        residual, smooth = self._entry(keys)[1][index]
+        if kept >= 1.0:
+            return residual
+        return cv2.addWeighted(residual, kept, smooth, 1.0 - kept, 0.0)
 
-    def _entry(self, keys: tuple[int, ...]) -> tuple[LookModel, dict[tuple[int, float], np.ndarray]]:
+    def _entry(self, keys: tuple[int, ...]) -> tuple[LookModel, dict[int, tuple[np.ndarray, np.ndarray]]]:
         if keys in self._models:
             self._models.move_to_end(keys)
             return self._models[keys]
         sources = [self._reader.frame_at(i) for i in keys]
         images = [self.image(i) for i in keys]
         model = LookModel.fit(sources, images)
-        residuals = {
-            (i, 1.0): image.astype(np.float32) - model.predict_float(source) * 255.0
-            for i, source, image in zip(keys, sources, images, strict=True)
-        }
+        residuals = {}
+        for i, source, image in zip(keys, sources, images, strict=True):
+            residual = image.astype(np.float32) - model.predict_float(source) * np.float32(255.0)
+            residuals[i] = (residual, cv2.GaussianBlur(residual, (0, 0), 2.0))
         self._models[keys] = (model, residuals)
         while len(self._models) > _MODELS_HELD:
             self._models.popitem(last=False)
