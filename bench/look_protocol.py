@@ -29,7 +29,9 @@ def stylization(rgb: np.ndarray) -> np.ndarray:
 
 def pencil(rgb: np.ndarray) -> np.ndarray:
     """OpenCV's grey pencil sketch, as RGB."""
-    grey, _ = cv2.pencilSketch(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), sigma_s=60, sigma_r=0.07, shade_factor=0.05)
+    grey, _ = cv2.pencilSketch(
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), sigma_s=60, sigma_r=0.07, shade_factor=0.05
+    )
     return np.dstack([grey] * 3)
 
 
