@@ -109,9 +109,7 @@ def test_bikes_keeps_the_look_in_its_shot_and_carries_style_to_other_shots(
     # Other shots: the style arrives (never a wash), though its detail varies with content it never saw.
     assert min(report.retention) >= 0.5, report.summary()
     _check("bikes", look, keying, report, keys, outputs, truths, JUDGED_FRAMES)
-    assert any("30-75 are a shot without a keyframe" in n and "frame 0" in n for n in plan.notices), (
-        plan.notices
-    )
+    assert any("30-75 are a shot without a keyframe" in n for n in plan.notices), plan.notices
 
 
 def test_a_new_object_gets_the_style(carphone, tmp_path) -> None:

@@ -84,8 +84,7 @@ def look_features(frame: np.ndarray) -> np.ndarray:
         gy = cv2.Sobel(source, cv2.CV_32F, 0, 1, ksize=3)
         out[..., 6 + k] = cv2.magnitude(gx, gy)
     for k, (radius, eps) in enumerate(((4, 1e-3), (16, 1e-2))):
-        # Guided by the grey levels alone: edges are where the grey changes, at a third of a colour guide's cost.
-        out[..., 8 + 3 * k : 11 + 3 * k] = cv2.ximgproc.guidedFilter(grey, rgb, radius, eps) - rgb
+        out[..., 8 + 3 * k : 11 + 3 * k] = cv2.ximgproc.guidedFilter(rgb, rgb, radius, eps) - rgb
     box = np.ones((5, 5), np.uint8)
     out[..., 14] = cv2.erode(grey, box) - grey
     out[..., 15] = cv2.dilate(grey, box) - grey
