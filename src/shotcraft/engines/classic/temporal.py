@@ -50,17 +50,29 @@ def stabilise(current: np.ndarray, previous: np.ndarray, pair: FlowPair, strengt
     if strength <= 0.0:
         return current
     height, width = current.shape[:2]
-    to_prev = upsample_flow(pair.backward, width, height)
-    where = to_prev + pixel_grid(width, height)
-    warped = cv2.remap(previous, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    back = upsample_flow(pair.forward, width, height)
-    back_at_prev = cv2.remap(back, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    weight = consistency(to_prev, back_at_prev) * np.float32(strength)
+    work_height, work_width = pair.backward.shape[:2]
+    # Only low frequencies are blended, so the whole correction is made at the flow's working size.
+    where = pair.backward + pixel_grid(work_width, work_height)
+    weight = consistency(pair.backward, _pull(pair.forward, where)) * np.float32(strength)
+    small_current = _resize(current, (work_width, work_height))
+    difference = _pull(_resize(previous, (work_width, work_height)), where) - small_current
     if current.ndim == 3:
         weight = weight[..., None]
     # Only the difference's low frequencies are taken from the previous frame (Bonneel et al. keep the
     # current frame's gradients): tone and colour steady, this frame's own fine detail kept at full strength.
-    return current + cv2.GaussianBlur(weight * (warped - current), (0, 0), STABILISE_SIGMA)
+    sigma = STABILISE_SIGMA * work_width / width
+    correction = cv2.GaussianBlur(weight * difference, (0, 0), sigma)
+    return current + cv2.resize(correction, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _pull(image: np.ndarray, where: np.ndarray) -> np.ndarray:
+    return cv2.remap(image, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if image.shape[1::-1] == size:
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 class AdvectedTexture:
@@ -84,12 +96,12 @@ class AdvectedTexture:
     def advance(self, pair: FlowPair) -> None:
         """Carry the coordinates from the previous frame to the current one along ``pair``; where the flow
         fails, the content is new and gets fresh coordinates."""
-        to_prev = upsample_flow(pair.backward, self.width, self.height)
-        where = to_prev + pixel_grid(self.width, self.height)
-        back = upsample_flow(pair.forward, self.width, self.height)
-        back_at_prev = cv2.remap(back, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        pulled = cv2.remap(self.coordinates, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        fresh = consistency(to_prev, back_at_prev) < RESEED_BELOW
+        work_height, work_width = pair.backward.shape[:2]
+        small = pair.backward + pixel_grid(work_width, work_height)
+        new = (consistency(pair.backward, _pull(pair.forward, small)) < RESEED_BELOW).astype(np.uint8)
+        where = upsample_flow(pair.backward, self.width, self.height) + pixel_grid(self.width, self.height)
+        pulled = _pull(self.coordinates, where)
+        fresh = cv2.resize(new, (self.width, self.height), interpolation=cv2.INTER_NEAREST).astype(bool)
         if fresh.any():
             pulled[fresh] = (pixel_grid(self.width, self.height) + self._shift())[fresh]
         self.coordinates = pulled
