@@ -31,16 +31,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from shotcraft.errors import MediaError
 from shotcraft.media.read import VideoReader
+from shotcraft.metrics import contrast, psnr, scoring_size
+from shotcraft.plan import read_image
 from shotcraft.signals.flow import compute_flow, flow_confidence, warping_error
 from shotcraft.signals.structure import detail_energy
 
-#: Flicker is measured on frames at most this wide (it is about motion, not texture).
-_FLICKER_WIDTH = 640
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 
 
@@ -67,25 +66,12 @@ class LookReport:
         return len(self.psnr)
 
     @property
-    def psnr_mean(self) -> float:
-        finite = [p for p in self.psnr if math.isfinite(p)]
-        return float(np.mean(finite)) if finite else math.inf
-
-    @property
     def psnr_min(self) -> float:
         return min(self.psnr)
 
     @property
-    def ssim_mean(self) -> float:
-        return float(np.mean(self.ssim))
-
-    @property
     def retention_min(self) -> float:
         return min(self.retention)
-
-    @property
-    def retention_median(self) -> float:
-        return float(np.median(self.retention))
 
     @property
     def retention_max(self) -> float:
@@ -95,29 +81,26 @@ class LookReport:
     def flicker_vs_reference(self) -> float:
         return _ratio(self.flicker_output, self.flicker_reference)
 
-    @property
-    def flicker_vs_source(self) -> float:
-        return _ratio(self.flicker_output, self.flicker_source)
-
     def summary(self) -> dict[str, Any]:
         """The headline numbers, JSON-ready (``inf`` as a string)."""
 
         def plain(value: float) -> float | str:
             return round(value, 4) if math.isfinite(value) else str(value)
 
+        finite = [p for p in self.psnr if math.isfinite(p)]
         return {
             "frames": self.frames,
-            "psnr_mean": plain(self.psnr_mean),
+            "psnr_mean": plain(float(np.mean(finite)) if finite else math.inf),
             "psnr_min": plain(self.psnr_min),
             "psnr_worst_frame": int(np.argmin(self.psnr)),
-            "ssim_mean": plain(self.ssim_mean),
+            "ssim_mean": plain(float(np.mean(self.ssim))),
             "retention_min": plain(self.retention_min),
             "retention_min_frame": int(np.argmin(self.retention)),
-            "retention_median": plain(self.retention_median),
+            "retention_median": plain(float(np.median(self.retention))),
             "retention_max": plain(self.retention_max),
             "retention_max_frame": int(np.argmax(self.retention)),
             "flicker_vs_reference": plain(self.flicker_vs_reference),
-            "flicker_vs_source": plain(self.flicker_vs_source),
+            "flicker_vs_source": plain(_ratio(self.flicker_output, self.flicker_source)),
             "warping_vs_source": plain(self.warping_vs_source),
             "reference_warping_vs_source": plain(self.reference_warping_vs_source),
             "pairs_scored": self.pairs_scored,
@@ -170,32 +153,30 @@ def score_look_frames(
     report = LookReport()
     previous: tuple[np.ndarray, ...] | None = None
     flicker: list[tuple[float, ...]] = []
-    contrast: list[tuple[float, ...]] = []
+    contrasts: list[tuple[float, ...]] = []
     for t, (src, out, ref) in enumerate(zip(source, output, reference, strict=False)):
         if ref.shape != out.shape:
             raise MediaError(
                 f"reference look frame {t} is {ref.shape[1]}x{ref.shape[0]}, the output {out.shape[1]}x{out.shape[0]}"
             )
-        report.psnr.append(_psnr(out, ref))
+        report.psnr.append(psnr(out, ref))
         report.ssim.append(_ssim(out, ref))
         wanted = detail_energy(ref)
         report.retention.append(detail_energy(out) / wanted if wanted > 0 else 1.0)
-        small = tuple(_flicker_size(image) for image in (src, out, ref))
+        small = tuple(scoring_size(image) for image in (src, out, ref))
         if previous is not None and (t - 1) % sample == 0:
             forward = compute_flow(previous[0], small[0], scale=1.0)
             confidence = flow_confidence(forward, compute_flow(small[0], previous[0], scale=1.0))
             flicker.append(
                 tuple(warping_error(a, b, forward, confidence) for a, b in zip(previous, small, strict=True))
             )
-            contrast.append(
-                tuple(max(float(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY).std()), 1.0) for a in previous)
-            )
+            contrasts.append(tuple(contrast(a) for a in previous))
         previous = small
     if flicker:
         report.flicker_source, report.flicker_output, report.flicker_reference = (
             float(v) for v in np.mean(flicker, axis=0)
         )
-        normalised = np.mean(np.asarray(flicker) / np.asarray(contrast), axis=0)
+        normalised = np.mean(np.asarray(flicker) / np.asarray(contrasts), axis=0)
         report.warping_vs_source = _ratio(float(normalised[1]), float(normalised[0]))
         report.reference_warping_vs_source = _ratio(float(normalised[2]), float(normalised[0]))
         report.pairs_scored = len(flicker)
@@ -208,31 +189,11 @@ def reference_frames(reference: Path) -> Iterator[np.ndarray]:
         paths = sorted(p for p in reference.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
         if not paths:
             raise MediaError(f"{reference} holds no image frames (.png, .jpg, .tif, ...)")
-        return (_read_image(p) for p in paths)
+        return (read_image(p, "reference look frame") for p in paths)
     return VideoReader(reference).frames()
-
-
-def _read_image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise MediaError(f"{path} is not a readable image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
 def _ssim(a: np.ndarray, b: np.ndarray) -> float:
     from skimage.metrics import structural_similarity
 
     return float(structural_similarity(a, b, channel_axis=-1, data_range=255))
-
-
-def _flicker_size(frame: np.ndarray) -> np.ndarray:
-    height, width = frame.shape[:2]
-    if width <= _FLICKER_WIDTH:
-        return frame
-    size = (_FLICKER_WIDTH, max(8, round(height * _FLICKER_WIDTH / width)))
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)

@@ -331,7 +331,7 @@ def _score_frames(
         if index in stills:
             free = ~locked if locked is not None else None
             report.keyframe_psnr[index] = psnr(out, stills[index], free)
-        small_src, small_out = _scoring_size(src), _scoring_size(out)
+        small_src, small_out = scoring_size(src), scoring_size(out)
         if index % sample == 0:
             f1s.append(edge_f1(edge_map(small_src), edge_map(small_out)))
         if previous is not None and (index - 1) % sample == 0:
@@ -358,7 +358,8 @@ def _score_frames(
             report.temporal_ratio = 1.0
 
 
-def _scoring_size(frame: np.ndarray) -> np.ndarray:
+def scoring_size(frame: np.ndarray) -> np.ndarray:
+    """``frame`` at most :data:`SCORING_WIDTH` wide: flow and edge scores measure shape and motion."""
     h, w = frame.shape[:2]
     if w <= SCORING_WIDTH:
         return frame
@@ -374,8 +375,8 @@ def _pair_scores(
     forward = compute_flow(src_a, src_b, scale=1.0)
     backward = compute_flow(src_b, src_a, scale=1.0)
     confidence = flow_confidence(forward, backward)
-    e_src = warping_error(src_a, src_b, forward, confidence) / _contrast(src_a)
-    e_out = warping_error(out_a, out_b, forward, confidence) / _contrast(out_a)
+    e_src = warping_error(src_a, src_b, forward, confidence) / contrast(src_a)
+    e_out = warping_error(out_a, out_b, forward, confidence) / contrast(out_a)
     out_flow = compute_flow(out_a, out_b, scale=1.0)
     distance = np.sqrt(np.sum((out_flow - forward) ** 2, axis=-1))
     total = float(confidence.sum())
@@ -383,7 +384,7 @@ def _pair_scores(
     return e_out, e_src, epe
 
 
-def _contrast(frame: np.ndarray) -> float:
+def contrast(frame: np.ndarray) -> float:
     """Standard deviation of the grey levels (at least 1, so flat frames don't divide by zero)."""
     return max(float(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).std()), 1.0)
 
