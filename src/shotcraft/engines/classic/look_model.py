@@ -98,7 +98,7 @@ class LookModel:
 
     input_weights: np.ndarray  # (17, hidden): the random layer, feature standardisation folded in
     input_bias: np.ndarray  # (hidden,)
-    hidden_weights: np.ndarray  # (hidden, 3): solved
+    hidden_weights: np.ndarray  # (3, hidden): solved, one row per colour channel (what the kernel reads)
     linear_weights: np.ndarray  # (17, 3): solved, standardisation folded in
     output_bias: np.ndarray  # (3,)
     detail_gain: float = 1.0
@@ -143,7 +143,7 @@ class LookModel:
         model = cls(
             input_weights=(scale[:, None] * random_weights).astype(np.float32),
             input_bias=(random_bias - shift @ random_weights).astype(np.float32),
-            hidden_weights=hidden_weights.astype(np.float32),
+            hidden_weights=np.ascontiguousarray(hidden_weights.T, np.float32),
             linear_weights=(scale[:, None] * linear).astype(np.float32),
             output_bias=(bias - shift @ linear).astype(np.float32),
         )
@@ -169,7 +169,7 @@ class LookModel:
             feats,
             self.input_weights,
             self.input_bias,
-            np.ascontiguousarray(self.hidden_weights.T),
+            self.hidden_weights,
             self.linear_weights,
             self.output_bias,
             out,
