@@ -62,6 +62,12 @@ class FlowSettings:
             return width, height
         return max(8, round(width * self.scale)), max(8, round(height * self.scale))
 
+    def working_frame(self, frame: np.ndarray) -> np.ndarray:
+        """``frame`` at :meth:`working_size` (itself when that is its size)."""
+        height, width = frame.shape[:2]
+        size = self.working_size(width, height)
+        return frame if size == (width, height) else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
 
 def compute_flow_lowres(a: np.ndarray, b: np.ndarray, settings: FlowSettings = FlowSettings()) -> np.ndarray:
     """Flow from ``a`` to ``b`` at the settings' working size, in *working-size* pixels (what a cache stores;

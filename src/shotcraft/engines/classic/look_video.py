@@ -29,7 +29,6 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from shotcraft.engines.base import Progress, no_progress
@@ -93,7 +92,7 @@ def _frames(
     previous: np.ndarray | None = None
     mapping: np.ndarray | None = None
     for t, frame, pair in cache.walk(reader, 0, plan.frame_count):
-        small = cv2.resize(frame, cache.settings.working_size(width, height), interpolation=cv2.INTER_AREA)
+        small = cache.settings.working_frame(frame)
         new_shot = pair is None or is_cut(previous_small, small, pair.forward, pair.backward)
         previous_small = small
         # The look without its grain is what is stabilised; the grain, carried along the flow, is laid on

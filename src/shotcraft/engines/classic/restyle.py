@@ -89,6 +89,8 @@ PRECISE_FLOW = FlowSettings(scale=0.5, preset="medium")
 STRUCTURE_RAMP = 3
 #: Models (with their keyframes' residuals) kept at once: a span needs at most three (left, right, both).
 _MODELS_HELD = 3
+#: Keyframes (source frame and image) kept at once: a span's two, and the next span's right one.
+_STILLS_HELD = 3
 
 
 def motion_keep(motion_adherence: Adherence) -> float:
@@ -194,15 +196,27 @@ class _Looks:
         self._models: OrderedDict[
             tuple[int, ...], tuple[LookModel, dict[int, tuple[np.ndarray, np.ndarray]]]
         ] = OrderedDict()
+        self._stills: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._noted: set[int] = set()
         self._signatures: dict[int, np.ndarray] | None = None
 
     def image(self, index: int) -> np.ndarray:
         """The keyframe at ``index``, at the clip's size (a resize notice is given once)."""
+        return self._still(index)[1]
+
+    def _still(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The source frame at keyframe ``index`` and the keyframe image, each read once while held."""
+        if index in self._stills:
+            self._stills.move_to_end(index)
+            return self._stills[index]
         key = self._keys[index]
         notices = None if index in self._noted else self._plan.notices
         self._noted.add(index)
-        return load_still(key.image, self._plan.video, notices, what=f"keyframe at {key.at.describe()}")
+        image = load_still(key.image, self._plan.video, notices, what=f"keyframe at {key.at.describe()}")
+        self._stills[index] = (self._reader.frame_at(index), image)
+        while len(self._stills) > _STILLS_HELD:
+            self._stills.popitem(last=False)
+        return self._stills[index]
 
     def model(self, keys: tuple[int, ...]) -> LookModel:
         return self._entry(keys)[0]
@@ -221,8 +235,7 @@ class _Looks:
         if keys in self._models:
             self._models.move_to_end(keys)
             return self._models[keys]
-        sources = [self._reader.frame_at(i) for i in keys]
-        images = [self.image(i) for i in keys]
+        sources, images = zip(*(self._still(i) for i in keys), strict=True)
         model = LookModel.fit(sources, images)
         residuals = {}
         for i, source, image in zip(keys, sources, images, strict=True):
@@ -285,7 +298,7 @@ class _Span:
         """Decode the span (and the right keyframe), caching its flow and noting its cuts."""
         previous = None
         for t, frame, pair in cache.walk(reader, self.start, self.stop + 1):
-            small = _small(frame, cache.settings)
+            small = cache.settings.working_frame(frame)
             self.right_guide = small  # the right keyframe's source at working size, last of the walk
             # The backward chain runs over cached flow, after this walk: it reads each frame's grey from disk.
             np.save(self._grey_file(t), cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
@@ -336,7 +349,7 @@ class _Span:
         previous: np.ndarray | None = None
         borrowed = 0
         for t, frame, pair in cache.walk(reader, self.start, self.stop):
-            small = _small(frame, cache.settings)
+            small = cache.settings.working_frame(frame)
             if (
                 self.right is None
                 and pair is not None
@@ -350,7 +363,7 @@ class _Span:
             if t == self.left:
                 left_chain = Chain(work, (width, height), settings.motion_keep, small)
                 previous = None
-                yield looks.image(t)
+                yield looks.image(t).copy()
                 continue
             if left_chain is not None and pair is not None:
                 left_chain.step(pair.backward, pair.forward, small)
@@ -395,10 +408,3 @@ def _keyless_notice(first: int, borrowed: int, last: int) -> str:
         f"restyle: frames {first}-{last} are a shot without a keyframe, so they take the look learned from "
         f"the keyframe at frame {borrowed} (the most similar); add a keyframe in that shot for its own look"
     )
-
-
-def _small(frame: np.ndarray, flow: FlowSettings) -> np.ndarray:
-    """``frame`` at the flow's working size (what cut detection compares)."""
-    height, width = frame.shape[:2]
-    size = flow.working_size(width, height)
-    return frame if size == (width, height) else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
