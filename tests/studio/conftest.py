@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -160,3 +161,13 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def start_serve_with_worker(store, processes, log: Path):
+    """``shotcraft serve`` on a free port with its log at ``log``; returns the server process and the pid
+    of the worker it started (read from the log)."""
+    server = processes.start("serve", "--home", str(store.home), "--port", str(free_port()), log=log)
+    started = wait_for(
+        lambda: re.search(r"worker \S+:(\d+) started", log.read_text(errors="replace")), 90, "the worker"
+    )
+    return server, int(started.group(1))

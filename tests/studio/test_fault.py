@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 
 from sqlalchemy import select
-from tests.studio.conftest import add_video_asset, free_port, wait_for
+from tests.studio.conftest import add_video_asset, start_serve_with_worker, wait_for
 
 from shotcraft.media.probe import probe
 from shotcraft.studio import jobs
@@ -82,12 +81,7 @@ def test_stopping_serve_stops_its_workers(store, processes, tmp_path):
     """SIGTERM to ``serve`` (what a service manager sends) ends its worker processes too, rather than
     leaving them running with no supervisor."""
     store.close()
-    log = tmp_path / "serve.log"
-    server = processes.start("serve", "--home", str(store.home), "--port", str(free_port()), log=log)
-    started = wait_for(
-        lambda: re.search(r"worker \S+:(\d+) started", log.read_text(errors="replace")), 90, "the worker"
-    )
-    worker_pid = int(started.group(1))
+    server, worker_pid = start_serve_with_worker(store, processes, tmp_path / "serve.log")
     server.send_signal(signal.SIGTERM)
     try:
         # 143 (128 + SIGTERM) is serve exiting after a clean shutdown; -15 would be the signal killing it.

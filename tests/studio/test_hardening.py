@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import struct
 import zlib
@@ -18,7 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
-from tests.studio.conftest import TEST_UPLOAD_LIMIT, add_video_asset, free_port, wait_for
+from tests.studio.conftest import (
+    TEST_UPLOAD_LIMIT,
+    add_video_asset,
+    start_serve_with_worker,
+    wait_for,
+)
 from tests.studio.test_api import assert_error, job_body, upload
 
 from shotcraft.server.app import create_app
@@ -336,12 +340,7 @@ def _running(pid: int) -> bool:
 
 def test_a_worker_whose_serve_was_killed_exits(store, processes, tmp_path):
     store.close()
-    log = tmp_path / "serve.log"
-    server = processes.start("serve", "--home", str(store.home), "--port", str(free_port()), log=log)
-    started = wait_for(
-        lambda: re.search(r"worker \S+:(\d+) started", log.read_text(errors="replace")), 90, "the worker"
-    )
-    worker_pid = int(started.group(1))
+    server, worker_pid = start_serve_with_worker(store, processes, tmp_path / "serve.log")
     server.send_signal(signal.SIGKILL)
     server.wait()
     try:
