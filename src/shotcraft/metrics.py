@@ -303,7 +303,8 @@ def _packet_digests(info: MediaInfo) -> list[tuple[int, str]]:
 def _score_frames(
     report: FidelityReport, src_info: MediaInfo, out_info: MediaInfo, spec: TransformSpec, sample: int
 ) -> None:
-    from shotcraft.plan import load_still, plan_transform
+    from shotcraft.media.stills import load_still
+    from shotcraft.plan import plan_transform
     from shotcraft.signals.masks import lock_masks
 
     plan = plan_transform(src_info, spec)

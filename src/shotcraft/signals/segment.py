@@ -35,7 +35,6 @@ import cv2
 import numpy as np
 
 from shotcraft.signals.flow import compute_flow, warp
-from shotcraft.signals.masks import register_provider
 from shotcraft.spec import FacesLock, PeopleLock
 
 if TYPE_CHECKING:
@@ -252,7 +251,7 @@ def _stable_masks(
 def people_masks(frames: Iterable[np.ndarray], turns: int = 0) -> Iterator[np.ndarray]:
     """Temporally stable hard person masks (float32, 1 = person), one per frame.
 
-    ``turns`` is the clip's rotation in quarter turns (:func:`shotcraft.plan.quarter_turns`): the model
+    ``turns`` is the clip's rotation in quarter turns (:attr:`VideoInfo.quarter_turns`): the model
     sees the frames upright and the masks come back in the frames' own (storage) orientation.
     """
     segmenter = PeopleSegmenter()
@@ -276,19 +275,15 @@ def face_masks(frames: Iterable[np.ndarray], turns: int = 0) -> Iterator[np.ndar
     yield from _stable_masks(frames, turns, probability)
 
 
-@register_provider(PeopleLock)
 def people_lock_masks(plan: TransformPlan, lock: PeopleLock, reader: VideoReader) -> Iterator[np.ndarray]:
     """Lock masks for ``people``: every person, from the source frames."""
-    from shotcraft.plan import quarter_turns
 
     model_path(SELFIE_MODEL)  # fail before the first frame is written, not in the middle
-    return people_masks(reader.frames(0, plan.frame_count), quarter_turns(plan.video))
+    return people_masks(reader.frames(0, plan.frame_count), plan.video.quarter_turns)
 
 
-@register_provider(FacesLock)
 def faces_lock_masks(plan: TransformPlan, lock: FacesLock, reader: VideoReader) -> Iterator[np.ndarray]:
     """Lock masks for ``faces``: every detected face with its hair and chin, from the source frames."""
-    from shotcraft.plan import quarter_turns
 
     model_path(FACE_MODEL)
-    return face_masks(reader.frames(0, plan.frame_count), quarter_turns(plan.video))
+    return face_masks(reader.frames(0, plan.frame_count), plan.video.quarter_turns)
