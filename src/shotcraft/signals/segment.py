@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from shotcraft.signals.flow import compute_flow, flow_confidence, is_cut, warp
+from shotcraft.signals.flow import compute_flow, is_cut, warp
 from shotcraft.spec import FacesLock, PeopleLock
 
 if TYPE_CHECKING:
@@ -213,8 +213,7 @@ class MaskSettings:
 class TemporalMask:
     """Turns per-frame probabilities into hard masks that hold in time and follow the image's edges.
 
-    Per frame: the previous state is carried along the optical flow (where the flow is trusted, by its
-    forward-backward check) and blended with the model's new probability, faster up than down; hysteresis
+    Per frame: the previous state is carried along the optical flow and blended with the model's new probability, faster up than down; hysteresis
     cuts it; regions the model is nowhere confident about, or smaller than ``min_size``, are dropped; the
     cut is brought to the frame's full resolution with a guided filter on the frame itself, so the edge
     follows the picture instead of the stair-steps of the model's grid. At a cut (:func:`is_cut`) the state is
@@ -239,9 +238,8 @@ class TemporalMask:
             back = compute_flow(grey, self._grey, scale=1.0, preset="fast")  # this frame → the previous one
             forward = compute_flow(self._grey, grey, scale=1.0, preset="fast")
             if not is_cut(self._grey, grey, forward, back):
-                trust = flow_confidence(back, forward)
-                carried = warp(self._state, back) * trust
-                was_on = (warp(self._hard.astype(np.float32), back) * trust) > 0.5
+                carried = warp(self._state, back)
+                was_on = warp(self._hard.astype(np.float32), back) > 0.5
                 weight = np.where(probability > carried, s.rise, s.fall)
                 state = weight * probability + (1 - weight) * carried
         hard = (state > s.on) | (was_on & (state > s.off))
