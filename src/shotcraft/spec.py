@@ -313,7 +313,9 @@ def _lock_options(text: str, arg: str, names: tuple[str, ...]) -> dict[str, floa
     for item in filter(None, (part.strip() for part in arg.split(","))):
         name, sep, value = item.partition("=")
         if not sep or name.strip().lower() not in names:
-            raise SpecError(f"lock {text!r}: option {item!r} is unknown: use {', '.join(n + '=F' for n in names)}")
+            raise SpecError(
+                f"lock {text!r}: option {item!r} is unknown: use {', '.join(n + '=F' for n in names)}"
+            )
         try:
             options[name.strip().lower().replace("-", "_")] = float(value)
         except ValueError:

@@ -232,7 +232,9 @@ class TemporalMask:
     def update(self, frame: np.ndarray, probability: np.ndarray) -> np.ndarray:
         """Feed one frame and its probability map (at ``work_size``); get the hard float32 mask at frame size."""
         s = self.settings
-        grey = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), self.work_size, interpolation=cv2.INTER_AREA)
+        grey = cv2.resize(
+            cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), self.work_size, interpolation=cv2.INTER_AREA
+        )
         state, was_on = probability, np.zeros(probability.shape, bool)
         if self._grey is not None and self._state is not None and self._hard is not None:
             back = compute_flow(grey, self._grey, scale=1.0, preset="fast")  # this frame → the previous one
@@ -277,7 +279,9 @@ def _to_edges(hard: np.ndarray, frame: np.ndarray) -> np.ndarray:
         return np.zeros((h, w), np.float32)
     soft = cv2.resize(hard.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     radius = max(2, round(2 * w / hard.shape[1]))
-    refined = cv2.ximgproc.guidedFilter(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), soft, radius, (0.1 * 255) ** 2)
+    refined = cv2.ximgproc.guidedFilter(
+        cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), soft, radius, (0.1 * 255) ** 2
+    )
     return (refined > 0.5).astype(np.float32)
 
 
@@ -306,7 +310,9 @@ def _stable_masks(
         yield np.ascontiguousarray(np.rot90(mask, -turns)) if turns else mask
 
 
-def people_masks(frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0) -> Iterator[np.ndarray]:
+def people_masks(
+    frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0
+) -> Iterator[np.ndarray]:
     """Hard person masks (float32, 1 = person) that hold in time and follow the picture's edges, one per frame.
 
     ``turns`` is the clip's rotation in quarter turns (:attr:`VideoInfo.quarter_turns`): the model
@@ -315,11 +321,16 @@ def people_masks(frames: Iterable[np.ndarray], turns: int = 0, *, min_size: floa
     """
     segmenter = PeopleSegmenter()
     yield from _stable_masks(
-        frames, turns, lambda frame, size: segmenter.probability(frame, size=size), MaskSettings(min_size=min_size)
+        frames,
+        turns,
+        lambda frame, size: segmenter.probability(frame, size=size),
+        MaskSettings(min_size=min_size),
     )
 
 
-def face_masks(frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0) -> Iterator[np.ndarray]:
+def face_masks(
+    frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0
+) -> Iterator[np.ndarray]:
     """Hard face masks (float32, 1 = face, hair and chin), one per frame, treated as :func:`people_masks`
     treats people; ``min_size`` drops faces whose box is shorter than that fraction of the frame's height."""
     detector = FaceDetector()
