@@ -247,13 +247,21 @@ class TrackLock(_Model):
 
 
 class PeopleLock(_Model):
+    """Every person the bundled model finds; ``min_size`` leaves out people shorter than that fraction of
+    the frame's height as shown (0.25 = a quarter of it), the model's weakest finds."""
+
     kind: Literal["people"] = "people"
     feather: float = Field(default=3.0, ge=0, le=256)
+    min_size: float = Field(default=0.0, ge=0, le=1)
 
 
 class FacesLock(_Model):
+    """Every detected face with its hair and chin; ``min_size`` leaves out faces shorter than that fraction
+    of the frame's height as shown."""
+
     kind: Literal["faces"] = "faces"
     feather: float = Field(default=3.0, ge=0, le=256)
+    min_size: float = Field(default=0.0, ge=0, le=1)
 
 
 Lock = Annotated[
@@ -264,7 +272,8 @@ Lock = Annotated[
 
 def parse_lock(text: str) -> Lock:
     """Parse a CLI lock: ``rect:X,Y,W,H``, ``polygon:x1,y1,x2,y2,...``, ``mask:path``, ``track:file.json``,
-    ``people``, ``faces``; an optional ``@F`` suffix sets the feather in pixels (``rect:0,0,64,64@4``)."""
+    ``people``, ``faces`` (both take ``:min-size=F``, a fraction of the frame's height); an optional ``@F``
+    suffix sets the feather in pixels (``rect:0,0,64,64@4``, ``people:min-size=0.2@6``)."""
     body, _, feather_text = text.partition("@")
     kind, _, arg = body.partition(":")
     kind = kind.strip().lower()
@@ -288,14 +297,30 @@ def parse_lock(text: str) -> Lock:
         if kind == "track":
             return TrackLock(track_file=Path(arg), **extra)
         if kind == "people":
-            return PeopleLock(**extra)
+            return PeopleLock(**extra, **_lock_options(text, arg, ("min-size",)))
         if kind == "faces":
-            return FacesLock(**extra)
+            return FacesLock(**extra, **_lock_options(text, arg, ("min-size",)))
     except (ValueError, ValidationError) as exc:
         if isinstance(exc, SpecError):
             raise
         raise SpecError(f"lock {text!r} is not valid: {_first_error(exc)}") from None
     raise SpecError(f"lock kind {kind!r} is unknown: use rect, polygon, mask, track, people or faces")
+
+
+def _lock_options(text: str, arg: str, names: tuple[str, ...]) -> dict[str, float]:
+    """``name=value,...`` options of a CLI lock (``min-size=0.2``) as model fields (``min_size``)."""
+    options: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in arg.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or name.strip().lower() not in names:
+            raise SpecError(
+                f"lock {text!r}: option {item!r} is unknown: use {', '.join(n + '=F' for n in names)}"
+            )
+        try:
+            options[name.strip().lower().replace("-", "_")] = float(value)
+        except ValueError:
+            raise SpecError(f"lock {text!r}: {name.strip()} {value!r} is not a number") from None
+    return options
 
 
 class Reference(_Model):
