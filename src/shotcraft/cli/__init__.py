@@ -8,6 +8,7 @@ from shotcraft.cli import (
     media,  # noqa: F401  (registers probe, transform, demo)
     models,  # noqa: F401  (registers models list|pull|verify)
     score,  # noqa: F401  (registers score)
+    sequence,  # noqa: F401  (registers sequence run|status|export)
     studio,  # noqa: F401  (registers serve, worker, keys)
     track,  # noqa: F401  (registers track)
 )
