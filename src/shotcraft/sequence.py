@@ -841,8 +841,70 @@ def score_take(path: Path, score: PickScore, samples: int = 24) -> float:
     return -float(np.mean([np.abs(b - a).mean() for a, b in itertools.pairwise(frames)]))
 
 
+# ---------------------------------------------------------------------------------------------------------
+# A sequence file from the advisor's answer
+
+
+def sequence_of_advice(advice: Any, clip: Path | None = None) -> str:
+    """The sequence file (YAML text) that carries out ``advice`` (an :class:`~shotcraft.advisor.Advice`):
+    its start (the clip, or the takes to invent, picked by score), one transform step per operation sharing
+    the suggested adherence, strength, locks and engine, and market versions. What only the user can give
+    (a swap's corners, the translation table, the clip when none was passed) is listed at the top; ``sequence
+    run`` names each missing piece before any work."""
+    import yaml
+
+    generate = advice.settings.get("generate")
+    transform = dict(advice.settings.get("transform", {}))
+    data: dict[str, Any] = {"name": "plan"}
+    todo = [step for step in advice.steps if not step.startswith(("Transform ", "Invent ", "Pick "))]
+    # Inventing to explore looks for a clip that exists still transforms the clip: the sequence starts there.
+    if generate is not None and (clip is None or advice.workflow == "invent"):
+        data["start"] = {"invent": generate}
+        if transform and generate.get("takes", 1) > 1:
+            data["pick"] = {"score": "steadiest"}
+            todo.append(
+                "Look at the takes and set pick: {take: N} to the one you keep (the steadiest is picked now)."
+            )
+    else:
+        data["start"] = {"clip": str(clip.resolve()) if clip is not None else "CLIP.mp4"}
+        if clip is None:
+            todo.insert(0, "Replace CLIP.mp4 with your clip.")
+    operations = transform.pop("operations", [])
+    steps = []
+    for op in operations:
+        if op["op"] == "localize":
+            data["markets"] = {"markets": op.get("markets") or ["DE"], "table": "strings.csv"}
+            todo.append("Write strings.csv (source,de,fr,...) with the on-screen text per market.")
+        else:
+            steps.append({"name": op["op"], "transform": {**transform, "operations": [op]}})
+    if transform and not steps and not operations:
+        steps.append({"name": "transform", "transform": transform})
+    if steps:
+        data["transforms"] = steps
+    header = [
+        "# A sequence file written by `shotcraft advise --write-sequence`; run it with",
+        "#   shotcraft sequence run THIS_FILE",
+    ]
+    if todo:
+        header += ["#", "# Before running:"] + [f"#   - {line}" for line in todo]
+    return "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def write_text_file(path: Path, text: str, *, overwrite: bool = False) -> Path:
+    """``text`` into ``path`` atomically, under the rules of :mod:`shotcraft.media.output_path`."""
+    check_output(path, overwrite=overwrite, sidecar=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        commit([(tmp, path)])
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 __all__ = [
     "MarketsStep", "PickSpec", "Sequence", "SequenceSpec", "StartSpec", "Step", "StepReport", "TransformStep",
     "check_sequence", "file_sha256", "load_sequence", "parse_sequence", "read_state", "run_sequence", "score_take",
-    "sequence_status",
+    "sequence_of_advice", "sequence_status", "write_text_file",
 ]  # fmt: skip
