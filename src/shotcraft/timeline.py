@@ -288,22 +288,29 @@ def write_timeline(
     timeline: otio.schema.Timeline, path: str | os.PathLike[str], *, overwrite: bool = False
 ) -> Path:
     """Write ``timeline`` in the format its suffix names, atomically; an existing file only with ``overwrite``."""
-    otio = _otio()
     path = Path(path)
-    adapter = _adapter(path)
+    _adapter(path)  # a name no adapter writes is refused before anything is checked or made
     check_output(path, overwrite=overwrite, sidecar=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if adapter == "cmx_3600":
-        timeline = _one_track(timeline)
+    text = timeline_text(timeline, path.suffix)
     tmp = temp_name(path)
     try:
-        with _fcpx_rates(timeline) if adapter == "fcpx_xml" else contextlib.nullcontext():
-            otio.adapters.write_to_file(timeline, str(tmp), adapter_name=adapter)
+        tmp.write_text(text, encoding="utf-8")
         check_output(path, overwrite=overwrite, sidecar=False)
         commit([(tmp, path)])
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def timeline_text(timeline: otio.schema.Timeline, suffix: str) -> str:
+    """``timeline`` in the format a file with ``suffix`` holds (.otio, .fcpxml, .xml, .edl)."""
+    otio = _otio()
+    adapter = _adapter(Path(f"timeline{suffix}"))
+    if adapter == "cmx_3600":
+        timeline = _one_track(timeline)
+    with _fcpx_rates(timeline) if adapter == "fcpx_xml" else contextlib.nullcontext():
+        return otio.adapters.write_to_string(timeline, adapter_name=adapter)
 
 
 def _one_track(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
@@ -569,6 +576,6 @@ def conformed_timeline(
 
 __all__ = [
     "ADAPTERS", "DEFAULT_HANDLES", "ConformResult", "UsedRange", "conform", "conformed_timeline", "media_clip",
-    "read_timeline", "sequence_timeline", "start_frame", "take_clip", "timeline_of", "trim", "used_ranges",
+    "read_timeline", "sequence_timeline", "start_frame", "take_clip", "timeline_of", "timeline_text", "trim", "used_ranges",
     "write_timeline",
 ]  # fmt: skip
