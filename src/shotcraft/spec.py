@@ -571,27 +571,36 @@ MAX_SPEC_VALUES = 200_000
 def load_spec(path: Path | str, kind: type[_Model]) -> Any:
     """Load a TransformSpec or GenerateSpec from a YAML or JSON file, with one clear message on failure.
 
-    Relative image paths inside the file are read relative to the file's folder. YAML is read with the safe
-    loader (no Python tags), and a file whose aliases expand past :data:`MAX_SPEC_VALUES` values (a
-    "billion laughs" file) is refused before anything walks it.
+    Relative image paths inside the file are read relative to the file's folder (:func:`read_mapping`
+    says how the file is read).
     """
     path = Path(path)
-    text = read_user_text(path, "spec file")
+    spec = validate_spec(read_mapping(path), kind)
+    return resolve_paths(spec, path.parent)
+
+
+def read_mapping(path: Path | str, what: str = "spec file") -> dict[str, Any]:
+    """The mapping a YAML or JSON file holds, or one :class:`SpecError` naming ``what`` and the reason.
+
+    YAML is read with the safe loader (no Python tags), and a file whose aliases expand past
+    :data:`MAX_SPEC_VALUES` values (a "billion laughs" file) is refused before anything walks it.
+    """
+    path = Path(path)
+    text = read_user_text(path, what)
     language = "JSON" if path.suffix.lower() == ".json" else "YAML"
     try:
         data = json.loads(text) if language == "JSON" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(f"spec file {path} is not valid {language}: {_parse_reason(exc)}") from None
+        raise SpecError(f"{what} {path} is not valid {language}: {_parse_reason(exc)}") from None
     except RecursionError:
-        raise SpecError(f"spec file {path} is nested too deeply to be a spec") from None
+        raise SpecError(f"{what} {path} is nested too deeply to be a spec") from None
     if not isinstance(data, dict):
-        raise SpecError(f"spec file {path} should hold a mapping of settings")
+        raise SpecError(f"{what} {path} should hold a mapping of settings")
     if _too_many_values(data, MAX_SPEC_VALUES):
         raise SpecError(
-            f"spec file {path} expands to more than {MAX_SPEC_VALUES} values (YAML aliases?): not a spec"
+            f"{what} {path} expands to more than {MAX_SPEC_VALUES} values (YAML aliases?): not a spec"
         )
-    spec = validate_spec(data, kind)
-    return _resolve_paths(spec, path.parent)
+    return data
 
 
 def _parse_reason(exc: Exception) -> str:
@@ -715,17 +724,17 @@ def input_paths(model: BaseModel) -> list[Path]:
     return found
 
 
-def _resolve_paths(model: BaseModel, base: Path) -> Any:
+def resolve_paths(model: BaseModel, base: Path) -> Any:
     """Make every relative Path field absolute against ``base`` (the spec file's folder)."""
     for name, value in model:
         if isinstance(value, Path) and not value.is_absolute():
             setattr(model, name, base / value)
         elif isinstance(value, BaseModel):
-            _resolve_paths(value, base)
+            resolve_paths(value, base)
         elif isinstance(value, list):
             for item in value:
                 if isinstance(item, BaseModel):
-                    _resolve_paths(item, base)
+                    resolve_paths(item, base)
         elif isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(item, Path) and not item.is_absolute():
