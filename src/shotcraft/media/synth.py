@@ -232,7 +232,9 @@ def fast_planar_path(t: float, width: int, height: int, label_size: tuple[int, i
     angle = 0.3 * math.sin(t / 11.0)
     px, py = 0.0008 * math.sin(t / 7.0), 0.0008 * math.cos(t / 10.0)
     c, s = math.cos(angle) * scale, math.sin(angle) * scale
-    homography = np.array([[c, -s, cx], [s, c, cy], [0, 0, 1]]) @ np.array([[1, 0, 0], [0, 1, 0], [px, py, 1]])
+    homography = np.array([[c, -s, cx], [s, c, cy], [0, 0, 1]]) @ np.array(
+        [[1, 0, 0], [0, 1, 0], [px, py, 1]]
+    )
     points = np.c_[rect, np.ones(4)] @ homography.T
     return points[:, :2] / points[:, 2:]
 

@@ -41,8 +41,9 @@ from shotcraft.spec import SpecError
 
 #: What a tracked frame can say: found, hidden, or gone out of the picture.
 StepStatus = Literal["tracked", "lost", "out_of_frame"]
-#: Share of the frame interval the shutter is taken to be open (180°), for the motion blur of the reference.
-SHUTTER = 0.5
+#: Shares of the frame interval the shutter may be open (0°, 90°, 180°): the reference is blurred along
+#: the region's motion by each, and the one that looks most like the frame is used.
+SHUTTERS = (0.0, 0.25, 0.5)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,8 @@ class PlanarTracker:
         mask = rim[box[1] : box[3], box[0] : box[2]].copy()
         self.reference = _Reference(grey, corners, points, box, mask)
         self._reference_area = area
+        # A plain region (a plate, a sign) has few points: following a third of them is still a fit.
+        self._min_inliers = max(6, min(s.min_inliers, len(points) // 3))
         self._homography: np.ndarray | None = None
         self._previous: np.ndarray | None = None
         self._corners: np.ndarray | None = None
@@ -257,12 +260,12 @@ class PlanarTracker:
         ref_points = self.reference.points
         start = project(ref_points, homography)
         inside = (start[:, 0] >= 0) & (start[:, 0] < w) & (start[:, 1] >= 0) & (start[:, 1] < h)
-        if inside.sum() < s.min_inliers:
+        if inside.sum() < self._min_inliers:
             return None
         guess = None if coasting is None else project(ref_points[inside], coasting)
         moved = klt_step(
             previous, grey, start[inside], ref_points[inside], guess=guess,
-            threshold=1.5 * s.ransac_threshold, min_points=s.min_inliers, method=cv2.USAC_MAGSAC,
+            threshold=1.5 * s.ransac_threshold, min_points=self._min_inliers, method=cv2.USAC_MAGSAC,
         )  # fmt: skip
         if moved is None or not plausible_quad(self.corners(moved.homography), self._reference_area, 50):
             return None
@@ -278,7 +281,10 @@ class PlanarTracker:
         s = self.settings
         h, w = grey.shape
         ref = self.reference
-        template = self._blurred_reference(homography, motion)
+        template = max(
+            (self._blurred_reference(homography, motion, shutter) for shutter in SHUTTERS),
+            key=lambda t: self._likeness(grey, t, homography),
+        )
         warped, area = self._pulled_back(grey, homography)
         if area.sum() < 0.5 * s.min_visible * (ref.mask > 0).sum():
             return TrackerStep(None, 0.0, "out_of_frame")
@@ -331,8 +337,9 @@ class PlanarTracker:
         )
         return warped, (ref.mask > 0) & (valid > 0)
 
-    def _blurred_reference(self, homography: np.ndarray, motion: np.ndarray) -> np.ndarray:
-        """The reference patch smeared along the region's motion, as a 180° shutter would film it."""
+    def _blurred_reference(self, homography: np.ndarray, motion: np.ndarray, shutter: float) -> np.ndarray:
+        """The reference patch smeared along the region's motion, as a shutter open for ``shutter`` of
+        the frame interval would film it."""
         patch = self.reference.patch
         centre = self.reference.corners.mean(axis=0)
         # The motion in reference coordinates: through the inverse of the homography's local linear part.
@@ -342,7 +349,7 @@ class PlanarTracker:
             travel = np.linalg.solve(jacobian, np.asarray(motion, np.float64))
         except np.linalg.LinAlgError:
             return patch
-        length = float(np.linalg.norm(travel)) * SHUTTER
+        length = float(np.linalg.norm(travel)) * shutter
         # A streak under 3 px is within what the pyramid's smoothing absorbs anyway.
         if not np.isfinite(length) or length < 3.0:
             return patch
@@ -356,16 +363,18 @@ class PlanarTracker:
         homography they agree on and the share of the visible points that do."""
         s = self.settings
         ref = self.reference
-        if visible.sum() < s.min_inliers:
+        if visible.sum() < self._min_inliers:
             return None
         ref_points = ref.points[visible]
         local = (ref_points - np.array(ref.box[:2], np.float32)).astype(np.float32)
         # The prediction is within a few pixels: one pyramid level above full resolution is enough.
         found, good = follow_points(template, matched, local, levels=1)
-        if good.sum() < s.min_inliers:
+        if good.sum() < self._min_inliers:
             return None
         targets = project(found[good] + np.array(ref.box[:2], np.float32), homography)
-        fitted = fit_homography(ref_points[good], targets, s.ransac_threshold, s.min_inliers, cv2.USAC_MAGSAC)
+        fitted = fit_homography(
+            ref_points[good], targets, s.ransac_threshold, self._min_inliers, cv2.USAC_MAGSAC
+        )
         if fitted is None:
             return None
         refined, inliers = fitted
@@ -379,14 +388,13 @@ class PlanarTracker:
         """ECC refinement of ``homography`` against the (blurred) reference patch ``template``, with what
         differs from it (an occluder) masked out: the homography, ECC's correlation, the occluded share.
 
-        Two rounds: what disagrees is measured again once aligned (a misaligned edge disagrees too)."""
-        h, w = grey.shape
+        Coarse to fine: a round at half resolution (a start several pixels off still converges), then one
+        at full resolution; what disagrees is measured again before each (a misaligned edge disagrees
+        too)."""
         offset = self.reference.offset
-        image = grey.astype(np.float32)
-        frame_mask = np.full((h, w), 255, np.uint8)
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-5)
         current, correlation, occluded = homography, 0.0, 0.0
-        for _ in range(2):
+        for scale in (0.5, 1.0):
             warped, area = self._pulled_back(grey, current)
             if area.sum() < 64:
                 return None
@@ -394,18 +402,22 @@ class PlanarTracker:
             occluded = 1.0 - float(keep.sum()) / float(area.sum())
             if keep.sum() < 64:
                 return None
+            zoom = np.diag([scale, scale, 1.0])
+            mask = _scaled(keep.astype(np.uint8) * 255, scale, cv2.INTER_NEAREST)
             try:
                 correlation, found = cv2.findTransformECCWithMask(
-                    template.astype(np.float32), image, keep.astype(np.uint8) * 255, frame_mask,
-                    (current @ offset).astype(np.float32), cv2.MOTION_HOMOGRAPHY, criteria, 3,
+                    _scaled(template, scale), _scaled(grey, scale), mask,
+                    _scaled(np.full(grey.shape, 255, np.uint8), scale, cv2.INTER_NEAREST),
+                    (zoom @ current @ offset @ np.linalg.inv(zoom)).astype(np.float32),
+                    cv2.MOTION_HOMOGRAPHY, criteria, 3,
                 )  # fmt: skip
+                current = np.linalg.inv(zoom) @ found.astype(np.float64) @ zoom @ np.linalg.inv(offset)
             except cv2.error:
                 return None
-            current = found.astype(np.float64) @ np.linalg.inv(offset)
             current /= current[2, 2]
         # ECC only polishes: a large jump means it slid onto something else.
         shift = np.linalg.norm(self.corners(current) - self.corners(homography), axis=1).max()
-        if not np.isfinite(shift) or shift > 4.0 + 0.05 * np.sqrt(self._reference_area):
+        if not np.isfinite(shift) or shift > max(8.0, 0.15 * np.sqrt(self._reference_area)):
             return None
         return current, float(correlation), occluded
 
@@ -500,6 +512,16 @@ def _consistent(image: np.ndarray, template: np.ndarray, area: np.ndarray) -> np
         unlike = residual > limit
         keep = keep & ~unlike
     return area & ~(cv2.dilate((area & ~keep).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0)
+
+
+def _scaled(image: np.ndarray, scale: float, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """``image`` resized by ``scale``, as float32 for ECC (masks stay uint8)."""
+    if scale != 1.0:
+        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+        image = cv2.resize(image, size, interpolation=interpolation)
+    return (
+        image if image.dtype == np.uint8 and interpolation == cv2.INTER_NEAREST else image.astype(np.float32)
+    )
 
 
 def _match_brightness(image: np.ndarray, reference: np.ndarray, area: np.ndarray) -> np.ndarray:
