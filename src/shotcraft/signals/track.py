@@ -1,18 +1,6 @@
-"""Planar region tracking: a quad given on one frame, followed through the whole clip, forwards and backwards.
-
-How a frame is tracked:
-
-1. **Predict** with KLT: the reference's feature points, projected into the previous frame, are followed
-   into this frame (pyramidal Lucas-Kanade with a forward-backward check) and a RANSAC homography from the
-   reference points to their new positions predicts where the region is.
-2. **Re-align against the reference frame** (this is what stops drift): the frame is warped back into the
-   reference frame's coordinates with the prediction, the reference points are followed once more from the
-   reference image into that warped patch, and the residual correction gives the final homography. Every
-   frame is thus registered to the reference itself, never to a chain of previous frames.
-3. **Confidence** is the share of the visible reference points that re-align consistently. Too few → the
-   frame is reported ``lost`` (occluded, cut away); a region mostly outside the picture → ``out_of_frame``.
-   A lost region is looked for again on every following frame by SIFT matching against the reference,
-   accepted only if the re-alignment confirms it.
+"""Tracked regions: the track file (a quad's corners on every frame of a clip), reading and writing it, the
+corners a user gives, running the tracker (:mod:`shotcraft.signals.tracker`) over a whole clip, and the
+track lock's masks.
 
 The result is a :class:`Track`, saved as JSON the user can read and edit: set a frame's ``corners`` and its
 ``status`` to ``"corrected"``, and :func:`retrack` runs the tracker again with those frames as anchors (the
