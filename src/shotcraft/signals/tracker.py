@@ -5,20 +5,24 @@ How a frame is tracked (:meth:`PlanarTracker.follow`):
 1. **Predict.** The region's feature points, where they were on the previous frame, are followed into this
    one by KLT (:mod:`shotcraft.signals.klt`), starting where the region's last motion would put them, so
    40 px per frame is a small step for the pyramid. Their homography (MAGSAC++) predicts the region.
-2. **Re-anchor to the reference** (no drift): the frame is pulled back into the reference frame's
-   coordinates with the prediction, its brightness matched to the reference's, and the reference's own
-   points are followed from the reference image into it; their homography is the region's.
-3. **Refine by direct alignment.** ECC (``cv2.findTransformECCWithMask``, a homography, coarse to fine)
-   matches the reference's appearance pixel by pixel, which places the corners to a fraction of a pixel on
-   blurred or plain surfaces. Pixels that disagree with the reference after the point fit (something in
-   front: an occluder) are masked out first, and the correlation ECC reaches on the rest is the
-   photometric half of the confidence.
-4. **Confidence and loss.** A frame is ``tracked`` when enough of the visible reference points re-anchor
-   consistently, or when the direct alignment alone matches the reference closely. Otherwise the region is
-   ``lost`` (hidden) or, when its predicted place is mostly outside the picture, ``out_of_frame``; its
-   motion keeps being extrapolated meanwhile.
-5. **Re-detection.** A missing region is looked for on every frame by SIFT matching against the
-   reference, confirmed by steps 2-4. A region that left the picture comes back only moving back in, the
+2. **Blur the reference like the frame.** Fast motion smears the frame; the reference patch is smeared
+   along the region's motion by the shutter (none, 90° or 180°) that makes it look most like the frame.
+3. **Re-anchor to the reference** (no drift): the frame is pulled back into the reference frame's
+   coordinates, its brightness matched to the reference's, and the reference's own points are followed
+   from the reference into it. The share of the visible points whose homography agrees is the geometric
+   half of the confidence.
+4. **Refine by direct alignment.** ECC (``cv2.findTransformECCWithMask``, a homography, at half then full
+   resolution) matches the reference's appearance pixel by pixel, from whichever start (the prediction,
+   the re-anchored points, the last motion carried on) correlates best. What is in front of the region
+   (an occluder) is masked out first: pixels whose local structure or brightness, after a refitted change
+   of light, differ from the reference. ECC's correlation on the rest is the photometric half of the
+   confidence, the masked share how much is covered.
+5. **Loss.** A frame is ``tracked`` when enough visible points re-anchor consistently or ECC matches the
+   reference closely, and not too much is covered. Otherwise the region is ``lost`` (hidden) or, when its
+   predicted place is mostly outside the picture, ``out_of_frame``; its motion keeps being extrapolated,
+   and for a few frames it is looked for there (an occluder passing).
+6. **Re-detection.** A missing region is looked for on every frame by SIFT matching against the
+   reference, confirmed by steps 3-5. A region that left the picture comes back only moving back in, the
    way it went out: a look-alike still travelling the way it left (the next vent on a bus roof, the next
    window of a façade) is a different object.
 
@@ -277,7 +281,8 @@ class PlanarTracker:
         """Register the frame to the reference, starting from ``homography`` (reference → frame), or from
         ``other`` (the last motion carried on) if that looks more like the reference: by the reference's
         points, then by its appearance. ``motion`` is the region's travel (px) since the previous frame:
-        the reference is blurred as much, so it looks as the frame does."""
+        the reference is blurred along it by the shutter (:data:`SHUTTERS`) that makes it look most like
+        the frame."""
         s = self.settings
         h, w = grey.shape
         ref = self.reference
