@@ -99,6 +99,18 @@ def _relight_op(
     return [{"op": "relight", "preset": preset, "keyframes": keys, **values}]
 
 
+def _swap_ops(
+    corners: list[str] | None, tracks: list[str] | None, occluders: str, match_lighting: bool
+) -> list[dict[str, Any]]:
+    """The swap operations asked for by ``--swap`` and ``--swap-track``, with the shared swap options."""
+    from shotcraft.spec import SwapOp
+
+    options: dict[str, Any] = {"occluders": occluders, "match_lighting": match_lighting}
+    ops = [SwapOp.parse(t, **options) for t in corners or []]
+    ops += [SwapOp.parse_track(t, **options) for t in tracks or []]
+    return [op.model_dump() for op in ops]
+
+
 @app.command()
 @friendly
 def transform(
@@ -134,6 +146,25 @@ def transform(
     ),
     relight_keyframe: list[str] = typer.Option(
         None, "--relight-keyframe", help="TIME:GRADED.png, a frame graded elsewhere."
+    ),
+    swap: list[str] = typer.Option(
+        None,
+        "--swap",
+        help="Product swap: x1,y1;x2,y2;x3,y3;x4,y4@TIME:IMAGE, four corners clockwise from top-left as a "
+        "player shows the frame, given on frame TIME (2.5s, 50%, f12; f0 if left out).",
+    ),
+    swap_track: list[str] = typer.Option(
+        None, "--swap-track", help="Product swap on a track file: TRACK.json:IMAGE (see `shotcraft track`)."
+    ),
+    swap_occluders: str = typer.Option(
+        "none",
+        "--swap-occluders",
+        help="What stays in front of swapped regions: none, people or a mask file.",
+    ),
+    swap_lighting: bool = typer.Option(
+        True,
+        "--swap-lighting/--no-swap-lighting",
+        help="Match the swapped image to the shot's light, blur, grain.",
     ),
     exposure: float | None = typer.Option(None, help="Relight exposure in stops."),
     temperature: float | None = typer.Option(None, help="Relight white balance, -100 cool .. 100 warm."),
@@ -190,6 +221,7 @@ def transform(
                     "saturation": saturation,
                 },
             ),
+            *_swap_ops(swap, swap_track, swap_occluders, swap_lighting),
         ],
         output={
             "format": format,
