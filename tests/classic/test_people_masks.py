@@ -146,3 +146,15 @@ def test_a_region_the_pose_model_sees_replaces_the_selfie_spill():
     assert (gated[5:35, 20:30] == np.float32(0.95)).all()
     assert not gated[25:35, 0:15].any(), "the car's part outside the person's region is dropped"
     assert (gated[5:15, 45:55] == 1).all(), "a region no skeleton touches stays"
+
+
+def test_a_pose_region_stands_on_the_hips_and_turns_with_the_body():
+    upright = segment.PoseRoi.from_points(np.array([100.0, 200.0]), np.array([100.0, 120.0]))
+    assert upright.centre == (100.0, 200.0) and upright.size == pytest.approx(200.0)
+    assert upright.angle == pytest.approx(0.0)
+    lying = segment.PoseRoi.from_points(
+        np.array([100.0, 200.0]), np.array([180.0, 200.0])
+    )  # head to the right
+    assert lying.angle == pytest.approx(np.pi / 2)
+    top_of_crop = lying.matrix(256) @ np.array([128.0, 0.0, 1.0])
+    assert top_of_crop == pytest.approx([200.0, 200.0])  # the crop's "up" is towards the head

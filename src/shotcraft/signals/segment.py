@@ -120,6 +120,17 @@ def _invoke(interpreter, image: np.ndarray) -> list[np.ndarray]:
     return [interpreter.get_tensor(d["index"])[0] for d in interpreter.get_output_details()]
 
 
+def _ssd_anchors(grids: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Anchor centres of MediaPipe's SSD detectors (fixed size, so centres only): ``per_cell`` anchors on
+    each cell of each ``grid`` x ``grid`` layer, row by row."""
+    anchors = []
+    for grid, per_cell in grids:
+        for y in range(grid):
+            for x in range(grid):
+                anchors.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * per_cell)
+    return np.asarray(anchors, np.float32)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -80, 80)))
 
@@ -142,18 +153,9 @@ class PeopleSegmenter:
         return cv2.resize(out, size or (w, h), interpolation=cv2.INTER_LINEAR).clip(0, 1).astype(np.float32)
 
 
-def _pose_anchors() -> np.ndarray:
-    """Anchor centres of BlazePose's detector (224x224 input; strides 8, 16, 32, 32, 32; two anchors per
-    layer and cell, the three stride-32 layers sharing one 7x7 grid): 2254 in all."""
-    anchors = []
-    for grid, per_cell in ((28, 2), (14, 2), (7, 6)):
-        for y in range(grid):
-            for x in range(grid):
-                anchors.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * per_cell)
-    return np.asarray(anchors, np.float32)
-
-
-_POSE_ANCHORS = _pose_anchors()
+# BlazePose's detector: 224x224 input, strides 8, 16, 32, 32, 32, two anchors per layer and cell, the three
+# stride-32 layers sharing one 7x7 grid: 2254 anchors.
+_POSE_ANCHORS = _ssd_anchors(((28, 2), (14, 2), (7, 6)))
 
 
 @dataclass(frozen=True)
@@ -171,9 +173,8 @@ class PoseRoi:
         holds the whole body) sets the size (its diameter, then 1.25 times for margin) and the angle (from
         the hips to it is "up")."""
         dx, dy = (reach - hips).tolist()
-        return cls(
-            (float(hips[0]), float(hips[1])), 2.5 * float(np.hypot(dx, dy)), np.pi / 2 - np.arctan2(-dy, dx)
-        )
+        angle = (np.pi / 2 - np.arctan2(-dy, dx) + np.pi) % (2 * np.pi) - np.pi  # 0 = upright, in [-pi, pi)
+        return cls((float(hips[0]), float(hips[1])), 2.5 * float(np.hypot(dx, dy)), float(angle))
 
     def matrix(self, side: int) -> np.ndarray:
         """The 2x3 affine map from a ``side`` x ``side`` crop of the region to frame pixels."""
@@ -321,17 +322,8 @@ def gate_by_pose(selfie: np.ndarray, people: list[PosePerson]) -> np.ndarray:
 # Faces
 
 
-def _blazeface_anchors() -> np.ndarray:
-    """Anchor centres of the short-range BlazeFace model: 2 per cell of a 16x16 grid, 6 per cell of 8x8."""
-    anchors = []
-    for grid, per_cell in ((16, 2), (8, 6)):
-        for y in range(grid):
-            for x in range(grid):
-                anchors.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * per_cell)
-    return np.asarray(anchors, np.float32)
-
-
-_ANCHORS = _blazeface_anchors()
+# The short-range BlazeFace model: 2 anchors per cell of a 16x16 grid, 6 per cell of 8x8.
+_ANCHORS = _ssd_anchors(((16, 2), (8, 6)))
 
 
 class FaceDetector:
