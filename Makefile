@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 	# Model carriers without their dependency metadata (it asks for a second OpenCV and numpy<2): rapidocr's
-	# PP-OCR ONNX models and mediapipe's person/face .tflite files, run through onnxruntime and OpenCV.
+	# PP-OCR ONNX models and mediapipe's person/pose/face .tflite files, run through onnxruntime, OpenCV and LiteRT.
 	$(BIN)/pip install --quiet --no-deps rapidocr==3.10.0 mediapipe==0.10.21
 	touch $(STAMP)
 

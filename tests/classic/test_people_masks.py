@@ -1,5 +1,5 @@
 """People masks on real footage (bikes.mp4): remade at a cut, steady along the flow, true to a hand-drawn
-ground truth (tests/data/people_bikes), and the ``min-size`` option."""
+ground truth (tests/data/people_bikes), BlazePose keeping cars out of them, and the ``min-size`` option."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def bikes() -> tuple[list[np.ndarray], list[np.ndarray]]:
-    frames = list(VideoReader(sample_clip("bikes")).frames(FIRST, LAST + 1))
+    frames = list(VideoReader(sample_clip("bikes")).frames(FIRST, LAST + 2))  # and f44, as he leaves
     masks = [mask > 0.5 for mask in segment.people_masks(frames)]
     return frames, masks
 
@@ -43,6 +43,9 @@ def test_the_man_is_locked_from_the_first_frame_after_the_cut(bikes):
         assert not masks[index - FIRST].any(), f"f{index}: shot 1 has no one in it"
     for index in (CUT, CUT + 1):  # the old lock missed f30 and caught him at f31: a one-frame pop
         assert iou(masks[index - FIRST], truth(index)) >= 0.85, f"f{index}"
+    # Held at the frame's edge in the dark; the pose gate keeps the car door beside him from being locked
+    # too (0.57 with the selfie model alone). Still short of 0.85: the held mask lags him as he leaves.
+    assert iou(masks[44 - FIRST], truth(44)) >= 0.62
 
 
 def test_the_mask_holds_along_the_flow_within_the_shot(bikes):
@@ -94,3 +97,64 @@ def test_min_size_is_parsed_from_the_cli_form():
         parse_lock("people:min-size=big")
     with pytest.raises(SpecError, match="not valid"):
         parse_lock("people:min-size=2")
+
+
+@pytest.fixture(scope="module")
+def cyclist() -> dict[int, np.ndarray]:
+    """Masks of the cyclist's shot (f76-136) up to f125: a car passes in front of him (f95-105)."""
+    frames = VideoReader(sample_clip("bikes")).frames(76, 126)
+    return {76 + i: mask > 0.5 for i, mask in enumerate(segment.people_masks(frames))}
+
+
+@pytest.mark.parametrize(
+    ("frame", "least"),
+    [
+        # The selfie model is as sure of the passing car (f103) and the pavement under the wheel (f125) as
+        # of the cyclist (truth IoU 0.13 and 0.52 without the pose gate). What is still missed: the passer-by
+        # in white half hidden behind him, whom BlazePose does not find (the truth includes him).
+        (103, 0.7),
+        (125, 0.7),
+    ],
+)
+def test_the_passing_car_and_the_pavement_are_not_the_cyclist(cyclist, frame, least):
+    assert iou(cyclist[frame], truth(frame)) >= least
+
+
+def test_the_pose_tracker_follows_the_cyclist_and_not_the_car():
+    frames = list(VideoReader(sample_clip("bikes")).frames(100, 106))
+    tracker, selfie = segment.PoseTracker(), segment.PeopleSegmenter()
+    for index, frame in enumerate(frames, start=100):
+        people = tracker.update(frame, selfie.probability(frame, size=(320, 136)))
+        if index < 103:
+            continue  # the car hides him
+        assert len(people) == 1, f"f{index}"
+        body = cv2.resize(people[0].probability, (640, 272)) > 0.5
+        assert iou(body, truth(103)) > 0.6 if index == 103 else body[:, :300].sum() == 0  # not on the car
+
+
+def test_a_region_the_pose_model_sees_replaces_the_selfie_spill():
+    selfie = np.zeros((40, 60), np.float32)
+    selfie[5:35, 20:30] = 1.0  # a person ...
+    selfie[25:35, 0:20] = 1.0  # ... and a car touching them
+    selfie[5:15, 45:55] = 1.0  # someone else, apart
+    inside = np.zeros_like(selfie, bool)
+    inside[0:40, 15:35] = True
+    body = np.zeros_like(selfie)
+    body[5:35, 20:30] = 0.95
+    roi = segment.PoseRoi((25.0, 20.0), 20.0, 0.0)
+    gated = segment.gate_by_pose(selfie, [segment.PosePerson(roi, 1.0, body, inside, roi)])
+    assert (gated[5:35, 20:30] == np.float32(0.95)).all()
+    assert not gated[25:35, 0:15].any(), "the car's part outside the person's region is dropped"
+    assert (gated[5:15, 45:55] == 1).all(), "a region no skeleton touches stays"
+
+
+def test_a_pose_region_stands_on_the_hips_and_turns_with_the_body():
+    upright = segment.PoseRoi.from_points(np.array([100.0, 200.0]), np.array([100.0, 120.0]))
+    assert upright.centre == (100.0, 200.0) and upright.size == pytest.approx(200.0)
+    assert upright.angle == pytest.approx(0.0)
+    lying = segment.PoseRoi.from_points(
+        np.array([100.0, 200.0]), np.array([180.0, 200.0])
+    )  # head to the right
+    assert lying.angle == pytest.approx(np.pi / 2)
+    top_of_crop = lying.matrix(256) @ np.array([128.0, 0.0, 1.0])
+    assert top_of_crop == pytest.approx([200.0, 200.0])  # the crop's "up" is towards the head

@@ -1,21 +1,28 @@
 """People and face masks from the models that ship in the ``mediapipe`` 0.10.21 wheel, run by OpenCV's DNN module.
 
-mediapipe 0.10.21 carries ``selfie_segmentation.tflite`` (person segmentation) and
-``face_detection_short_range.tflite`` (BlazeFace) inside its package folder. Its own Python code needs
-numpy < 2, so shotcraft never imports it: the wheel is installed with ``pip install --no-deps
-mediapipe==0.10.21`` purely as the carrier of those files, and OpenCV (``cv2.dnn.readNetFromTFLite``, already
-a dependency) runs them; its outputs match the LiteRT interpreter's to 1e-4. ``SHOTCRAFT_MEDIAPIPE_MODELS``
-may point at a folder holding the same ``modules/`` tree instead. Nothing is downloaded at run time.
+mediapipe 0.10.21 carries ``selfie_segmentation.tflite`` (person segmentation), BlazePose
+(``pose_detection.tflite`` and ``pose_landmark_full.tflite``: people, their landmarks and their own
+segmentation) and ``face_detection_short_range.tflite`` (BlazeFace) inside its package folder. Its own Python
+code needs numpy < 2, so shotcraft never imports it: the wheel is installed with ``pip install --no-deps
+mediapipe==0.10.21`` purely as the carrier of those files. OpenCV (``cv2.dnn.readNetFromTFLite``) runs the
+selfie and face models (its outputs match the LiteRT interpreter's to 1e-4); BlazePose runs in LiteRT
+(``ai-edge-litert``), as OpenCV's importer misreads it. ``SHOTCRAFT_MEDIAPIPE_MODELS`` may point at a folder
+holding the same ``modules/`` tree instead. Nothing is downloaded at run time.
 
-Masks hold in time and at the edge (:class:`TemporalMask`): each frame's probability is blended with the
-previous state carried along the optical flow, cut with hysteresis, stripped of regions the model is never
-sure of, and brought to full resolution on the frame's own edges with a guided filter; at a cut nothing is
-carried over. The lock's feather then grows outwards from the mask's edge.
+People are the selfie model's regions, gated by BlazePose (:class:`PoseTracker`, :func:`gate_by_pose`):
+where BlazePose finds a person the selfie model agrees with, its own segmentation decides inside that
+person's region, and what the selfie model spilled from the person onto a passing car or the pavement is
+dropped. Masks hold in time and at the edge (:class:`TemporalMask`): each frame's probability is blended
+with the previous state carried along the optical flow, cut with hysteresis, stripped of regions the model
+is never sure of, and brought to full resolution on the frame's own edges with a guided filter; at a cut
+nothing is carried over. The lock's feather then grows outwards from the mask's edge.
 
-What the bundled model misses: it was trained on people near the camera. People shorter than about a
-fifth of the frame, far away or seen through glass are found late, in part or not at all; it also takes
-things shaped or coloured like a person's clothes (a dark passing car, a bollard beside a leg, a bicycle's
-chain ring) when they touch or overlap one. ``min_size`` (``--lock people:min-size=0.2``) leaves out
+What the bundled models miss: BlazePose finds a person by the head and shoulders, so people without them in
+the picture (legs only, someone turned away at the frame's edge) and people half hidden behind another
+(a passer-by behind the cyclist) are left to the selfie model alone, which was trained on people near the
+camera: people shorter than about a fifth of the frame, far away or seen through glass are found late, in
+part or not at all, and beside such a person it takes things shaped or coloured like clothes (a bollard, a
+parked bicycle, a bag on it) for part of them. ``min_size`` (``--lock people:min-size=0.2``) leaves out
 regions shorter than that fraction of the frame's height.
 
 >>> from skimage import data
@@ -52,6 +59,8 @@ MODELS_ENV = "SHOTCRAFT_MEDIAPIPE_MODELS"
 SELFIE_MODEL = "selfie_segmentation/selfie_segmentation.tflite"
 SELFIE_LANDSCAPE_MODEL = "selfie_segmentation/selfie_segmentation_landscape.tflite"
 FACE_MODEL = "face_detection/face_detection_short_range.tflite"
+POSE_DETECTOR_MODEL = "pose_detection/pose_detection.tflite"
+POSE_LANDMARK_MODEL = "pose_landmark/pose_landmark_full.tflite"
 
 
 def model_path(name: str) -> Path:
@@ -87,6 +96,45 @@ def _run(net: cv2.dnn.Net, image: np.ndarray) -> dict[str, np.ndarray]:
     return dict(zip(names, net.forward(names), strict=True))
 
 
+@lru_cache(maxsize=4)
+def _load_litert(name: str):  # -> ai_edge_litert.interpreter.Interpreter
+    # BlazePose's models use ops OpenCV's TFLite importer reads wrongly (its landmarks come out as garbage), so
+    # they run in LiteRT, Google's own TFLite runtime (the ai-edge-litert wheel, ~22 MB, numpy only).
+    from shotcraft.errors import EngineUnavailable
+
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as exc:
+        raise EngineUnavailable(
+            "people masks need the LiteRT runtime for mediapipe's pose models: pip install ai-edge-litert==2.3.0"
+        ) from exc
+    interpreter = Interpreter(model_path=str(model_path(name)), num_threads=min(4, os.cpu_count() or 1))
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _invoke(interpreter, image: np.ndarray) -> list[np.ndarray]:
+    """Run a LiteRT interpreter on one float32 HWC image; its outputs in the model's order, batch removed."""
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image[None].astype(np.float32))
+    interpreter.invoke()
+    return [interpreter.get_tensor(d["index"])[0] for d in interpreter.get_output_details()]
+
+
+def _ssd_anchors(grids: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Anchor centres of MediaPipe's SSD detectors (fixed size, so centres only): ``per_cell`` anchors on
+    each cell of each ``grid`` x ``grid`` layer, row by row."""
+    anchors = []
+    for grid, per_cell in grids:
+        for y in range(grid):
+            for x in range(grid):
+                anchors.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * per_cell)
+    return np.asarray(anchors, np.float32)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -80, 80)))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # People
 
@@ -105,21 +153,177 @@ class PeopleSegmenter:
         return cv2.resize(out, size or (w, h), interpolation=cv2.INTER_LINEAR).clip(0, 1).astype(np.float32)
 
 
+# BlazePose's detector: 224x224 input, strides 8, 16, 32, 32, 32, two anchors per layer and cell, the three
+# stride-32 layers sharing one 7x7 grid: 2254 anchors.
+_POSE_ANCHORS = _ssd_anchors(((28, 2), (14, 2), (7, 6)))
+
+
+@dataclass(frozen=True)
+class PoseRoi:
+    """BlazePose's region of interest: a square ``size`` px wide around ``centre`` (the hips' midpoint), turned
+    by ``angle`` radians so that the body stands upright in it."""
+
+    centre: tuple[float, float]
+    size: float
+    angle: float
+
+    @classmethod
+    def from_points(cls, hips: np.ndarray, reach: np.ndarray) -> PoseRoi:
+        """MediaPipe's rule: ``reach`` (a point the model places so that a circle around the hips through it
+        holds the whole body) sets the size (its diameter, then 1.25 times for margin) and the angle (from
+        the hips to it is "up")."""
+        dx, dy = (reach - hips).tolist()
+        angle = (np.pi / 2 - np.arctan2(-dy, dx) + np.pi) % (2 * np.pi) - np.pi  # 0 = upright, in [-pi, pi)
+        return cls((float(hips[0]), float(hips[1])), 2.5 * float(np.hypot(dx, dy)), float(angle))
+
+    def matrix(self, side: int) -> np.ndarray:
+        """The 2x3 affine map from a ``side`` x ``side`` crop of the region to frame pixels."""
+        c, s, k = np.cos(self.angle), np.sin(self.angle), self.size / side
+        m = np.array([[c * k, -s * k, 0.0], [s * k, c * k, 0.0]])
+        m[:, 2] = np.asarray(self.centre) - m[:, :2] @ np.array([side / 2, side / 2])
+        return m
+
+    def overlaps(self, other: PoseRoi) -> bool:
+        """True when the two regions' centres are closer than half the smaller one: the same person."""
+        gap = np.hypot(self.centre[0] - other.centre[0], self.centre[1] - other.centre[1])
+        return bool(gap < 0.5 * min(self.size, other.size))
+
+
+@dataclass(frozen=True)
+class PosePerson:
+    """One person BlazePose found: its region, its landmarks' presence score, and its own segmentation."""
+
+    roi: PoseRoi
+    presence: float
+    probability: (
+        np.ndarray
+    )  # person probability over the whole frame (or the size asked), 0 outside the region
+    inside: np.ndarray  # bool, the region's square over the same grid
+    next_roi: PoseRoi  # where to look in the next frame (from the hips and reach landmarks, 33 and 34)
+
+
+class PoseTracker:
+    """People from mediapipe's BlazePose: ``pose_detection`` finds them, ``pose_landmark_full`` gives each
+    one's landmarks and segmentation inside its region, and the landmarks place the region on the next
+    frame (MediaPipe's tracking), so a person turned away or half out of the picture is followed after the
+    detector has lost them. The detector runs on every frame and adds anyone not already followed.
+
+    BlazePose answers a different question from the selfie model, "is there a body here", and is not fooled
+    by cars, bollards or bicycles next to a person; it only sees people whose head and shoulders it can find.
+    A person is taken, on each frame, only when the landmark model confirms it (``presence``) and the
+    selfie model agrees that at least half its body is a person (``agreement``): the detector alone fires on
+    shop windows and wheels, a followed region drifts onto a car door when its person leaves the picture,
+    and the two models rarely share a mistake. A new person must also stand roughly upright.
+    """
+
+    def __init__(self, min_detection: float = 0.5, presence: float = 0.5, agreement: float = 0.5):
+        self.min_detection = min_detection
+        self.presence = presence
+        self.agreement = agreement
+        self._followed: list[PoseRoi] = []
+
+    def update(self, frame: np.ndarray, selfie: np.ndarray) -> list[PosePerson]:
+        """The people in ``frame``; their maps are on ``selfie``'s grid (the selfie probability there)."""
+        followed = [
+            person
+            for roi in self._followed
+            if self._agreed(person := self._landmarks(frame, roi, selfie.shape), selfie)
+        ]
+        found = []
+        for roi in self._detect(frame):
+            # Someone new stands within 45 degrees of upright (followed people may then lean, fall or lie):
+            # the detector's mistakes are poses the two models share, like a bollard's ball taken for a head
+            # over a bicycle's frame, and those lie at any angle.
+            if abs(roi.angle) > np.pi / 4 or any(
+                roi.overlaps(p.roi) or roi.overlaps(p.next_roi) for p in followed
+            ):
+                continue
+            if self._agreed(person := self._landmarks(frame, roi, selfie.shape), selfie):
+                found.append(person)
+        unique: list[PosePerson] = []
+        for person in followed + found:  # two followed regions that drift onto one person become one
+            if not any(person.next_roi.overlaps(kept.next_roi) for kept in unique):
+                unique.append(person)
+        self._followed = [p.next_roi for p in unique]
+        return unique
+
+    def _agreed(self, person: PosePerson, selfie: np.ndarray) -> bool:
+        body = person.probability > 0.5
+        share = (body & (selfie > 0.5)).sum() / max(1, body.sum())
+        return person.presence >= self.presence and share >= self.agreement
+
+    def _detect(self, frame: np.ndarray) -> list[PoseRoi]:
+        h, w = frame.shape[:2]
+        side = max(h, w)
+        square = np.zeros((side, side, 3), np.uint8)  # letterboxed, centred, as MediaPipe feeds it
+        oy, ox = (side - h) // 2, (side - w) // 2
+        square[oy : oy + h, ox : ox + w] = frame
+        image = cv2.resize(square, (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
+        raw, logits = _invoke(_load_litert(POSE_DETECTOR_MODEL), image)
+        scores = _sigmoid(logits[:, 0])
+        found = np.flatnonzero(scores >= self.min_detection)
+        rois = []
+        for i in found:
+            points = (
+                raw[i, 4:12].reshape(4, 2) / 224.0 + _POSE_ANCHORS[i]
+            )  # hips, reach, shoulders, upper reach
+            points = points * side - (ox, oy)
+            rois.append(PoseRoi.from_points(points[0], points[1]))
+        kept: list[PoseRoi] = []
+        for i in np.argsort(-scores[found]):  # the most confident of overlapping detections
+            if not any(rois[i].overlaps(other) for other in kept):
+                kept.append(rois[i])
+        return kept
+
+    def _landmarks(self, frame: np.ndarray, roi: PoseRoi, grid: tuple[int, int]) -> PosePerson:
+        h, w = frame.shape[:2]
+        to_frame = roi.matrix(256)
+        crop = cv2.warpAffine(frame, to_frame, (256, 256), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        landmarks, presence, segmentation, _heatmap, _world = _invoke(
+            _load_litert(POSE_LANDMARK_MODEL), crop.astype(np.float32) / 255.0
+        )
+        points = landmarks.reshape(39, 5)[:, :2]
+        points = np.c_[points, np.ones(len(points))] @ to_frame.T
+        to_grid = np.diag([grid[1] / w, grid[0] / h]) @ to_frame  # crop → frame → the probability's grid
+        logits = cv2.warpAffine(
+            segmentation[..., 0], to_grid, (grid[1], grid[0]), flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT, borderValue=-80.0,
+        )  # fmt: skip
+        inside = cv2.warpAffine(
+            np.ones((256, 256), np.uint8), to_grid, (grid[1], grid[0]), flags=cv2.INTER_NEAREST
+        )
+        return PosePerson(
+            roi, float(presence.ravel()[0]), _sigmoid(logits), inside.astype(bool),
+            PoseRoi.from_points(points[33], points[34]),
+        )  # fmt: skip
+
+
+def gate_by_pose(selfie: np.ndarray, people: list[PosePerson]) -> np.ndarray:
+    """The selfie model's probability, with BlazePose deciding wherever it found someone.
+
+    Inside a person's region the pose model's own segmentation replaces the selfie model's; a selfie region
+    that reaches into such a region but spreads out of it (a car passing behind the cyclist, the pavement
+    under his wheel) is a person plus what the selfie model took for one, so outside the region it is
+    dropped. Selfie regions no skeleton touches (legs without a head in the picture) are kept as they are.
+    """
+    if not people:
+        return selfie
+    inside = np.logical_or.reduce([p.inside for p in people])
+    pose = np.maximum.reduce([p.probability for p in people])
+    count, labels = cv2.connectedComponents((selfie > 0.5).astype(np.uint8), connectivity=8)
+    touched = np.zeros(count, bool)
+    touched[np.unique(labels[inside])] = True
+    touched[0] = False
+    gated = np.where(touched[labels], 0.0, selfie)
+    return np.where(inside, pose, gated).astype(np.float32)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Faces
 
 
-def _blazeface_anchors() -> np.ndarray:
-    """Anchor centres of the short-range BlazeFace model: 2 per cell of a 16x16 grid, 6 per cell of 8x8."""
-    anchors = []
-    for grid, per_cell in ((16, 2), (8, 6)):
-        for y in range(grid):
-            for x in range(grid):
-                anchors.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * per_cell)
-    return np.asarray(anchors, np.float32)
-
-
-_ANCHORS = _blazeface_anchors()
+# The short-range BlazeFace model: 2 anchors per cell of a 16x16 grid, 6 per cell of 8x8.
+_ANCHORS = _ssd_anchors(((16, 2), (8, 6)))
 
 
 class FaceDetector:
@@ -319,13 +523,13 @@ def people_masks(
     sees the frames upright and the masks come back in the frames' own (storage) orientation. ``min_size``
     drops people shorter than that fraction of the upright frame's height.
     """
-    segmenter = PeopleSegmenter()
-    yield from _stable_masks(
-        frames,
-        turns,
-        lambda frame, size: segmenter.probability(frame, size=size),
-        MaskSettings(min_size=min_size),
-    )
+    segmenter, tracker = PeopleSegmenter(), PoseTracker()
+
+    def probability(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        selfie = segmenter.probability(frame, size=size)
+        return gate_by_pose(selfie, tracker.update(frame, selfie))
+
+    yield from _stable_masks(frames, turns, probability, MaskSettings(min_size=min_size))
 
 
 def face_masks(
@@ -353,6 +557,8 @@ def people_lock_masks(plan: TransformPlan, lock: PeopleLock, reader: VideoReader
     """Lock masks for ``people``: every person, from the source frames."""
 
     model_path(SELFIE_MODEL)  # fail before the first frame is written, not in the middle
+    _load_litert(POSE_DETECTOR_MODEL)
+    _load_litert(POSE_LANDMARK_MODEL)
     frames = reader.frames(0, plan.frame_count)
     return people_masks(frames, plan.video.quarter_turns, min_size=lock.min_size)
 
