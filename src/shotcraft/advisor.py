@@ -397,6 +397,8 @@ WORKFLOW_RULES: tuple[Rule, ...] = (
 REASONS: dict[str, str] = {
     "footage": "The source clip already holds what is worth keeping (timing, motion, camera path, performance, "
     "product placement, edit duration): transform it with control instead of inventing a new shot.",
+    "no_invent_no_clip": "Inventing new shots is not available here (no video model is set up), so the "
+    "work starts from footage: there is no clip yet to transform.",
     "no_clip": "There is no source clip yet, so the job is inventing the shot: generate takes from the prompt, "
     "image or references.",
     "explore": "The shot's direction is still open: invent several quick draft takes to explore it; while the "
@@ -538,11 +540,13 @@ class Advice(BaseModel):
 _TIMED_KEYFRAME = re.compile(r"^(?P<at>\d+(\.\d+)?s|\d+(\.\d+)?%|f?\d+):(?P<image>.+)$")
 
 
-def advise(assets: Assets, goal: str) -> Advice:
+def advise(assets: Assets, goal: str, *, can_invent: bool = True) -> Advice:
     """Recommend a workflow for ``assets`` and ``goal`` (free English text), with reasons and settings.
 
     The clip, if any, is probed (duration, fps, size, variable frame rate); a clip that cannot be probed or
-    an asset file that does not exist raises :class:`~shotcraft.spec.SpecError`.
+    an asset file that does not exist raises :class:`~shotcraft.spec.SpecError`. ``can_invent=False`` (a
+    server without a video model) recommends only what can run there: transforming a clip, or, with no clip,
+    bringing one first.
     """
     if not goal.strip():
         raise SpecError("say what you want to do (the goal), e.g. 'relight this for night'")
@@ -553,6 +557,16 @@ def advise(assets: Assets, goal: str) -> Advice:
     if video is not None:
         facts |= _implied_operations(facts)
     rule = next(r for r in WORKFLOW_RULES if r.matches(facts))
+    if not can_invent and rule.workflow != "transform":
+        if video is None:
+            return Advice(
+                workflow="transform",
+                reasons=[REASONS["no_invent_no_clip"]],
+                steps=["Bring the clip you want to change (upload it), then ask again."],
+                settings={},
+                understood=sorted(intents),
+            )
+        rule = next(r for r in WORKFLOW_RULES if r.workflow == "transform" and r.matches(facts))
     facts |= rule.adds
     # The transform works on a source clip (given, or named in the goal) unless it follows an invention.
     on_source = video is not None or rule.workflow == "transform"
@@ -575,8 +589,8 @@ def advise(assets: Assets, goal: str) -> Advice:
             transform, after_invent=rule.workflow != "transform", clip=video is not None
         )
         if video is None and rule.workflow == "transform":
-            warnings.append("The goal speaks of footage that exists, but no clip was given: pass it (--clip) so "
-                            "its length and frame rate can be checked.")  # fmt: skip
+            warnings.append("The goal speaks of footage that exists, but no clip was given: bring it (upload it, "
+                            "or --clip) so its length and frame rate can be checked.")  # fmt: skip
     if "beginner" in facts:
         reasons.append(FACT_REASONS["beginner"])
     if video is not None:
