@@ -171,3 +171,38 @@ def start_serve_with_worker(store, processes, log: Path):
         lambda: re.search(r"worker \S+:(\d+) started", log.read_text(errors="replace")), 90, "the worker"
     )
     return server, int(started.group(1))
+
+
+#: Debian's browser, driven by the playwright package (``make browser`` installs both); nothing is downloaded.
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def skip_without_browser() -> None:
+    """Skip a browser test module where the browser is missing (in CI it must be there: the tests then fail)."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        installed = False
+    else:
+        installed = CHROMIUM.exists()
+    if not installed and os.environ.get("CI", "").lower() != "true":
+        pytest.skip(
+            "needs Debian's chromium and the playwright package (run `make browser`)", allow_module_level=True
+        )
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for every browser test; each test opens its own context (cookies, storage)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def wait_in_page(page, expression: str, arg=None, timeout: float = 30, what: str | None = None):
+    """Poll a JS function of ``arg`` in the page until it returns something truthy. (Playwright's
+    ``wait_for_function`` polls with ``eval``, which the studio's Content-Security-Policy rightly refuses.)"""
+    return wait_for(lambda: page.evaluate(expression, arg), timeout, what or expression, interval=0.1)

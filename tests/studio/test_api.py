@@ -282,7 +282,10 @@ def test_bad_job_requests_get_clear_errors(client, project, tiny_clip, tmp_path)
     still = tmp_path / "mask.png"
     Image.fromarray(np.full((48, 64), 255, np.uint8)).save(still)
     mask_asset = upload(client, project, still).json()
-    masked = {"locks": [{"kind": "mask", "path": mask_asset["ref"]}], "operations": [{"op": "restyle", "look": "pencil"}]}
+    masked = {
+        "locks": [{"kind": "mask", "path": mask_asset["ref"]}],
+        "operations": [{"op": "restyle", "look": "pencil"}],
+    }
     ok = client.post("/api/jobs", json=job_body(project, asset, **masked))
     assert ok.status_code == 202, ok.text
     assert_error(client.post("/api/jobs", json=job_body(project, mask_asset)), 422, "needs a video")
