@@ -410,3 +410,15 @@ def test_cli_bad_clip_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["advise", "--clip", str(bad), "--goal", "relight"])
     assert result.exit_code == 2
     assert "clip cannot be used" in result.output
+
+
+def test_a_server_that_cannot_invent_gets_only_what_it_can_run(stills, clips) -> None:
+    # No clip, an idea to invent: nothing to run yet, and the advice says to bring the footage first.
+    idea = advise(Assets(), "make a short video of a lighthouse in a storm", can_invent=False)
+    assert (idea.workflow, idea.settings) == ("transform", {})
+    assert "upload" in idea.steps[0] and "not available" in idea.reasons[0]
+    # A clip whose direction is still open would be explored by inventing; here it is transformed.
+    explore = Assets(clip=clips["short"], references=[stills["style"]])
+    assert advise(explore, "explore a few looks for this shot").workflow == "invent-then-transform"
+    limited = advise(explore, "explore a few looks for this shot", can_invent=False)
+    assert limited.workflow == "transform" and set(limited.settings) == {"transform"}

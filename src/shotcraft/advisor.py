@@ -394,11 +394,15 @@ WORKFLOW_RULES: tuple[Rule, ...] = (
     _rule("an idea", "invent", "no_clip"),
 )  # fmt: skip
 
+#: Why, on a server that cannot invent, a goal with no clip gets no settings yet.
+NO_INVENT_NO_CLIP = (
+    "Inventing new shots is not available here (no video model is set up), so the work starts from footage: "
+    "there is no clip yet to transform."
+)
+
 REASONS: dict[str, str] = {
     "footage": "The source clip already holds what is worth keeping (timing, motion, camera path, performance, "
     "product placement, edit duration): transform it with control instead of inventing a new shot.",
-    "no_invent_no_clip": "Inventing new shots is not available here (no video model is set up), so the "
-    "work starts from footage: there is no clip yet to transform.",
     "no_clip": "There is no source clip yet, so the job is inventing the shot: generate takes from the prompt, "
     "image or references.",
     "explore": "The shot's direction is still open: invent several quick draft takes to explore it; while the "
@@ -561,7 +565,7 @@ def advise(assets: Assets, goal: str, *, can_invent: bool = True) -> Advice:
         if video is None:
             return Advice(
                 workflow="transform",
-                reasons=[REASONS["no_invent_no_clip"]],
+                reasons=[NO_INVENT_NO_CLIP],
                 steps=["Bring the clip you want to change (upload it), then ask again."],
                 settings={},
                 understood=sorted(intents),

@@ -163,6 +163,27 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def serve_studio(processes: Processes, home: Path, log: Path, workers: int = 1) -> str:
+    """``shotcraft serve`` on a free port with ``workers`` worker processes; its address once it answers."""
+    import httpx
+
+    port = free_port()
+    processes.start(
+        "serve", "--home", str(home), "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        log=log,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/api/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, 60, "the studio server", interval=0.2)
+    return base
+
+
 def start_serve_with_worker(store, processes, log: Path):
     """``shotcraft serve`` on a free port with its log at ``log``; returns the server process and the pid
     of the worker it started (read from the log)."""

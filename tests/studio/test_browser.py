@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.studio.conftest import INVENT_MODEL, free_port, skip_without_browser, wait_for, wait_in_page
+from tests.studio.conftest import INVENT_MODEL, serve_studio, skip_without_browser, wait_in_page
 
 from shotcraft.media.probe import probe
 from shotcraft.media.read import VideoReader
@@ -45,32 +45,8 @@ JOB_TIMEOUT_MS = 180_000
 
 @pytest.fixture
 def studio_url(store, secret, processes, tmp_path, invent_env):
-    import httpx
-
-    port = free_port()
     store.close()
-    processes.start(
-        "serve",
-        "--home",
-        str(store.home),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        log=tmp_path / "serve.log",
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{base}/api/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, 60, "the studio server", interval=0.2)
-    return base, secret
+    return serve_studio(processes, store.home, tmp_path / "serve.log"), secret
 
 
 class Studio:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.studio.conftest import Processes, free_port, skip_without_browser, wait_for, wait_in_page
+from tests.studio.conftest import Processes, serve_studio, skip_without_browser, wait_in_page
 
 from shotcraft.studio.store import Store
 from shotcraft.studio.worker import Worker
@@ -89,8 +89,6 @@ class Web:
 @pytest.fixture(scope="module")
 def web(tmp_path_factory, clip_factory):
     """``shotcraft serve`` without workers on a store of its own, with no video model set up."""
-    import httpx
-
     folder = tmp_path_factory.mktemp("web")
     store = Store.open(folder / "studio")
     _, secret = store.create_key("web", max_concurrent_jobs=8)
@@ -99,25 +97,12 @@ def web(tmp_path_factory, clip_factory):
     )
     (folder / "no-models").mkdir()
     processes = Processes()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SHOTCRAFT_MODELS", str(folder / "no-models"))
-        env.setenv("HF_HUB_CACHE", str(folder / "no-models"))
-        env.delenv("SHOTCRAFT_WEIGHTS", raising=False)
-        port = free_port()
-        processes.start(
-            "serve", "--home", str(store.home), "--host", "127.0.0.1", "--port", str(port), "--workers", "0",
-            log=folder / "serve.log",
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{base}/api/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        wait_for(up, 60, "the studio server", interval=0.2)
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("SHOTCRAFT_MODELS", str(folder / "no-models"))
+            env.setenv("HF_HUB_CACHE", str(folder / "no-models"))
+            env.delenv("SHOTCRAFT_WEIGHTS", raising=False)
+            base = serve_studio(processes, store.home, folder / "serve.log", workers=0)
         studio = Web(base, secret, store, folder, clip)
         yield studio
         studio.api.close()

@@ -90,12 +90,13 @@ def create_project(store: Store, key_id: str, name: str) -> Project:
 
 def live_jobs(session: Session, key_id: str) -> int:
     """How many of the key's jobs are queued or running (what ``max_concurrent_jobs`` limits)."""
+    return count_live(session, Job.owner_key_id == key_id)
+
+
+def count_live(session: Session, *where: Any) -> int:
+    """How many queued or running jobs match ``where`` (SQL conditions on :class:`Job`)."""
     return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Job)
-            .where(Job.owner_key_id == key_id, Job.state.in_((QUEUED, RUNNING)))
-        )
+        session.scalar(select(func.count()).select_from(Job).where(*where, Job.state.in_((QUEUED, RUNNING))))
         or 0
     )
 

@@ -7,15 +7,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from shotcraft.server.auth import current_key
 from shotcraft.server.routes.common import PROTECTED, errors, owned, project_rows, store_of
 from shotcraft.server.uploads import display_name, receive
 from shotcraft.server.views import MEDIA_CONTENT, asset_view, project_view
+from shotcraft.studio.jobs import count_live
 from shotcraft.studio.labels import take_label
-from shotcraft.studio.models import QUEUED, RUNNING, ApiKey, Asset, Job, Project, Take
+from shotcraft.studio.models import ApiKey, Asset, Job, Project, Take
 from shotcraft.studio.removal import forget_project, remove_files
 
 router = APIRouter(prefix="/api", tags=["projects"], responses=PROTECTED)
@@ -72,11 +73,7 @@ def delete_project(project_id: str, request: Request, key: ApiKey = Depends(curr
     store = store_of(request)
     with store.write() as s:
         project = owned(s, Project, project_id, key, "project")
-        live = s.scalar(
-            select(func.count())
-            .select_from(Job)
-            .where(Job.project_id == project.id, Job.state.in_((QUEUED, RUNNING)))
-        )
+        live = count_live(s, Job.project_id == project.id)
         if live:
             raise HTTPException(
                 409,

@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from shotcraft.server.auth import current_key
 from shotcraft.server.routes.common import PROTECTED, errors, owned, project_rows, store_of
 from shotcraft.server.views import MEDIA_CONTENT, asset_view, take_view
+from shotcraft.studio.jobs import count_live
 from shotcraft.studio.labels import project_names, take_label
-from shotcraft.studio.models import QUEUED, RUNNING, ApiKey, Asset, Job, Take
+from shotcraft.studio.models import ApiKey, Asset, Job, Take
 from shotcraft.studio.removal import forget_takes, remove_files
 
 router = APIRouter(prefix="/api", tags=["takes"], responses=PROTECTED)
@@ -90,11 +90,7 @@ def delete_take(take_id: str, request: Request, key: ApiKey = Depends(current_ke
     with store.write() as s:
         take = owned(s, Take, take_id, key, "take")
         label = take_label(take)
-        busy = s.scalar(
-            select(func.count())
-            .select_from(Job)
-            .where(Job.parent_take_id == take.id, Job.state.in_((QUEUED, RUNNING)))
-        )
+        busy = count_live(s, Job.parent_take_id == take.id)
         if busy:
             raise HTTPException(
                 409, f"take “{label}” is the source of a job that is still running: wait for it or cancel it"
