@@ -8,8 +8,7 @@ import weakref
 
 import pytest
 
-from shotcraft.engines.diffusion import engine_for
-from shotcraft.engines.diffusion import loading
+from shotcraft.engines.diffusion import engine_for, loading
 from shotcraft.engines.diffusion.memory import MemorySettings, apply_settings
 
 torch = pytest.importorskip("torch")
@@ -18,9 +17,7 @@ torch = pytest.importorskip("torch")
 def test_group_offload_streams_the_text_encoder_too(models_env, monkeypatch):
     from diffusers.hooks.group_offloading import _get_group_onload_device
 
-    from shotcraft.engines.diffusion.loading import forget_loaded
-
-    forget_loaded()
+    loading.forget_loaded()
     pipe, _ = engine_for("wan2.1-t2v-1.3b").pipeline("t2v")
     moved = []
     real_to = torch.nn.Module.to
@@ -37,7 +34,7 @@ def test_group_offload_streams_the_text_encoder_too(models_env, monkeypatch):
     assert "UMT5EncoderModel" not in moved
     frames = pipe("a red car", height=32, width=32, num_frames=5, num_inference_steps=1, output_type="np")
     assert frames.frames.shape[1:4] == (5, 32, 32)
-    forget_loaded()  # hooks stay on this pipeline: no later test may reuse it
+    loading.forget_loaded()  # hooks stay on this pipeline: no later test may reuse it
 
 
 def test_a_draft_and_its_final_are_never_loaded_side_by_side(models_env):
