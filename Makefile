@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := classic,localize,diffusion,studio,timeline,dev
 
-.PHONY: demo test lint bench install clean browser
+.PHONY: demo test lint bench install clean browser gpu-wheelhouse
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/media.py
+
+# The wheels the offline GPU machine needs for bench/gpu.py (CPython 3.12, manylinux x86_64), checked against
+# the hashes in bench/gpu_wheels.txt; docs/benchmarks.md says how to carry, install and run them.
+WHEELHOUSE := .wheelhouse
+gpu-wheelhouse:
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		--require-hashes -d $(WHEELHOUSE) -r bench/gpu_wheels.txt
+	du -sh $(WHEELHOUSE)
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -76,7 +76,7 @@ def run_job(pipe: Any, card: ModelCard, job: WindowJob) -> np.ndarray:
     if card.family == "ltx":
         from shotcraft.engines.diffusion.ltx import run_ltx
 
-        return run_ltx(pipe, job)
+        return run_ltx(pipe, job, frame_rate=card.fps)  # model frames always run at the card's fps
     from shotcraft.engines.diffusion.wan import run_wan
 
     return run_wan(pipe, job)
@@ -148,6 +148,10 @@ class DiffusionEngine:
             names = ", ".join(op.op for op in spec.operations)
             raise EngineUnavailable(
                 f"the diffusion engine does not run {names} operations: use --engine classic"
+            )
+        if spec.reframe is not None and card.family == "ltx":
+            raise EngineUnavailable(
+                f"{card.name} cannot reframe (LTX-Video takes no outpainting mask): use wan2.1-vace-1.3b or -14b"
             )
         pipe, notices = self.pipeline("transform")
         plan.notices.extend(notices)

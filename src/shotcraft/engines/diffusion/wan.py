@@ -8,7 +8,10 @@
 
 For all three, a re-noise level below 1 starts from the source latents noised to that level, and a lock
 mask pins the locked latents to the re-noised source after every step
-(:class:`~shotcraft.engines.diffusion.latent_locks.LatentLock`).
+(:class:`~shotcraft.engines.diffusion.latent_locks.LatentLock`). With an outpainting mask the new area
+has no source to re-noise, so it starts from pure noise: the whole schedule runs, and the source area is
+held to the re-noised source until the schedule reaches the re-noise level (:class:`HoldUntil`), from
+where both denoise together.
 """
 
 from __future__ import annotations
@@ -81,6 +84,20 @@ def vace_inputs(job: WindowJob) -> tuple[list[Any] | None, list[Any] | None]:
     return video, masks
 
 
+class HoldUntil(LatentLock):
+    """A :class:`LatentLock` that lets go once the schedule is below ``until``: the held area then
+    starts its own denoising at that noise level, as if the schedule had been cut there."""
+
+    def __init__(self, source: Any, mask: Any, noise: Any, *, until: float, lead: int = 0):
+        super().__init__(source, mask, noise, lead=lead)
+        self.until = until
+
+    def __call__(self, pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self.sigma_now(pipe) < self.until - 1e-6:
+            return {"latents": kwargs["latents"]}
+        return super().__call__(pipe, step, timestep, kwargs)
+
+
 def run_wan(pipe: Any, job: WindowJob) -> np.ndarray:
     """Generate ``job.frames`` frames; returns ``(T, H, W, 3)`` uint8."""
     import torch
@@ -104,26 +121,30 @@ def run_wan(pipe: Any, job: WindowJob) -> np.ndarray:
     elif job.fixed or job.control is not None:
         raise EngineUnavailable("text-to-video models take a prompt only: use a VACE or LTX-Video model")
 
-    lock = None
+    lock = hold = None
     schedule_level = 1.0
     if job.source is not None and (job.renoise < 1.0 or job.lock is not None):
-        if kind == "WanImageToVideoPipeline":
-            raise EngineUnavailable("image-to-video models cannot re-noise a source clip: use a VACE model")
         temporal, spatial = vae_ratios(pipe)
         x0 = encode(pipe, job.source)
         shape = (x0.shape[0], x0.shape[1], x0.shape[2] + lead, *x0.shape[3:])
         noise = torch.randn(shape, generator=job.generator(1), dtype=torch.float32).to(x0.device)
         if job.renoise < 1.0:
-            schedule_level = job.renoise
             sigma0 = starting_sigma(pipe.scheduler, job.steps, job.renoise)
-            padded = torch.cat([torch.zeros_like(noise[:, :, :lead]), x0], dim=2)
-            kwargs["latents"] = renoise(padded, noise, sigma0)
             job.report["start_sigma"] = sigma0
+            if job.outpaint is None:
+                schedule_level = job.renoise
+                padded = torch.cat([torch.zeros_like(noise[:, :, :lead]), x0], dim=2)
+                kwargs["latents"] = renoise(padded, noise, sigma0)
+            else:
+                kwargs["latents"] = noise
+                kept = np.broadcast_to(1.0 - job.outpaint, (job.frames, *job.outpaint.shape))
+                area = torch.from_numpy(latent_mask(kept, temporal, spatial))[None, None].to(x0.device)
+                hold = HoldUntil(x0, area, noise[:, :, lead:], until=sigma0, lead=lead)
         if job.lock is not None:
             mask = torch.from_numpy(latent_mask(job.lock, temporal, spatial))[None, None].to(x0.device)
             lock = LatentLock(x0, mask, noise[:, :, lead:], lead=lead)
             job.report["latent_mask"] = mask
-    callbacks = chain_callbacks(lock, job.step_progress())
+    callbacks = chain_callbacks(hold, lock, job.step_progress())
     kwargs["callback_on_step_end"] = callbacks
     with partial_schedule(pipe.scheduler, schedule_level):
         frames = pipe(**kwargs).frames
@@ -132,4 +153,4 @@ def run_wan(pipe: Any, job: WindowJob) -> np.ndarray:
     return as_uint8_video(frames)
 
 
-__all__ = ["encode", "run_wan", "vace_inputs", "vae_ratios"]
+__all__ = ["HoldUntil", "encode", "run_wan", "vace_inputs", "vae_ratios"]
