@@ -7,12 +7,14 @@ code needs numpy < 2, so shotcraft never imports it: the wheel is installed with
 mediapipe==0.10.21`` purely as the carrier of those files. OpenCV (``cv2.dnn.readNetFromTFLite``) runs the
 selfie and face models (its outputs match the LiteRT interpreter's to 1e-4); BlazePose runs in LiteRT
 (``ai-edge-litert``), as OpenCV's importer misreads it. ``SHOTCRAFT_MEDIAPIPE_MODELS`` may point at a folder
-holding the same ``modules/`` tree instead. Nothing is downloaded at run time.
+holding the same ``modules/`` tree instead. Nothing is downloaded at run time. Where LiteRT has no wheel
+(:func:`pose_available`), people are the selfie model's alone and the plan says so in a notice.
 
 People are the selfie model's regions, gated by BlazePose (:class:`PoseTracker`, :func:`gate_by_pose`):
 where BlazePose finds a person the selfie model agrees with, its own segmentation decides inside that
 person's region, and what the selfie model spilled from the person onto a passing car or the pavement is
-dropped. Masks hold in time and at the edge (:class:`TemporalMask`): each frame's probability is blended
+dropped; a person both models lose (walked out, or behind a passing van) is let go at once rather than
+held as a blob on whatever covered them. Masks hold in time and at the edge (:class:`TemporalMask`): each frame's probability is blended
 with the previous state carried along the optical flow, cut with hysteresis, stripped of regions the model
 is never sure of, and brought to full resolution on the frame's own edges with a guided filter; at a cut
 nothing is carried over. The lock's feather then grows outwards from the mask's edge.
@@ -301,7 +303,9 @@ class PoseTracker:
             # Someone new stands within 45 degrees of upright (followed people may then lean, fall or lie):
             # the detector's mistakes are poses the two models share, like a bollard's ball taken for a head
             # over a bicycle's frame, and those lie at any angle.
-            if abs(roi.angle) > np.pi / 4 or any(roi.overlaps(p.roi) or roi.overlaps(p.next_roi) for p in known):
+            if abs(roi.angle) > np.pi / 4 or any(
+                roi.overlaps(p.roi) or roi.overlaps(p.next_roi) for p in known
+            ):
                 continue
             person = self._landmarks(frame, roi, selfie.shape)
             if person.presence >= self.presence and self._support(person, selfie) >= self.agreement:
