@@ -258,7 +258,7 @@ class PoseTracker:
         self.hold = hold
         self._followed: list[_Followed] = []
         self._since_detection = 0
-        self._unexplained = 0.0  # the selfie share outside followed people when the detector last ran
+        self._unexplained = 0.0  # the least selfie share outside followed people since the detector ran
 
     def update(self, frame: np.ndarray, selfie: np.ndarray, new_shot: bool = False) -> PoseFrame:
         """The people in ``frame``; their maps are on ``selfie``'s grid (the selfie probability there).
@@ -290,6 +290,7 @@ class PoseTracker:
         ):
             kept += [(person, 0) for person in self._new_people(frame, selfie, [p for p, _ in kept])]
             self._since_detection, self._unexplained = 0, unexplained
+        self._unexplained = min(self._unexplained, unexplained)  # so that someone new after a leaver counts
         unique: list[tuple[PosePerson, int]] = []
         for person, missed in kept:  # two followed regions that drift onto one person become one
             if not any(person.next_roi.overlaps(other.next_roi) for other, _ in unique):
