@@ -3,6 +3,7 @@ ground truth (tests/data/people_bikes), BlazePose keeping cars out of them, and 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -14,9 +15,10 @@ from skimage import data
 from shotcraft.errors import SpecError
 from shotcraft.media.read import VideoReader
 from shotcraft.media.samples import sample_clip
+from shotcraft.plan import plan_transform
 from shotcraft.signals import segment
 from shotcraft.signals.flow import compute_flow, warp
-from shotcraft.spec import FacesLock, PeopleLock, parse_lock
+from shotcraft.spec import FacesLock, PeopleLock, RelightOp, TransformSpec, parse_lock
 
 TRUTH = Path(__file__).parent.parent / "data" / "people_bikes"
 FIRST, CUT, LAST = 26, 30, 43  # the end of shot 1 (no one), the cut, the man in shot 2 until he turns to go
@@ -100,10 +102,50 @@ def test_min_size_is_parsed_from_the_cli_form():
 
 
 @pytest.fixture(scope="module")
-def cyclist() -> dict[int, np.ndarray]:
-    """Masks of the cyclist's shot (f76-136) up to f125: a car passes in front of him (f95-105)."""
-    frames = VideoReader(sample_clip("bikes")).frames(76, 126)
-    return {76 + i: mask > 0.5 for i, mask in enumerate(segment.people_masks(frames))}
+def cyclist() -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+    """The cyclist's shot (f76-136): a van passes in front of him (f83-102, hidden), then a car (f95-105)."""
+    frames = list(VideoReader(sample_clip("bikes")).frames(76, 137))
+    return frames, {76 + i: mask > 0.5 for i, mask in enumerate(segment.people_masks(frames))}
+
+
+def test_the_cyclist_leaves_behind_the_van_without_a_pop_or_a_stale_blob(cyclist):
+    frames, masks = cyclist
+    for index in range(83, 102):  # hidden by the van: both models lose him, nothing of him is held on it
+        assert not masks[index].any(), f"f{index}: {masks[index].mean():.1%} of the frame locked on the van"
+    overlaps = {}
+    for index in range(77, 137):
+        now, before = masks[index], masks[index - 1]
+        if now.any() != before.any():
+            continue  # he goes behind the van (f83) or comes out (f103): a person leaving or entering
+        jump = abs(float(now.mean()) - float(before.mean()))
+        assert jump <= 0.05, f"f{index}: the locked share jumps by {jump:.1%} of the frame"
+        back = compute_flow(frames[index - 76], frames[index - 77])
+        overlaps[index] = iou(now, warp(before.astype(np.float32), back) > 0.5) if now.any() else 1.0
+    assert np.median(list(overlaps.values())) >= 0.9
+    # f82: as the van's nose covers his legs, the pose model still draws them on it (3.9 % of the frame, one
+    # frame). Elsewhere the mask only changes as the van uncovers him (f104-108) or he turns.
+    worst = {i: round(v, 2) for i, v in overlaps.items() if v < 0.8 and i != 82}
+    assert not worst, worst
+
+
+def test_without_litert_people_are_the_selfie_models_with_a_notice(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # as on a platform without its wheel
+    monkeypatch.setattr(segment, "PoseTracker", None)  # and nothing may reach for BlazePose
+    assert not segment.pose_available()
+    clip = sample_clip("bikes")
+    plan = plan_transform(clip, TransformSpec(operations=[RelightOp(preset="night")], locks=[PeopleLock()]))
+    assert segment.POSE_FALLBACK_NOTICE in plan.notices
+    frame = next(VideoReader(clip).frames(103, 104))
+    mask = next(segment.people_lock_masks(plan, PeopleLock(), _OneFrame(frame))) > 0.5
+    assert iou(mask, truth(103)) < 0.3  # the passing car is locked with him, as before BlazePose
+
+
+class _OneFrame:
+    def __init__(self, frame: np.ndarray):
+        self.frame = frame
+
+    def frames(self, *_range: int):
+        yield self.frame
 
 
 @pytest.mark.parametrize(
@@ -117,14 +159,14 @@ def cyclist() -> dict[int, np.ndarray]:
     ],
 )
 def test_the_passing_car_and_the_pavement_are_not_the_cyclist(cyclist, frame, least):
-    assert iou(cyclist[frame], truth(frame)) >= least
+    assert iou(cyclist[1][frame], truth(frame)) >= least
 
 
 def test_the_pose_tracker_follows_the_cyclist_and_not_the_car():
     frames = list(VideoReader(sample_clip("bikes")).frames(100, 106))
     tracker, selfie = segment.PoseTracker(), segment.PeopleSegmenter()
     for index, frame in enumerate(frames, start=100):
-        people = tracker.update(frame, selfie.probability(frame, size=(320, 136)))
+        people = tracker.update(frame, selfie.probability(frame, size=(320, 136))).people
         if index < 103:
             continue  # the car hides him
         assert len(people) == 1, f"f{index}"

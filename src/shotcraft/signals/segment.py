@@ -7,12 +7,14 @@ code needs numpy < 2, so shotcraft never imports it: the wheel is installed with
 mediapipe==0.10.21`` purely as the carrier of those files. OpenCV (``cv2.dnn.readNetFromTFLite``) runs the
 selfie and face models (its outputs match the LiteRT interpreter's to 1e-4); BlazePose runs in LiteRT
 (``ai-edge-litert``), as OpenCV's importer misreads it. ``SHOTCRAFT_MEDIAPIPE_MODELS`` may point at a folder
-holding the same ``modules/`` tree instead. Nothing is downloaded at run time.
+holding the same ``modules/`` tree instead. Nothing is downloaded at run time. Where LiteRT has no wheel
+(:func:`pose_available`), people are the selfie model's alone and the plan says so in a notice.
 
 People are the selfie model's regions, gated by BlazePose (:class:`PoseTracker`, :func:`gate_by_pose`):
 where BlazePose finds a person the selfie model agrees with, its own segmentation decides inside that
 person's region, and what the selfie model spilled from the person onto a passing car or the pavement is
-dropped. Masks hold in time and at the edge (:class:`TemporalMask`): each frame's probability is blended
+dropped; a person both models lose (walked out, or behind a passing van) is let go at once rather than
+held as a blob on whatever covered them. Masks hold in time and at the edge (:class:`TemporalMask`): each frame's probability is blended
 with the previous state carried along the optical flow, cut with hysteresis, stripped of regions the model
 is never sure of, and brought to full resolution on the frame's own edges with a guided filter; at a cut
 nothing is carried over. The lock's feather then grows outwards from the mask's edge.
@@ -96,18 +98,24 @@ def _run(net: cv2.dnn.Net, image: np.ndarray) -> dict[str, np.ndarray]:
     return dict(zip(names, net.forward(names), strict=True))
 
 
+def pose_available() -> bool:
+    """True when the LiteRT runtime BlazePose needs is installed (its wheels exist for Linux x86-64/aarch64,
+    macOS arm64 and Windows x86-64 only); elsewhere people are found by the selfie model alone."""
+    return importlib.util.find_spec("ai_edge_litert") is not None
+
+
+POSE_FALLBACK_NOTICE = (
+    "people lock: the LiteRT runtime (ai-edge-litert) is not installed here, so people are found by the "
+    "selfie model alone and a car or pavement touching a person may be locked with them"
+)
+
+
 @lru_cache(maxsize=4)
 def _load_litert(name: str):  # -> ai_edge_litert.interpreter.Interpreter
     # BlazePose's models use ops OpenCV's TFLite importer reads wrongly (its landmarks come out as garbage), so
     # they run in LiteRT, Google's own TFLite runtime (the ai-edge-litert wheel, ~22 MB, numpy only).
-    from shotcraft.errors import EngineUnavailable
+    from ai_edge_litert.interpreter import Interpreter
 
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError as exc:
-        raise EngineUnavailable(
-            "people masks need the LiteRT runtime for mediapipe's pose models: pip install ai-edge-litert==2.3.0"
-        ) from exc
     interpreter = Interpreter(model_path=str(model_path(name)), num_threads=min(4, os.cpu_count() or 1))
     interpreter.allocate_tensors()
     return interpreter
@@ -202,55 +210,114 @@ class PosePerson:
     next_roi: PoseRoi  # where to look in the next frame (from the hips and reach landmarks, 33 and 34)
 
 
+@dataclass(frozen=True)
+class PoseFrame:
+    """What :meth:`PoseTracker.update` says about one frame: the people to gate by, and where a person
+    followed until now has gone from the picture (both models agree no one is there: walked out, or hidden
+    behind a passing car), over the same grid, so that nothing of them is held there."""
+
+    people: list[PosePerson]
+    gone: np.ndarray | None = None
+
+
+@dataclass
+class _Followed:
+    roi: PoseRoi
+    missed: int = 0  # frames in a row the landmark model has not confirmed them
+
+
 class PoseTracker:
     """People from mediapipe's BlazePose: ``pose_detection`` finds them, ``pose_landmark_full`` gives each
     one's landmarks and segmentation inside its region, and the landmarks place the region on the next
     frame (MediaPipe's tracking), so a person turned away or half out of the picture is followed after the
-    detector has lost them. The detector runs on every frame and adds anyone not already followed.
+    detector has lost them.
+
+    The detector is the expensive part and, as in MediaPipe, runs only when it may find someone new: on
+    the first frame of a shot, every ``detect_every`` frames, when a followed person is not confirmed, and
+    when the selfie model sees more person than the followed people explain (someone coming out from behind
+    a car). Between, people are followed by their landmarks alone.
 
     BlazePose answers a different question from the selfie model, "is there a body here", and is not fooled
     by cars, bollards or bicycles next to a person; it only sees people whose head and shoulders it can find.
-    A person is taken, on each frame, only when the landmark model confirms it (``presence``) and the
-    selfie model agrees that at least half its body is a person (``agreement``): the detector alone fires on
-    shop windows and wheels, a followed region drifts onto a car door when its person leaves the picture,
-    and the two models rarely share a mistake. A new person must also stand roughly upright.
+    A person is taken only when the landmark model confirms it (``presence``) and the selfie model agrees
+    that at least half its body is a person (``agreement``): the detector alone fires on shop windows and
+    wheels, a followed region drifts onto a car door when its person leaves the picture, and the two models
+    rarely share a mistake. A new person must also stand roughly upright. A followed person the landmark
+    model doubts while the selfie model still agrees is held for up to ``hold`` frames; one both models
+    have lost is reported gone (:class:`PoseFrame`).
     """
 
-    def __init__(self, min_detection: float = 0.5, presence: float = 0.5, agreement: float = 0.5):
+    def __init__(
+        self, min_detection: float = 0.5, presence: float = 0.5, agreement: float = 0.5,
+        detect_every: int = 8, hold: int = 3,
+    ):  # fmt: skip
         self.min_detection = min_detection
         self.presence = presence
         self.agreement = agreement
-        self._followed: list[PoseRoi] = []
+        self.detect_every = detect_every
+        self.hold = hold
+        self._followed: list[_Followed] = []
+        self._since_detection = 0
+        self._unexplained = 0.0  # the least selfie share outside followed people since the detector ran
 
-    def update(self, frame: np.ndarray, selfie: np.ndarray) -> list[PosePerson]:
-        """The people in ``frame``; their maps are on ``selfie``'s grid (the selfie probability there)."""
-        followed = [
-            person
-            for roi in self._followed
-            if self._agreed(person := self._landmarks(frame, roi, selfie.shape), selfie)
-        ]
+    def update(self, frame: np.ndarray, selfie: np.ndarray, new_shot: bool = False) -> PoseFrame:
+        """The people in ``frame``; their maps are on ``selfie``'s grid (the selfie probability there).
+        ``new_shot``: the frame starts a shot, so no one is followed into it."""
+        if new_shot:
+            self._followed = []
+        kept: list[tuple[PosePerson, int]] = []
+        gone = np.zeros(selfie.shape, bool)
+        for followed in self._followed:
+            person = self._landmarks(frame, followed.roi, selfie.shape)
+            share = self._support(person, selfie)
+            if person.presence >= self.presence and share >= self.agreement:
+                kept.append((person, 0))
+            elif share >= self.agreement and followed.missed < self.hold:
+                kept.append((person, followed.missed + 1))  # the pose model doubts, the selfie model agrees
+            elif person.presence < 0.1 and share < 0.1:
+                gone |= person.inside
+        explained = np.zeros(selfie.shape, bool)
+        for person, _ in kept:
+            explained |= person.inside
+        unexplained = float(((selfie > 0.5) & ~explained).mean())
+        self._since_detection += 1
+        if (
+            new_shot
+            or self._since_detection >= self.detect_every
+            or len(kept) < len(self._followed)
+            or any(missed for _, missed in kept)
+            or unexplained > self._unexplained + 0.01
+        ):
+            kept += [(person, 0) for person in self._new_people(frame, selfie, [p for p, _ in kept])]
+            self._since_detection, self._unexplained = 0, unexplained
+        self._unexplained = min(self._unexplained, unexplained)  # so that someone new after a leaver counts
+        unique: list[tuple[PosePerson, int]] = []
+        for person, missed in kept:  # two followed regions that drift onto one person become one
+            if not any(person.next_roi.overlaps(other.next_roi) for other, _ in unique):
+                unique.append((person, missed))
+        self._followed = [_Followed(p.next_roi, missed) for p, missed in unique]
+        return PoseFrame([p for p, _ in unique], gone & ~explained if gone.any() else None)
+
+    def _new_people(self, frame: np.ndarray, selfie: np.ndarray, known: list[PosePerson]) -> list[PosePerson]:
         found = []
         for roi in self._detect(frame):
             # Someone new stands within 45 degrees of upright (followed people may then lean, fall or lie):
             # the detector's mistakes are poses the two models share, like a bollard's ball taken for a head
             # over a bicycle's frame, and those lie at any angle.
             if abs(roi.angle) > np.pi / 4 or any(
-                roi.overlaps(p.roi) or roi.overlaps(p.next_roi) for p in followed
+                roi.overlaps(p.roi) or roi.overlaps(p.next_roi) for p in known
             ):
                 continue
-            if self._agreed(person := self._landmarks(frame, roi, selfie.shape), selfie):
+            person = self._landmarks(frame, roi, selfie.shape)
+            if person.presence >= self.presence and self._support(person, selfie) >= self.agreement:
                 found.append(person)
-        unique: list[PosePerson] = []
-        for person in followed + found:  # two followed regions that drift onto one person become one
-            if not any(person.next_roi.overlaps(kept.next_roi) for kept in unique):
-                unique.append(person)
-        self._followed = [p.next_roi for p in unique]
-        return unique
+        return found
 
-    def _agreed(self, person: PosePerson, selfie: np.ndarray) -> bool:
+    @staticmethod
+    def _support(person: PosePerson, selfie: np.ndarray) -> float:
+        """The share of the pose model's body the selfie model also takes for a person."""
         body = person.probability > 0.5
-        share = (body & (selfie > 0.5)).sum() / max(1, body.sum())
-        return person.presence >= self.presence and share >= self.agreement
+        return float((body & (selfie > 0.5)).sum() / max(1, body.sum()))
 
     def _detect(self, frame: np.ndarray) -> list[PoseRoi]:
         h, w = frame.shape[:2]
@@ -417,11 +484,12 @@ class MaskSettings:
 class TemporalMask:
     """Turns per-frame probabilities into hard masks that hold in time and follow the image's edges.
 
-    Per frame: the previous state is carried along the optical flow and blended with the model's new probability, faster up than down; hysteresis
-    cuts it; regions the model is nowhere confident about, or smaller than ``min_size``, are dropped; the
-    cut is brought to the frame's full resolution with a guided filter on the frame itself, so the edge
-    follows the picture instead of the stair-steps of the model's grid. At a cut (:func:`is_cut`) the state is
-    dropped and the new shot starts from its own first frame: nothing is carried over a cut.
+    Per frame (:meth:`follow`, then :meth:`update`): the previous state is carried along the optical flow
+    and blended with the model's new probability, faster up than down; hysteresis cuts it; regions the
+    model is nowhere confident about, or smaller than ``min_size``, are dropped; the cut is brought to the
+    frame's full resolution with a guided filter on the frame itself, so the edge follows the picture
+    instead of the stair-steps of the model's grid. At a cut (:func:`is_cut`) the state is dropped and the
+    new shot starts from its own first frame: nothing is carried over a cut.
 
     ``work_size`` is the (width, height) the flow and the state run at; masks come back at the frame's size.
     """
@@ -429,29 +497,44 @@ class TemporalMask:
     def __init__(self, work_size: tuple[int, int], settings: MaskSettings = MaskSettings()):
         self.work_size = work_size
         self.settings = settings
+        self._frame: np.ndarray | None = None
+        self._back: np.ndarray | None = None  # flow from the frame to the previous one; None at a new shot
         self._grey: np.ndarray | None = None
         self._state: np.ndarray | None = None
         self._hard: np.ndarray | None = None
 
-    def update(self, frame: np.ndarray, probability: np.ndarray) -> np.ndarray:
-        """Feed one frame and its probability map (at ``work_size``); get the hard float32 mask at frame size."""
-        s = self.settings
+    def follow(self, frame: np.ndarray) -> bool:
+        """Take the next frame; True when it starts a shot (the first frame, or after a cut)."""
         grey = cv2.resize(
             cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), self.work_size, interpolation=cv2.INTER_AREA
         )
-        state, was_on = probability, np.zeros(probability.shape, bool)
-        if self._grey is not None and self._state is not None and self._hard is not None:
+        self._back = None
+        if self._grey is not None:
             back = compute_flow(grey, self._grey, scale=1.0, preset="fast")  # this frame → the previous one
             forward = compute_flow(self._grey, grey, scale=1.0, preset="fast")
             if not is_cut(self._grey, grey, forward, back):
-                carried = warp(self._state, back)
-                was_on = warp(self._hard.astype(np.float32), back) > 0.5
-                weight = np.where(probability > carried, s.rise, s.fall)
-                state = weight * probability + (1 - weight) * carried
+                self._back = back
+        self._frame, self._grey = frame, grey
+        return self._back is None
+
+    def update(self, probability: np.ndarray, gone: np.ndarray | None = None) -> np.ndarray:
+        """The hard float32 mask, at frame size, of the frame given to :meth:`follow`, from its probability
+        map (at ``work_size``). Within ``gone`` (a person the models have seen leave) nothing is held from
+        the previous frame: the mask there is what the model sees now."""
+        assert self._frame is not None, "follow() a frame first"
+        s = self.settings
+        state, was_on = probability, np.zeros(probability.shape, bool)
+        if self._back is not None and self._state is not None and self._hard is not None:
+            carried = warp(self._state, self._back)
+            was_on = warp(self._hard.astype(np.float32), self._back) > 0.5
+            weight = np.where(probability > carried, s.rise, s.fall)
+            if gone is not None:
+                weight[gone], was_on[gone] = 1.0, False
+            state = weight * probability + (1 - weight) * carried
         hard = (state > s.on) | (was_on & (state > s.off))
         hard = self._keep_people(hard, state, was_on)
-        self._grey, self._state, self._hard = grey, state, hard
-        return _to_edges(hard, frame)
+        self._state, self._hard = state, hard
+        return _to_edges(hard, self._frame)
 
     def _keep_people(self, hard: np.ndarray, state: np.ndarray, was_on: np.ndarray) -> np.ndarray:
         """Only regions tall and large enough that the model is confident about somewhere, now or when they
@@ -494,13 +577,15 @@ def _work_size(width: int, height: int, longest: int = 320) -> tuple[int, int]:
     return max(8, round(width * scale)), max(8, round(height * scale))
 
 
+# The per-frame evidence for :class:`TemporalMask`: ``(frame, work_size, new_shot)`` → the probability map at
+# the work size and where a person has gone (or None).
+Evidence = Callable[[np.ndarray, tuple[int, int], bool], tuple[np.ndarray, np.ndarray | None]]
+
+
 def _stable_masks(
-    frames: Iterable[np.ndarray],
-    turns: int,
-    probability: Callable[[np.ndarray, tuple[int, int]], np.ndarray],
-    settings: MaskSettings,
+    frames: Iterable[np.ndarray], turns: int, evidence: Evidence, settings: MaskSettings
 ) -> Iterator[np.ndarray]:
-    """One :class:`TemporalMask` over ``probability(frame, work_size)``, a map at the work size.
+    """One :class:`TemporalMask` over ``evidence(frame, work_size, new_shot)``.
 
     The model sees the frames turned ``turns`` quarter turns, as a player shows them (it only finds people
     and faces standing up); the masks come back in the frames' own (storage) orientation.
@@ -510,26 +595,32 @@ def _stable_masks(
         upright = np.ascontiguousarray(np.rot90(frame, turns)) if turns else frame
         if smoother is None:
             smoother = TemporalMask(_work_size(upright.shape[1], upright.shape[0]), settings)
-        mask = smoother.update(upright, probability(upright, smoother.work_size))
+        new_shot = smoother.follow(upright)
+        mask = smoother.update(*evidence(upright, smoother.work_size, new_shot))
         yield np.ascontiguousarray(np.rot90(mask, -turns)) if turns else mask
 
 
 def people_masks(
-    frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0
+    frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0, pose: bool | None = None
 ) -> Iterator[np.ndarray]:
     """Hard person masks (float32, 1 = person) that hold in time and follow the picture's edges, one per frame.
 
     ``turns`` is the clip's rotation in quarter turns (:attr:`VideoInfo.quarter_turns`): the model
     sees the frames upright and the masks come back in the frames' own (storage) orientation. ``min_size``
-    drops people shorter than that fraction of the upright frame's height.
+    drops people shorter than that fraction of the upright frame's height. ``pose``: gate by BlazePose
+    (default: when LiteRT is installed, see :func:`pose_available`); without it, the selfie model alone.
     """
-    segmenter, tracker = PeopleSegmenter(), PoseTracker()
+    segmenter = PeopleSegmenter()
+    tracker = PoseTracker() if (pose_available() if pose is None else pose) else None
 
-    def probability(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    def evidence(frame: np.ndarray, size: tuple[int, int], new_shot: bool):
         selfie = segmenter.probability(frame, size=size)
-        return gate_by_pose(selfie, tracker.update(frame, selfie))
+        if tracker is None:
+            return selfie, None
+        found = tracker.update(frame, selfie, new_shot)
+        return gate_by_pose(selfie, found.people), found.gone
 
-    yield from _stable_masks(frames, turns, probability, MaskSettings(min_size=min_size))
+    yield from _stable_masks(frames, turns, evidence, MaskSettings(min_size=min_size))
 
 
 def face_masks(
@@ -539,7 +630,7 @@ def face_masks(
     treats people; ``min_size`` drops faces whose box is shorter than that fraction of the frame's height."""
     detector = FaceDetector()
 
-    def probability(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    def evidence(frame: np.ndarray, size: tuple[int, int], _new_shot: bool):
         h, w = frame.shape[:2]
         sw, sh = size
         boxes = [
@@ -547,18 +638,19 @@ def face_masks(
             for x, y, bw, bh, s in detector.detect(frame)
             if bh >= min_size * h
         ]
-        return face_probability(boxes, sw, sh)
+        return face_probability(boxes, sw, sh), None
 
     # A face is a detection, not a segmentation: every ellipse is confident, and size was judged on the box.
-    yield from _stable_masks(frames, turns, probability, MaskSettings(confident=0.5, min_area=0.0))
+    yield from _stable_masks(frames, turns, evidence, MaskSettings(confident=0.5, min_area=0.0))
 
 
 def people_lock_masks(plan: TransformPlan, lock: PeopleLock, reader: VideoReader) -> Iterator[np.ndarray]:
     """Lock masks for ``people``: every person, from the source frames."""
 
     model_path(SELFIE_MODEL)  # fail before the first frame is written, not in the middle
-    _load_litert(POSE_DETECTOR_MODEL)
-    _load_litert(POSE_LANDMARK_MODEL)
+    if pose_available():
+        model_path(POSE_DETECTOR_MODEL)
+        model_path(POSE_LANDMARK_MODEL)
     frames = reader.frames(0, plan.frame_count)
     return people_masks(frames, plan.video.quarter_turns, min_size=lock.min_size)
 
