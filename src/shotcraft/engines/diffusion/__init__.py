@@ -178,7 +178,8 @@ class DiffusionEngine:
             outpaint = on_canvas(np.zeros((src_h, src_w), np.float32), 1.0)
         conform = TimeConform.build(plan.frame_count, plan.video.fps, card.fps, card.frame_grid)
         window = self.options.window_frames or card.window_frames
-        overlap = 2 * card.frame_grid + 1
+        # as plan_windows clamps it: a short window (SHOTCRAFT_WINDOW=9) overlaps less, and has room for keys
+        overlap = min(2 * card.frame_grid + 1, window - card.frame_grid)
         keys = {conform.model_index(k.index): k for k in plan.keyframes}
         capacity = card.latent_frames(window) - card.latent_frames(overlap)
         windows = plan_windows(

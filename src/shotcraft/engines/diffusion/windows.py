@@ -45,7 +45,8 @@ def plan_windows(
     Later windows start ``overlap`` frames before the previous window's end (rounded so their length stays
     on the grid); the last window may run past ``total`` to stay on the grid. When ``keyframes`` (model
     frame indices) and a per-window ``capacity`` are given, a window that would hold more keyframes than it
-    can take is shortened, so the keyframes spread over more windows.
+    can take is shortened, so the keyframes spread over more windows, but never below the shortest
+    window that still emits a new frame: every window moves the plan on, so there are at most ``total``.
     """
     if total < 1:
         raise ValueError("nothing to generate")
@@ -59,9 +60,12 @@ def plan_windows(
         start = 0 if not windows else max(0, emitted - overlap)
         length = min(window, _on_grid(total - start, grid))
         if capacity is not None and keys:
-            while length > grid + 1 and _held_keys(keys, emitted, start + length) > capacity:
+            # Shorter than this, the window would end inside the frames it holds and emit nothing.
+            shortest = max(grid + 1, _on_grid(emitted + 1 - start, grid))
+            while length > shortest and _held_keys(keys, emitted, start + length) > capacity:
                 length -= grid
         stop = min(total, start + length)
+        assert stop > emitted, "every window emits at least one new frame"
         windows.append(Window(start, emitted, stop, length))
         emitted = stop
     return windows
