@@ -216,16 +216,16 @@ class DiffusionEngine:
             if masks is not None:
                 lock = np.stack([on_canvas(masks.get(s), 0.0) for s in indices]).astype(np.float32)
             fixed = {j - win.start: held[j] for j in range(win.start, win.emit_from)}
-            for m, key in keys.items():
-                if win.emit_from <= m < win.stop:
-                    fixed[m - win.start] = on_canvas(plan.keyframe_image(key), 127)
+            own_keys = [m - win.start for m in keys if win.emit_from <= m < win.stop]
+            for j in own_keys:
+                fixed[j] = on_canvas(plan.keyframe_image(keys[win.start + j]), 127)
             job = WindowJob(
                 prompt=spec.prompt, width=gen[0], height=gen[1], frames=win.length, steps=self.steps,
                 guidance=card.guidance, seed=spec.seed + number, source=source, renoise=level,
                 control=control_frames(source, kind) if kind else None, control_scale=scale, fixed=fixed,
                 lock=lock, outpaint=outpaint, references=references, progress=progress,
             )  # fmt: skip
-            frames = anchor.apply(run_job(pipe, card, job), source)
+            frames = anchor.apply(run_job(pipe, card, job), source, own_keys)
             held = {
                 win.start + j: frames[j]
                 for j in range(max(0, win.stop - win.start - overlap), win.stop - win.start)
