@@ -75,3 +75,70 @@ def test_the_anchor_carries_a_keyframe_window_look_to_the_next_windows():
     later = anchor.apply(sources[2], sources[2])  # the model forgot the look; the anchor brings it back
     ratio = later[..., 1].mean() / sources[2][..., 1].mean()
     assert 0.45 < ratio < 0.6, ratio
+
+
+# Frames 4 and 7 are where VACE samples its mask for the 9-frame window's latents 1 and 2 (nearest-exact
+# over 9 frames picks 1, 4 and 7), so the keyframes reach the mask channels as well as the kept latents.
+def _keyframed_spec(folder, structure, keyframes=((4, MAGENTA), (7, (0, 200, 40))), **extra) -> TransformSpec:
+    keys = [
+        {"at": {"frame": f}, "image": str(_solid(folder, f"k{f}.png", colour, (32, 32)))}
+        for f, colour in keyframes
+    ]
+    return TransformSpec.model_validate({
+        "prompt": "a red car", "engine": "diffusion", "model": "wan2.1-vace-1.3b", "seed": 5,
+        "structure_adherence": structure, "motion_adherence": "off", "output": {"lossless": True},
+        "keyframes": keys, **extra,
+    })  # fmt: skip
+
+
+@pytest.fixture
+def vace_hints(models_env):
+    """The VACE hint (``control_hidden_states``) and its scale of each transformer call, in order."""
+    from shotcraft.engines.diffusion import engine_for
+
+    pipe, _ = engine_for("wan2.1-vace-1.3b").pipeline("transform")
+    seen: list[dict] = []
+
+    def hook(module, args, kwargs):
+        seen.append({k: kwargs[k] for k in ("control_hidden_states", "control_hidden_states_scale")})
+
+    handle = pipe.transformer.register_forward_pre_hook(hook, with_kwargs=True)
+    yield seen
+    handle.remove()
+
+
+def test_keyframes_change_the_output_with_structure_and_motion_off(models_env, clip_factory, tmp_path):
+    source = clip_factory("keys.mp4", frames=9, width=32, height=32, fps=Fraction(16), lossless=True)
+    plain = _keyframed_spec(tmp_path, "off", keyframes=())
+    keyed = _keyframed_spec(tmp_path, "off")
+    a = np.stack(list(VideoReader(transform(source, tmp_path / "a.mp4", plain).path).frames()))
+    b = np.stack(list(VideoReader(transform(source, tmp_path / "b.mp4", keyed).path).frames()))
+    assert np.abs(a.astype(int) - b).mean() > 1.0
+
+
+@pytest.mark.parametrize("structure", ["off", 1, 4, 9])
+def test_keyframes_hold_in_full_at_every_structure_level(vace_hints, clip_factory, tmp_path, structure):
+    """Structure fades the control video, never the hint that carries keyframes, masks and references."""
+    source = clip_factory("levels.mp4", frames=9, width=32, height=32, fps=Fraction(16), lossless=True)
+    transform(source, tmp_path / "out.mp4", _keyframed_spec(tmp_path, structure))
+    hint = vace_hints[0]
+    assert torch.equal(
+        hint["control_hidden_states_scale"], torch.ones_like(hint["control_hidden_states_scale"])
+    )
+    kept = hint["control_hidden_states"][:, :16]  # latents of what the mask keeps: the keyframes
+    assert kept[:, :, 1].abs().sum() > 0 and kept[:, :, 2].abs().sum() > 0  # frames 4 and 7
+
+
+def test_structure_fades_only_the_control_video():
+    from shotcraft.engines.diffusion.job import WindowJob
+    from shotcraft.engines.diffusion.wan import vace_inputs
+
+    control = np.full((5, 16, 16, 3), 255, np.uint8)
+    key = np.zeros((16, 16, 3), np.uint8)
+    for strength, want in [(1.0, 255), (0.5, 191), (0.0, 127)]:
+        job = WindowJob(
+            "x", 16, 16, 5, 1, 1.0, seed=0, control=control, control_scale=strength, fixed={2: key}
+        )
+        video, masks = vace_inputs(job)
+        assert np.asarray(video[0]).max() == np.asarray(video[0]).min() == want
+        assert np.array_equal(np.asarray(video[2]), key) and not np.asarray(masks[2]).any()

@@ -4,7 +4,7 @@
   1: pure noise); **motion adherence** caps that level (a lower level keeps the source's motion in the
   latents) and, when it is the stronger of the two adherences, makes the control video a flow map.
 - **structure adherence** → a control video of the source's edges (or grey levels at low settings) and
-  its conditioning scale.
+  its strength, which fades the control video only (keyframes and masks always hold in full).
 - **reframe** → an outpainting canvas (:func:`shotcraft.plan.reframe_canvas`): the source placed on a larger
   frame, the new area masked for generation.
 
@@ -39,10 +39,11 @@ def renoise_level(strength: float, motion: Adherence = "off") -> float:
 
 
 def control_choice(structure: Adherence, motion: Adherence) -> tuple[ControlKind | None, float]:
-    """Which control video to give the model and its conditioning scale (0 .. 1).
+    """Which control video to give the model and its strength (0 .. 1).
 
     Whichever adherence is higher picks the map (edges for structure, flow for motion); structure at 1-3
-    uses grey levels, which constrain layout but not fine edges. The scale is the level over 9.
+    uses grey levels, which constrain layout but not fine edges. The strength is the level over 9; it
+    fades the control video alone (:func:`~shotcraft.engines.diffusion.wan.vace_inputs`).
     """
     s, m = adherence_level(structure), adherence_level(motion)
     if s == 0 and m == 0:

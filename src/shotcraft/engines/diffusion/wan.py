@@ -3,6 +3,8 @@
 - ``WanVACEPipeline`` takes everything: the control video and the fixed frames go in ``video``, with
   ``mask`` 0 where the output must keep what it is given (keyframes, the held overlap, locked pixels, the
   source area of a reframe) and 1 where it generates; reference images go in ``reference_images``.
+  All of these form one hint, which ``conditioning_scale`` scales as a whole, so it stays 1 and the
+  control strength is applied to the control video alone (blended toward grey, VACE's "no control").
 - ``WanImageToVideoPipeline`` takes a first frame and optionally a last frame.
 - ``WanPipeline`` takes a prompt only.
 
@@ -61,13 +63,17 @@ def vace_inputs(job: WindowJob) -> tuple[list[Any] | None, list[Any] | None]:
     if job.control is None and not job.fixed and job.lock is None and job.outpaint is None:
         return None, None
     h, w = job.height, job.width
+    control = None
+    if job.control is not None:
+        faded = _GREY + (job.control.astype(np.float32) - _GREY) * job.control_scale
+        control = np.clip(faded + 0.5, 0, 255).astype(np.uint8)
     video, masks = [], []
     for j in range(job.frames):
         if j in job.fixed:
             video.append(pil(job.fixed[j]))
             masks.append(pil(np.zeros((h, w), np.uint8)))
             continue
-        frame = job.control[j] if job.control is not None else np.full((h, w, 3), _GREY, np.uint8)
+        frame = control[j] if control is not None else np.full((h, w, 3), _GREY, np.uint8)
         keep = np.zeros((h, w), np.float32)
         if job.lock is not None:
             keep = np.maximum(keep, job.lock[j])
@@ -90,7 +96,7 @@ def run_wan(pipe: Any, job: WindowJob) -> np.ndarray:
     lead = 0
     if kind == "WanVACEPipeline":
         video, masks = vace_inputs(job)
-        kwargs.update(video=video, mask=masks, conditioning_scale=job.control_scale)
+        kwargs.update(video=video, mask=masks)
         if job.references:
             kwargs["reference_images"] = [pil(r) for r in job.references]
             lead = len(job.references)
