@@ -197,6 +197,14 @@ def _image(path: Path, size: tuple[int, int]) -> np.ndarray:
     return resize(read_image(path, f"image {path.name}"), size)
 
 
+def _reference(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """A reference image fitted inside ``size`` on white, as VACE takes references (never stretched)."""
+    from shotcraft.engines.diffusion.controls import letterbox
+    from shotcraft.plan import read_image
+
+    return letterbox(read_image(path, f"reference {path.name}"), size)
+
+
 def _render(
     pipe: Any,
     card: ModelCard,
@@ -248,7 +256,7 @@ def _render(
         fixed[0] = _image(spec.image, size)
     if spec.end_image is not None:
         fixed[frames - 1] = _image(spec.end_image, size)
-    references = [_image(r.image, size) for r in spec.references]
+    references = [_reference(r.image, size) for r in spec.references]
 
     def job(fixed_frames: dict[int, np.ndarray]) -> WindowJob:
         return WindowJob(

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from shotcraft.engines.diffusion.windows import ColourAnchor
+from shotcraft.media.probe import probe
 from shotcraft.media.read import VideoReader
 from shotcraft.pipeline import transform
 from shotcraft.spec import TransformSpec
@@ -142,3 +143,60 @@ def test_structure_fades_only_the_control_video():
         video, masks = vace_inputs(job)
         assert np.asarray(video[0]).max() == np.asarray(video[0]).min() == want
         assert np.array_equal(np.asarray(video[2]), key) and not np.asarray(masks[2]).any()
+
+
+@pytest.fixture
+def jobs(monkeypatch):
+    """Every WindowJob the engine or the invent step runs (they still run on the tiny model)."""
+    import shotcraft.engines.diffusion as diffusion
+
+    seen = []
+    original = diffusion.run_job
+
+    def recording(pipe, card, job):
+        seen.append(job)
+        return original(pipe, card, job)
+
+    monkeypatch.setattr(diffusion, "run_job", recording)
+    return seen
+
+
+def _assert_letterboxed(reference: np.ndarray, band: slice) -> None:
+    """A wide red reference on a square canvas: red rows ``band``, white above and below, never stretched."""
+    red = np.zeros(reference.shape[0], bool)
+    red[band] = True
+    assert (reference[red] == (255, 0, 0)).all()
+    assert (reference[~red] == 255).all()
+
+
+@pytest.mark.parametrize("reframe", [None, {"aspect": "1:1"}])
+def test_references_keep_their_aspect_on_white(models_env, clip_factory, tmp_path, jobs, reframe):
+    """A 2:1 reference for a square generation (a square source, or a 2:1 source reframed to 1:1, which
+    crashed: the reference was pasted at the source's size)."""
+    width = 32 if reframe is None else 64
+    source = clip_factory(f"ref{width}.mp4", frames=9, width=width, height=32, fps=Fraction(16))
+    reference = _solid(tmp_path, "wide.png", (255, 0, 0), (40, 20))
+    spec = TransformSpec.model_validate({
+        "prompt": "a red car", "engine": "diffusion", "model": "wan2.1-vace-1.3b", "seed": 1,
+        "references": [{"image": str(reference)}], "reframe": reframe,
+    })  # fmt: skip
+    result = transform(source, tmp_path / "out.mp4", spec)
+    size = (32, 32) if reframe is None else (64, 64)
+    out = probe(result.path).video
+    assert (out.width, out.height) == size
+    (ref,) = jobs[0].references
+    assert ref.shape == (*size, 3)
+    _assert_letterboxed(ref, slice(size[0] // 4, size[0] * 3 // 4))
+
+
+def test_generate_keeps_reference_aspect(models_env, tmp_path, jobs):
+    from shotcraft.invent import generate
+    from shotcraft.spec import GenerateSpec
+
+    reference = _solid(tmp_path, "wide.png", (255, 0, 0), (40, 20))
+    spec = GenerateSpec.model_validate({
+        "prompt": "a red car", "width": 32, "height": 32, "duration": 0.5, "quality": "final",
+        "model": "wan2.1-vace-1.3b", "references": [{"image": str(reference)}], "seed": 1,
+    })  # fmt: skip
+    generate(spec, tmp_path / "take.mp4")
+    _assert_letterboxed(jobs[0].references[0], slice(8, 24))

@@ -29,6 +29,7 @@ from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.diffusion.controls import (
     control_choice,
     control_frames,
+    letterbox,
     model_size,
     renoise_level,
     resize,
@@ -197,7 +198,8 @@ class DiffusionEngine:
                 "LTX-Video takes no control video: structure follows from the strength preset"
             )
             kind = None
-        references = [on_canvas(read_image(r.image, f"{r.role} reference"), 255) for r in spec.references]
+        # a reference is a picture of its own, not a frame of the source: fitted to the generation size
+        references = [letterbox(read_image(r.image, f"{r.role} reference"), gen) for r in spec.references]
         if references and not card.can("reference"):
             plan.notices.append(f"{card.name} takes no reference images: they were not used")
             references = []

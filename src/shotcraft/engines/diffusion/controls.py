@@ -104,6 +104,24 @@ def resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
+def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 255) -> np.ndarray:
+    """``image`` fitted inside ``(width, height)`` with its aspect kept, centred on ``fill`` (white): where
+    VACE's pipeline puts a reference image (diffusers pads references on white), done here with
+    :func:`resize`'s filters so the pipeline has nothing left to resample.
+
+    >>> letterbox(np.zeros((10, 40, 3), np.uint8), (32, 32))[:, 16, 0].tolist()[10:22:2]
+    [255, 255, 0, 0, 0, 0]
+    """
+    width, height = size
+    scale = min(width / image.shape[1], height / image.shape[0])
+    fit_w = min(width, max(1, round(image.shape[1] * scale)))
+    fit_h = min(height, max(1, round(image.shape[0] * scale)))
+    top, left = (height - fit_h) // 2, (width - fit_w) // 2
+    canvas = np.full((height, width, *image.shape[2:]), fill, image.dtype)
+    canvas[top : top + fit_h, left : left + fit_w] = resize(image, (fit_w, fit_h))
+    return canvas
+
+
 __all__ = [
-    "control_choice", "control_frames", "flow_colour", "model_size", "renoise_level", "resize",
+    "control_choice", "control_frames", "flow_colour", "letterbox", "model_size", "renoise_level", "resize",
 ]  # fmt: skip
