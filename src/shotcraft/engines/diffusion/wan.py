@@ -15,6 +15,7 @@ mask pins the locked latents to the re-noised source after every step
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from shotcraft.engines.diffusion.latent_locks import (
     partial_schedule,
     renoise,
     starting_sigma,
+    steps_from_the_lock,
 )
 from shotcraft.errors import EngineUnavailable
 
@@ -131,7 +133,8 @@ def run_wan(pipe: Any, job: WindowJob) -> np.ndarray:
             job.report["latent_mask"] = mask
     callbacks = chain_callbacks(lock, job.step_progress())
     kwargs["callback_on_step_end"] = callbacks
-    with partial_schedule(pipe.scheduler, schedule_level):
+    hold = steps_from_the_lock(pipe.scheduler, job.steps) if lock is not None else nullcontext()
+    with partial_schedule(pipe.scheduler, schedule_level), hold:
         frames = pipe(**kwargs).frames
     if lock is not None:
         job.report["locked_steps"] = lock.blended_steps
