@@ -200,3 +200,28 @@ def test_generate_keeps_reference_aspect(models_env, tmp_path, jobs):
     })  # fmt: skip
     generate(spec, tmp_path / "take.mp4")
     _assert_letterboxed(jobs[0].references[0], slice(8, 24))
+
+
+def test_a_keyframe_in_short_windows_is_planned_once(models_env, clip_factory, tmp_path, monkeypatch):
+    """SHOTCRAFT_WINDOW=9 with one keyframe on 37 frames planned windows without end (24 GB, OOM-killed):
+    the engine reckoned a 9-frame window's room for keyframes with an overlap the planner cuts to 5."""
+    monkeypatch.setenv("SHOTCRAFT_WINDOW", "9")
+    source = clip_factory(
+        "short_windows.mp4", frames=37, width=16, height=16, fps=Fraction(16), lossless=True
+    )
+
+    def shows_fixed_frames(pipe, card, job):
+        out = job.source.copy()
+        for j, frame in job.fixed.items():
+            out[j] = frame
+        return out
+
+    monkeypatch.setattr("shotcraft.engines.diffusion.run_job", shows_fixed_frames)
+    spec = TransformSpec.model_validate({
+        "prompt": "x", "engine": "diffusion", "model": "wan2.1-vace-1.3b", "seed": 1, "output": {"lossless": True},
+        "keyframes": [{"at": {"frame": 20}, "image": str(_solid(tmp_path, "magenta.png", MAGENTA))}],
+    })  # fmt: skip
+    result = transform(source, tmp_path / "out.mp4", spec)
+    out = np.stack(list(VideoReader(result.path).frames()))
+    assert len(out) == 37 and (out[20] == MAGENTA).all()
+    assert not any("more than one" in n for n in result.notices)
