@@ -280,6 +280,14 @@ def _image(path: Path, size: tuple[int, int]) -> np.ndarray:
     return resize(read_image(path, f"image {path.name}"), size)
 
 
+def _reference(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """A reference image fitted inside ``size`` on white, as VACE takes references (never stretched)."""
+    from shotcraft.engines.diffusion.controls import letterbox
+    from shotcraft.media.stills import read_image
+
+    return letterbox(read_image(path, f"reference {path.name}"), size)
+
+
 @dataclass
 class _Render:
     """Renders one take per seed: the model's frames for the spec, plus the take's own frames around
@@ -328,7 +336,7 @@ class _Render:
             fixed[0] = _image(spec.image, framing.size)
         if spec.end_image is not None:
             fixed[frames - 1] = _image(spec.end_image, framing.size)
-        references = [_image(r.image, framing.size) for r in spec.references]
+        references = [_reference(r.image, framing.size) for r in spec.references]
         source = self.draft_window(frames) if self.refine is not None else None
 
         def job(fixed_frames: dict[int, np.ndarray]) -> WindowJob:

@@ -29,6 +29,7 @@ from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.diffusion.controls import (
     control_choice,
     control_frames,
+    letterbox,
     model_size,
     renoise_level,
     resize,
@@ -182,7 +183,8 @@ class DiffusionEngine:
             outpaint = on_canvas(np.zeros((src_h, src_w), np.float32), 1.0)
         conform = TimeConform.build(plan.frame_count, plan.video.fps, card.fps, card.frame_grid)
         window = self.options.window_frames or card.window_frames
-        overlap = 2 * card.frame_grid + 1
+        # as plan_windows clamps it: a short window (SHOTCRAFT_WINDOW=9) overlaps less, and has room for keys
+        overlap = min(2 * card.frame_grid + 1, window - card.frame_grid)
         keys = {conform.model_index(k.index): k for k in plan.keyframes}
         capacity = card.latent_frames(window) - card.latent_frames(overlap)
         windows = plan_windows(
@@ -200,7 +202,8 @@ class DiffusionEngine:
                 "LTX-Video takes no control video: structure follows from the strength preset"
             )
             kind = None
-        references = [on_canvas(read_image(r.image, f"{r.role} reference"), 255) for r in spec.references]
+        # a reference is a picture of its own, not a frame of the source: fitted to the generation size
+        references = [letterbox(read_image(r.image, f"{r.role} reference"), gen) for r in spec.references]
         if references and not card.can("reference"):
             plan.notices.append(f"{card.name} takes no reference images: they were not used")
             references = []
@@ -219,16 +222,16 @@ class DiffusionEngine:
             if masks is not None:
                 lock = np.stack([on_canvas(masks.get(s), 0.0) for s in indices]).astype(np.float32)
             fixed = {j - win.start: held[j] for j in range(win.start, win.emit_from)}
-            for m, key in keys.items():
-                if win.emit_from <= m < win.stop:
-                    fixed[m - win.start] = on_canvas(plan.keyframe_image(key), 127)
+            own_keys = [m - win.start for m in keys if win.emit_from <= m < win.stop]
+            for j in own_keys:
+                fixed[j] = on_canvas(plan.keyframe_image(keys[win.start + j]), 127)
             job = WindowJob(
                 prompt=spec.prompt, width=gen[0], height=gen[1], frames=win.length, steps=self.steps,
                 guidance=card.guidance, seed=spec.seed + number, source=source, renoise=level,
                 control=control_frames(source, kind) if kind else None, control_scale=scale, fixed=fixed,
                 lock=lock, outpaint=outpaint, references=references, progress=progress,
             )  # fmt: skip
-            frames = anchor.apply(run_job(pipe, card, job), source)
+            frames = anchor.apply(run_job(pipe, card, job), source, own_keys)
             held = {
                 win.start + j: frames[j]
                 for j in range(max(0, win.stop - win.start - overlap), win.stop - win.start)

@@ -3,9 +3,10 @@
 - **strength preset** → the noise level the source is re-noised to before denoising (0: untouched,
   1: pure noise); **motion adherence** caps that level (a lower level keeps the source's motion in the
   latents) and, when it is the stronger of the two adherences, makes the control video a flow map.
-- **structure adherence** → a control video and its conditioning scale; the higher the adherence, the
-  tighter the control: coarse scribbled lines (1-3), edges (4-6), grey levels (7-9; VACE's colourisation
-  control, which fixes the luminance of every pixel).
+- **structure adherence** → a control video and its strength; the higher the adherence, the tighter the
+  control: coarse scribbled lines (1-3), edges (4-6), grey levels (7-9; VACE's colourisation control, which
+  fixes the luminance of every pixel). The strength fades the control video only (keyframes and masks
+  always hold in full).
 - **reframe** → an outpainting canvas (:func:`shotcraft.plan.reframe_canvas`): the source placed on a larger
   frame, the new area masked for generation.
 
@@ -44,10 +45,11 @@ def renoise_level(strength: float, motion: Adherence = "off") -> float:
 
 
 def control_choice(structure: Adherence, motion: Adherence) -> tuple[ControlKind | None, float]:
-    """Which control video to give the model and its conditioning scale (0 .. 1).
+    """Which control video to give the model and its strength (0 .. 1).
 
     Whichever adherence is higher picks the map (flow for motion; for structure, the looser
-    :data:`STRUCTURE_CONTROLS` at lower levels). The scale is the level over 9.
+    :data:`STRUCTURE_CONTROLS` at lower levels). The strength is the level over 9; it fades the control
+    video alone (:func:`~shotcraft.engines.diffusion.wan.vace_inputs`).
     """
     s, m = adherence_level(structure), adherence_level(motion)
     if s == 0 and m == 0:
@@ -146,7 +148,26 @@ def resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
+def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 255) -> np.ndarray:
+    """``image`` fitted inside ``(width, height)`` with its aspect kept, centred on ``fill`` (white): where
+    VACE's pipeline puts a reference image (diffusers pads references on white), done here with
+    :func:`resize`'s filters so the pipeline has nothing left to resample.
+
+    >>> boxed = letterbox(np.zeros((10, 40, 3), np.uint8), (32, 32))  # 4:1 into a square
+    >>> boxed.shape, np.flatnonzero(boxed[:, 16, 0] == 0).tolist()
+    ((32, 32, 3), [12, 13, 14, 15, 16, 17, 18, 19])
+    """
+    width, height = size
+    scale = min(width / image.shape[1], height / image.shape[0])
+    fit_w = min(width, max(1, round(image.shape[1] * scale)))
+    fit_h = min(height, max(1, round(image.shape[0] * scale)))
+    top, left = (height - fit_h) // 2, (width - fit_w) // 2
+    canvas = np.full((height, width, *image.shape[2:]), fill, image.dtype)
+    canvas[top : top + fit_h, left : left + fit_w] = resize(image, (fit_w, fit_h))
+    return canvas
+
+
 __all__ = [
-    "STRUCTURE_CONTROLS", "control_choice", "control_frames", "flow_colour", "model_size", "renoise_level",
-    "resize", "scribble",
+    "STRUCTURE_CONTROLS", "control_choice", "control_frames", "flow_colour", "letterbox", "model_size",
+    "renoise_level", "resize", "scribble",
 ]  # fmt: skip

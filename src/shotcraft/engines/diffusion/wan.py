@@ -3,6 +3,8 @@
 - ``WanVACEPipeline`` takes everything: the control video and the fixed frames go in ``video``, with
   ``mask`` 0 where the output must keep what it is given (keyframes, the held overlap, locked pixels, the
   source area of a reframe) and 1 where it generates; reference images go in ``reference_images``.
+  All of these form one hint, which ``conditioning_scale`` scales as a whole, so it stays 1 and the
+  control strength is applied to the control video alone (blended toward grey, VACE's "no control").
 - ``WanImageToVideoPipeline`` takes a first frame and optionally a last frame.
 - ``WanPipeline`` takes a prompt only.
 
@@ -16,6 +18,7 @@ where both denoise together.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -28,6 +31,7 @@ from shotcraft.engines.diffusion.latent_locks import (
     partial_schedule,
     renoise,
     starting_sigma,
+    steps_from_the_lock,
 )
 from shotcraft.errors import EngineUnavailable
 
@@ -64,13 +68,17 @@ def vace_inputs(job: WindowJob) -> tuple[list[Any] | None, list[Any] | None]:
     if job.control is None and not job.fixed and job.lock is None and job.outpaint is None:
         return None, None
     h, w = job.height, job.width
+    control = None
+    if job.control is not None:
+        faded = _GREY + (job.control.astype(np.float32) - _GREY) * job.control_scale
+        control = np.clip(faded + 0.5, 0, 255).astype(np.uint8)
     video, masks = [], []
     for j in range(job.frames):
         if j in job.fixed:
             video.append(pil(job.fixed[j]))
             masks.append(pil(np.zeros((h, w), np.uint8)))
             continue
-        frame = job.control[j] if job.control is not None else np.full((h, w, 3), _GREY, np.uint8)
+        frame = control[j] if control is not None else np.full((h, w, 3), _GREY, np.uint8)
         keep = np.zeros((h, w), np.float32)
         if job.lock is not None:
             keep = np.maximum(keep, job.lock[j])
@@ -107,7 +115,7 @@ def run_wan(pipe: Any, job: WindowJob) -> np.ndarray:
     lead = 0
     if kind == "WanVACEPipeline":
         video, masks = vace_inputs(job)
-        kwargs.update(video=video, mask=masks, conditioning_scale=job.control_scale)
+        kwargs.update(video=video, mask=masks)
         if job.references:
             kwargs["reference_images"] = [pil(r) for r in job.references]
             lead = len(job.references)
@@ -146,7 +154,10 @@ def run_wan(pipe: Any, job: WindowJob) -> np.ndarray:
             job.report["latent_mask"] = mask
     callbacks = chain_callbacks(hold, lock, job.step_progress())
     kwargs["callback_on_step_end"] = callbacks
-    with partial_schedule(pipe.scheduler, schedule_level):
+    # The outpaint hold blends latents after each step as the lock does, so UniPC's corrector would undo it too.
+    blended = lock is not None or hold is not None
+    corrector_off = steps_from_the_lock(pipe.scheduler, job.steps) if blended else nullcontext()
+    with partial_schedule(pipe.scheduler, schedule_level), corrector_off:
         frames = pipe(**kwargs).frames
     if lock is not None:
         job.report["locked_steps"] = lock.blended_steps
