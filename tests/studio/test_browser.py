@@ -302,7 +302,10 @@ def invent_two_takes(studio: Studio) -> None:
 
 def the_sequence(studio: Studio) -> None:
     studio.tab("sequence")
-    expect(studio.page.locator("#sequence-tree [data-take]")).to_have_count(6)  # every take, each in its place
+    expect(studio.page.locator("#sequence-tree [data-take]")).to_have_count(
+        6
+    )  # every take, each in its place
+    studio.page.locator("#tab-sequence").evaluate("t => t.scrollIntoView({ block: 'start' })")
     studio.shot("sequence")
 
 

@@ -539,6 +539,12 @@ def test_the_sequence_shows_each_take_under_what_it_was_made_from_and_exports_th
     made = clips[2][0].metadata["shotcraft"]
     assert made["take_id"] == fr["id"] and made["studio_lineage"]["parent_take_id"] == night["id"]
     expect(page.locator("#timeline-status")).to_have_text("Spring campaign.otio downloaded, with 6 takes.")
+    page.select_option("#timeline-format", "edl")
+    with page.expect_download() as download:
+        page.click("#timeline-download")
+    assert download.value.suggested_filename == "Spring campaign.edl"
+    edl = Path(download.value.path()).read_text()
+    assert edl.startswith("TITLE: Spring campaign") and edl.count("FROM CLIP NAME:  relight · night") == 1
 
     # On a phone the deepest branch wraps inside its panel: nothing scrolls sideways.
     phone = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
