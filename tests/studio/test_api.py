@@ -357,7 +357,7 @@ def test_project_timeline_exports_every_take_with_its_lineage(client, project, t
     timeline = otio.adapters.read_from_string(response.text, "otio_json")
     (track,) = timeline.tracks
     (clip,) = track.find_clips()
-    assert track.name.endswith("(picked)")
+    assert track.name == "relight · night (picked)" and clip.name == "relight · night"  # the studio's words
     assert clip.source_range.duration.value == take["frame_count"] == 12
     meta = clip.metadata["shotcraft"]
     assert meta["take_id"] == take["id"] and meta["studio_lineage"]["source_asset_id"] == asset["id"]

@@ -7,7 +7,8 @@
 3. localize a signage clip into two markets from a small text table;
 4. compare the two market takes side by side and pick one;
 5. invent two takes with a tiny random model (seeds recorded);
-6. switch to a new project and back.
+6. the project's sequence: every take under what it was made from;
+7. switch to a new project and back.
 
 The browser is Debian's ``chromium`` (``make browser`` installs it) driven by the ``playwright`` package;
 nothing is downloaded at run time. The screenshots in ``docs/img/studio-*.png`` come from this test: it writes
@@ -122,6 +123,7 @@ def test_every_studio_screen_in_one_browser_session(studio_url, chromium, bikes,
         localize_into_two_markets(studio, tmp_path)
         compare_and_pick(studio)
         invent_two_takes(studio)
+        the_sequence(studio)
         switch_projects(studio)
     except Exception:
         # What the server and its worker said is the first thing to read when a flow fails.
@@ -296,6 +298,15 @@ def invent_two_takes(studio: Studio) -> None:
     studio.shot("invent", videos="#invent-takes-grid video")
     take = studio.api.get(f"/api/takes/{cards.nth(1).get_attribute('data-take')}").json()
     assert (take["model"], take["frame_count"], take["fps"]) == (INVENT_MODEL, 9, "16")
+
+
+def the_sequence(studio: Studio) -> None:
+    studio.tab("sequence")
+    expect(studio.page.locator("#sequence-tree [data-take]")).to_have_count(
+        6
+    )  # every take, each in its place
+    studio.page.locator("#tab-sequence").evaluate("t => t.scrollIntoView({ block: 'start' })")
+    studio.shot("sequence")
 
 
 def switch_projects(studio: Studio) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import select
 from tests.studio.conftest import Processes, serve_studio, skip_without_browser, wait_in_page
 
 from shotcraft.studio.store import Store
@@ -415,7 +416,152 @@ def test_takes_are_picked_renamed_and_deleted_with_confirmation_and_projects_too
     assert web.api.get(f"/api/projects/{project['id']}").status_code == 404
 
 
-# -- 5. the keyframe timeline -----------------------------------------------------------------------------------------
+# -- 5. the sequence: lineage, and the timeline out -------------------------------------------------------------------
+
+
+def run_job(web: Web, project: dict, kind: str, spec: dict, **source: str) -> list[dict]:
+    """Queue one job from ``source`` (``source_asset_id=`` or ``source_take_id=``), run it; its takes."""
+    response = web.api.post(
+        "/api/jobs", json={"project_id": project["id"], "kind": kind, "spec": spec, **source}
+    )
+    assert response.status_code == 202, response.text
+    assert web.run_jobs() == 1
+    job = web.api.get(f"/api/jobs/{response.json()['id']}").json()
+    assert job["state"] == "succeeded", job["error"]
+    return [web.api.get(f"/api/takes/{i}").json() for i in job["take_ids"]]
+
+
+def invented_takes(web: Web, project: dict, prompt: str, seeds: list[int]) -> list[str]:
+    """An invent job's takes, written into the store as a worker would (this server has no video model):
+    each a copy of the test clip, with its seed, engine and model."""
+    import shutil
+
+    from shotcraft.studio.models import ApiKey, Job, Take
+
+    with web.store.write() as s:
+        key = s.scalar(select(ApiKey).where(ApiKey.name == "web"))
+        spec = {"prompt": prompt, "takes": len(seeds), "seed": seeds[0]}
+        job = Job(project_id=project["id"], owner_key_id=key.id, kind="invent", spec=spec, state="succeeded")
+        s.add(job)
+        s.flush()
+        ids = []
+        for i, seed in enumerate(seeds, 1):
+            path = web.store.home / "takes" / job.id / f"take{i}.mp4"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(web.clip, path)
+            take = Take(project_id=project["id"], owner_key_id=key.id, job_id=job.id, name=f"take{i}",
+                        kind="invent", path=str(path.relative_to(web.store.home)), size_bytes=path.stat().st_size,
+                        spec={**spec, "seed": seed}, engine="diffusion", model="wan2.1-vace-1.3b", seed=seed,
+                        frame_count=24, fps="25")  # fmt: skip
+            s.add(take)
+            s.flush()
+            ids.append(take.id)
+    return ids
+
+
+#: Each node of the sequence in page order: how deep it is, its stage, its name, whether it is marked picked.
+SEQUENCE_NODES = """() => [...document.querySelectorAll('#sequence-tree .seq-node')].map(n => [
+    (() => { let d = 0; for (let p = n.parentElement; p.id !== 'sequence-tree'; p = p.parentElement) d += p.tagName === 'UL'; return d; })(),
+    n.querySelector('.seq-stage').textContent, n.querySelector('.seq-name').textContent,
+    n.classList.contains('picked')])"""
+
+
+def test_the_sequence_shows_each_take_under_what_it_was_made_from_and_exports_the_timeline(
+    web, context, chromium
+):
+    import opentimelineio as otio
+
+    project = web.project("Spring campaign")
+    asset = web.upload(project)
+    [night] = run_job(web, project, "transform", {"operations": [{"op": "relight", "preset": "night"}]},
+                      source_asset_id=asset["id"])  # fmt: skip
+    web.api.patch(f"/api/takes/{night['id']}", json={"picked": True})
+    markets = {"markets": ["de", "fr"], "replacements": {"SALE": {"de": "RABATT", "fr": "SOLDES"}}}
+    de, fr = run_job(web, project, "localize", markets, source_take_id=night["id"])
+    _, second = invented_takes(web, project, "a red car in the rain", [7, 8])
+    web.api.patch(f"/api/takes/{second}", json={"picked": True})
+    run_job(web, project, "transform", {"operations": [{"op": "relight", "preset": "golden_hour"}]},
+            source_take_id=second)  # fmt: skip
+
+    page = web.open(context)
+    tab(page, "sequence")
+    diffusion = "diffusion · wan2.1-vace-1.3b"
+    expect(page.locator("#sequence-tree .seq-node")).to_have_count(8)
+    assert page.evaluate(SEQUENCE_NODES) == [
+        [0, "clip", "street.mp4", False],
+        [1, "transform", "relight · night", True],
+        [2, "market version · de", "localize · de", False],
+        [2, "market version · fr", "localize · fr", False],
+        [0, "prompt", "“a red car in the rain”", False],
+        [1, "invented take", "invent · “a red car in the rain”", False],
+        [1, "invented take", "invent · “a red car in the rain”", True],
+        [2, "transform", "relight · golden hour", False],
+    ]
+    invented = page.locator("#sequence-tree .seq-node", has_text="invented take")
+    expect(invented.nth(0)).to_contain_text(f"seed 7 · {diffusion}")
+    expect(invented.nth(1)).to_contain_text(f"seed 8 · {diffusion}★ picked")
+    expect(page.locator("#sequence-summary")).to_have_text(
+        "1 clip, 6 takes; picked: “relight · night”, “invent · “a red car in the rain””."
+    )
+    text = page.locator("#tab-sequence").inner_text()
+    assert not IDS.search(text), text
+
+    # A market version opens in the viewer against the take it was made from; by keyboard, as well as a click.
+    page.locator(f"#sequence-tree [data-take='{de['id']}']").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#tab-takes")).to_be_visible()
+    expect(page.locator("#viewer-a option:checked")).to_contain_text("take relight · night")
+    expect(page.locator("#viewer-b option:checked")).to_contain_text("take localize · de")
+    tab(page, "sequence")
+    page.locator(f"#sequence-tree [data-asset='{asset['id']}']").click()
+    expect(page.locator("#viewer-a option:checked")).to_have_text("clip street.mp4")
+    expect(page.locator("#viewer-b option:checked")).to_have_text("—")
+
+    # The timeline, downloaded and read back: one track per take, with the picked ones named so.
+    tab(page, "sequence")
+    page.select_option("#timeline-format", "otio")
+    with page.expect_download() as download:
+        page.click("#timeline-download")
+    assert download.value.suggested_filename == "Spring campaign.otio"
+    saved = web.folder / "campaign.otio"
+    download.value.save_as(saved)
+    timeline = otio.adapters.read_from_file(str(saved))
+    assert timeline.name == "Spring campaign"
+    invent = "invent · “a red car in the rain”"
+    assert [t.name for t in timeline.video_tracks()] == [
+        "relight · night (picked)", "localize · de", "localize · fr", invent, f"{invent} (picked)",
+        "relight · golden hour",
+    ]  # fmt: skip
+    clips = [track.find_clips() for track in timeline.video_tracks()]
+    assert all(
+        len(c) == 1 and c[0].source_range.duration == otio.opentime.RationalTime(24, 25) for c in clips
+    )
+    made = clips[2][0].metadata["shotcraft"]
+    assert made["take_id"] == fr["id"] and made["studio_lineage"]["parent_take_id"] == night["id"]
+    expect(page.locator("#timeline-status")).to_have_text("Spring campaign.otio downloaded, with 6 takes.")
+    page.select_option("#timeline-format", "edl")
+    with page.expect_download() as download:
+        page.click("#timeline-download")
+    assert download.value.suggested_filename == "Spring campaign.edl"
+    edl = Path(download.value.path()).read_text()
+    assert edl.startswith("TITLE: Spring campaign") and edl.count("FROM CLIP NAME:  relight · night") == 1
+
+    # On a phone the deepest branch wraps inside its panel: nothing scrolls sideways.
+    phone = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    try:
+        small = web.open(phone)
+        tab(small, "sequence")
+        expect(small.locator("#sequence-tree .seq-node")).to_have_count(8)
+        assert no_overflow(small) <= 390
+        right = small.evaluate(
+            "Math.max(...[...document.querySelectorAll('#tab-sequence *')].map(n => n.getBoundingClientRect().right))"
+        )
+        assert right <= 390, right
+    finally:
+        phone.close()
+
+
+# -- 6. the keyframe timeline -----------------------------------------------------------------------------------------
 
 
 def test_keyframes_on_a_frame_strip_moved_removed_restyle_and_relight_together(web, context):
@@ -470,7 +616,7 @@ def test_keyframes_on_a_frame_strip_moved_removed_restyle_and_relight_together(w
     web.api.post(f"/api/jobs/{job['id']}/cancel")
 
 
-# -- 6. phones and keyboards; signed out ------------------------------------------------------------------------------
+# -- 7. phones and keyboards; signed out ------------------------------------------------------------------------------
 
 
 def touch_drag(page: Page, selector: str, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -496,7 +642,7 @@ def test_a_phone_reaches_every_tab_without_sideways_scrolling_and_paints_locks_b
         page.fill("#key-input", web.secret)
         page.keyboard.press("Enter")  # the key box is a form
         expect(page.locator(READY)).to_be_visible(timeout=30_000)
-        for name in ("clip", "invent", "transform", "localize", "takes"):
+        for name in ("clip", "invent", "transform", "localize", "takes", "sequence"):
             button = page.locator(f"#tabs button[data-tab={name}]")
             button.tap()
             box = button.bounding_box()

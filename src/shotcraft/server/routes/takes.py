@@ -128,9 +128,10 @@ _TIMELINE_TYPES = {
     "/projects/{project_id}/timeline",
     summary="The project's takes as an editor's timeline (OpenTimelineIO, FCP X/7 XML or CMX 3600 EDL)",
     description=(
-        "One video track per take, in the order the takes were made; each clip references the take's file on "
-        "this server at its exact frame rate, with the take's spec, seed, engine, model and lineage (parent take, "
-        "source asset) as metadata. An EDL holds one track: the takes follow each other on it."
+        "One video track per take, in the order the takes were made, named as the studio names the take; each "
+        "clip references the take's file on this server at its exact frame rate, with the take's spec, seed, "
+        "engine, model and lineage (parent take, source asset) as metadata. An EDL holds one track: the takes "
+        "follow each other on it."
     ),
     response_class=Response,
     responses={200: {"description": "the timeline", "content": {t: {} for t in _TIMELINE_TYPES.values()}},
@@ -164,8 +165,10 @@ def project_timeline(
             extra = {"take_id": take.id, "spec": take.spec, "engine": take.engine, "model": take.model,
                      "seed": take.seed, "picked": take.picked, "market": view["market"],
                      "content_url": view["content_url"], "studio_lineage": lineage}  # fmt: skip
-            label = f"{take.name}{' (picked)' if take.picked else ''}"
-            tracks.append((label, [take_clip(store.take_path(take), take.name, extra)]))
+            # Named as the studio names it (what was done, or the user's title), so the editor shows the same words.
+            label = take_label(take)
+            track = f"{label} (picked)" if take.picked else label
+            tracks.append((track, [take_clip(store.take_path(take), label, extra)]))
         text = timeline_text(timeline_of(name, tracks), f".{format}")
     except EngineUnavailable as exc:
         raise HTTPException(501, str(exc)) from None

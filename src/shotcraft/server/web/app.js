@@ -142,7 +142,7 @@ async function switchProject(project) {
   state.assets = []; state.takes = []; state.jobs = new Map(); takeCards.clear();
   for (const id of ["#invent-takes-grid", "#localize-takes-grid", "#advice", "#jobs-list", "#takes-grid"]) $(id).replaceChildren();
   for (const kind of Object.keys(PANELS)) clearPanel(kind);
-  say($("#upload-status"), "");
+  say($("#upload-status"), ""); say($("#timeline-status"), "");
   clearNotice();
   await refreshAssets();
   await refreshTakes();
@@ -190,7 +190,7 @@ function showTab(name) {
     if (b.dataset.tab === name) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
   }
   for (const t of document.querySelectorAll(".tab")) t.hidden = t.id !== `tab-${name}`;
-  if (name === "takes") refreshTakes().catch(showNotice);
+  if (name === "takes" || name === "sequence") refreshTakes().catch(showNotice);
   if (name === "transform") { sizeCanvas(); drawKeyframes(); }
 }
 // Another tab may have queued or finished jobs: coming back to this one reads them again.
@@ -231,6 +231,7 @@ async function refreshAssets(select) {
   state.assets = assets;
   $("#assets").replaceChildren(...state.assets.map((a) => el("li", {}, `${a.name} · ${a.kind} · ${describeAsset(a)}`)));
   fillSources(select);
+  drawSequence();
 }
 
 function sourceOptions() {
@@ -864,6 +865,7 @@ async function refreshTakes() {
     if (take) updateCard(card, take); else card.remove();
   }
   fillSources();
+  drawSequence();
 }
 function takeCard(t, keep = false) {
   const card = el("div", { class: "card", "data-take": t.id },
@@ -894,6 +896,7 @@ function updateTake(take) {
   state.takes = state.takes.map((t) => (t.id === take.id ? take : t));
   for (const card of document.querySelectorAll(`.card[data-take="${take.id}"]`)) updateCard(card, take);
   fillViewerChoices();
+  drawSequence();
 }
 async function pickTake(id) { updateTake(await sendJson(`/api/takes/${id}`, { picked: !takeById(id).picked }, "PATCH")); }
 async function renameTake(id) {
@@ -909,6 +912,97 @@ async function deleteTake(id) {
   await refreshTakes();
 }
 
+// ---- the sequence: start → takes → picked → versions, drawn from each take's parent ------------------------
+// A take hangs under the take it was made from, else under the clip it was made from, else under the prompt
+// (its invent job). One whose parent was deleted hangs under that parent's name ("take “…” (deleted)").
+function lineageKey(t, takeIds, assetIds) {
+  if (t.parent_take_id && takeIds.has(t.parent_take_id)) return `take:${t.parent_take_id}`;
+  if (t.source_asset_id && assetIds.has(t.source_asset_id)) return `asset:${t.source_asset_id}`;
+  if (t.kind === "invent") return `prompt:${t.job_id}`;
+  return `gone:${t.source_name || "a deleted take"}`;
+}
+function stageWords(t) {
+  if (t.kind === "invent") return "invented take";
+  if (t.market) return `market version · ${t.market}`;
+  return t.kind === "localize" ? "market version" : "transform";
+}
+function drawSequence() {
+  const tree = $("#sequence-tree");
+  if (!tree || !state.project) return;
+  const takeIds = new Set(state.takes.map((t) => t.id));
+  const assetIds = new Set(state.assets.map((a) => a.id));
+  const children = new Map();
+  for (const t of state.takes) {
+    const key = lineageKey(t, takeIds, assetIds);
+    if (!children.has(key)) children.set(key, []);
+    children.get(key).push(t); // takes come oldest first: siblings in the order they were made
+  }
+  const branch = (key) => {
+    const kids = children.get(key) || [];
+    return kids.length ? el("ul", {}, ...kids.map((t) => el("li", {}, takeNode(t), branch(`take:${t.id}`)))) : null;
+  };
+  const roots = [];
+  for (const a of state.assets.filter((x) => x.kind === "video" || children.has(`asset:${x.id}`))) {
+    roots.push(el("li", {}, sequenceNode("clip", a.name, describeAsset(a), { "data-asset": a.id, onclick: () => openViewer(`asset:${a.id}`, "") }), branch(`asset:${a.id}`)));
+  }
+  for (const [key, kids] of children) {
+    if (!key.startsWith("prompt:")) continue;
+    const prompt = (kids[0].spec && kids[0].spec.prompt) || "";
+    roots.push(el("li", {}, el("div", { class: "seq-node seq-start" }, el("span", { class: "seq-stage" }, "prompt"),
+      el("span", { class: "seq-name" }, prompt ? `“${prompt}”` : "from an image")), branch(key)));
+  }
+  for (const key of children.keys()) {
+    if (key.startsWith("gone:")) roots.push(el("li", {}, el("div", { class: "seq-node seq-start" }, el("span", { class: "seq-stage" }, "made from"), el("span", { class: "seq-name" }, key.slice(5))), branch(key)));
+  }
+  tree.replaceChildren(...roots);
+  const picked = state.takes.filter((t) => t.picked);
+  const clips = state.assets.filter((a) => a.kind === "video").length;
+  say($("#sequence-summary"), !roots.length ? "Nothing here yet: upload a clip or invent takes, and what you make from them appears here."
+    : `${count(clips, "clip")}, ${count(state.takes.length, "take")}; picked: ${picked.length ? picked.map((t) => `“${t.label}”`).join(", ") : "none yet"}.`);
+  $("#timeline-download").disabled = !state.takes.length;
+  $("#timeline-empty").hidden = state.takes.length > 0;
+}
+function count(n, what) { return `${n} ${what}${n === 1 ? "" : "s"}`; }
+function takeNode(t) {
+  const meta = [];
+  if (t.seed !== null && t.seed !== undefined) meta.push(`seed ${t.seed}`);
+  meta.push(t.model ? `${t.engine} · ${t.model}` : t.engine);
+  const node = sequenceNode(stageWords(t), t.label, meta.join(" · "), { "data-take": t.id, onclick: () => compareWithSource(t.id) });
+  if (t.picked) {
+    node.classList.add("picked");
+    node.append(el("span", { class: "seq-picked" }, "★ picked"));
+  }
+  return node;
+}
+function sequenceNode(stage, name, meta, attrs) {
+  return el("button", { type: "button", class: "seq-node", ...attrs },
+    el("span", { class: "seq-stage" }, stage), el("span", { class: "seq-name" }, name), meta ? el("span", { class: "seq-meta" }, meta) : null);
+}
+
+// The timeline is fetched rather than linked, so a refusal reads as a message here, not as a downloaded file
+// of JSON, and the file is named after the project.
+on("#timeline-download", "click", async () => {
+  const project = state.project, format = $("#timeline-format").value, status = $("#timeline-status");
+  say(status, "preparing the timeline…");
+  try {
+    const response = await fetch(`/api/projects/${project.id}/timeline?format=${format}`, { credentials: "same-origin" });
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      throw new Error(body && body.error ? body.error.message : `the server answered ${response.status}`);
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const name = `${project.name.replace(/[\\/:*?"<>|]+/g, " ").trim() || "timeline"}.${format}`;
+    const link = el("a", { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000); // the browser reads it after the click returns
+    if (state.project === project) say(status, `${name} downloaded, with ${count(state.takes.length, "take")}.`, "ok");
+  } catch (err) {
+    if (state.project === project) say(status, `The timeline could not be made: ${err.message}`, "error");
+  }
+});
+
 // ---- the before / after viewer: two players, one scrubber, frame steps, split or wipe -----------------------
 const playerA = $("#viewer-video-a"), playerB = $("#viewer-video-b");
 function fillViewerChoices() {
@@ -922,8 +1016,15 @@ function fillViewerChoices() {
 }
 function compareWithSource(takeId) {
   const take = takeById(takeId);
-  $("#viewer-a").value = take.source_asset_id ? `asset:${take.source_asset_id}` : take.parent_take_id ? `take:${take.parent_take_id}` : "";
-  $("#viewer-b").value = `take:${takeId}`;
+  openViewer(take.source_asset_id ? `asset:${take.source_asset_id}` : take.parent_take_id ? `take:${take.parent_take_id}` : "", `take:${takeId}`);
+}
+// Before and after are option values of the viewer's lists (`asset:ID`, `take:ID`, or "" for none); one that
+// is gone (a deleted take) shows nothing rather than the last choice.
+function openViewer(before, after) {
+  for (const [id, value] of [["#viewer-a", before], ["#viewer-b", after]]) {
+    $(id).value = value;
+    if ($(id).value !== value) $(id).value = "";
+  }
   loadViewer();
   showTab("takes");
   $("#viewer").scrollIntoView({ block: "start" });
