@@ -55,3 +55,25 @@ def test_wan_lock_holds_in_the_sample_every_step_starts_from(models_env, monkeyp
     assert deviations == [(0.0, 0.0)] * len(deviations)
     # the corrector is only off for the run that needed it
     assert not pipe.scheduler.disable_corrector
+
+
+def test_the_outpaint_hold_runs_without_unipcs_corrector_too(models_env, monkeypatch):
+    """Outpainting holds the source area to the re-noised source after each step, as a lock does, so the
+    corrector (which rebuilds a step from the sample before that blend) must be off while it runs."""
+    engine = engine_for("wan2.1-vace-1.3b")
+    pipe, _ = engine.pipeline("transform")
+    seen: list[bool] = []
+
+    def probe(pipe, step, timestep, kwargs):
+        seen.append(step in pipe.scheduler.disable_corrector)
+        return {"latents": kwargs["latents"]}
+
+    chain = wan_runner.chain_callbacks
+    monkeypatch.setattr(wan_runner, "chain_callbacks", lambda *callbacks: chain(*callbacks, probe))
+    source = np.random.default_rng(2).integers(0, 256, (9, 32, 32, 3), dtype=np.uint8)
+    outpaint = np.zeros((32, 32), np.float32)
+    outpaint[:, 16:] = 1.0
+    job = WindowJob("a", 32, 32, 9, 6, 1.0, seed=4, source=source, renoise=0.45, outpaint=outpaint)
+    run_job(pipe, engine.card, job)
+    assert seen and all(seen)
+    assert not pipe.scheduler.disable_corrector
