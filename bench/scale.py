@@ -5,9 +5,8 @@
 
 Every mode runs in this process through :func:`shotcraft.pipeline.transform`, runs alternating between modes
 so load from other work on the machine falls on each alike; medians and ratios come from the same run.
-``local`` starts its 2 spawned processes on every call (their start-up and imports are counted); ``ray``
-uses one in-process Ray cluster of 2 CPUs started before the first run, whose workers stay warm between
-calls, as they would on a cluster. Peak memory: the largest local worker's peak RSS (the pool's processes
+``local`` keeps 2 spawned processes for every call, ``ray`` is one in-process Ray cluster of 2 CPUs; a
+first, uncounted run of each mode warms them up (imports, numba), as a worker serving many jobs would be. Peak memory: the largest local worker's peak RSS (the pool's processes
 are this process's children) and this process's own.
 """
 
@@ -50,21 +49,23 @@ def main() -> None:
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    local = LocalExecutor(2)
     modes = {
-        "one": lambda: {"parts": 1},
-        "local": lambda: {"parts": 2, "executor": LocalExecutor(2)},
-        "ray": lambda: {"parts": 2, "executor": RayExecutor()},
+        "one": {"parts": 1},
+        "local": {"parts": 2, "executor": local},
+        "ray": {"parts": 2, "executor": RayExecutor()},
     }
     print(f"# {date.today()} {platform.machine()} {os.cpu_count()} CPUs, {source.name}, {runs} run(s)")
     for name, data in SPECS.items():
         spec = TransformSpec.model_validate(data)
         times: dict[str, list[float]] = {mode: [] for mode in modes}
-        for run in range(runs):
+        for run in range(runs + 1):  # run 0 warms up (numba, imports in the workers) and is not counted
             for mode, options in modes.items():
                 out = folder / f"{name}-{mode}-{run}.mp4"
                 start = time.perf_counter()
-                result = transform(source, out, spec, **options())
-                times[mode].append(time.perf_counter() - start)
+                result = transform(source, out, spec, **options)
+                if run:
+                    times[mode].append(time.perf_counter() - start)
                 assert result.frame_count > 0
         median = {mode: statistics.median(values) for mode, values in times.items()}
         print(
@@ -72,6 +73,7 @@ def main() -> None:
             f"2 Ray parts {median['ray']:.2f} s; local speed-up {median['one'] / median['local']:.2f}x, "
             f"Ray/local time {median['ray'] / median['local']:.2f}"
         )
+    local.close()  # its processes are reaped, so their peak RSS is counted below
     worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,17 +30,20 @@ from shotcraft.spec import TransformSpec, input_paths
 RAY_MISSING = "--ray needs Ray: pip install 'shotcraft[scale]'"
 
 
+@dataclass(frozen=True)
+class PartsJob:
+    """The parts of one transform to render, and the folder their segments go to."""
+
+    source: Path
+    spec: TransformSpec
+    parts: list[Part]
+    folder: Path
+    options: EngineOptions | None = None
+
+
 class PartExecutor(Protocol):
-    def render(
-        self,
-        source: Path,
-        spec: TransformSpec,
-        parts: list[Part],
-        folder: Path,
-        options: EngineOptions | None,
-        progress: Progress,
-    ) -> list[str]:
-        """Render every part into ``folder / segment_name(i)``; returns each part's engine name."""
+    def render(self, job: PartsJob, progress: Progress) -> list[str]:
+        """Render every part into ``job.folder / segment_name(i)``; returns each part's engine name."""
         ...
 
 
@@ -60,7 +65,7 @@ def render_parts(
     folder = temp_name(output.with_suffix(".parts"))
     folder.mkdir(parents=True)
     try:
-        engines = executor.render(plan.source.path, plan.spec, parts, folder, options, progress)
+        engines = executor.render(PartsJob(plan.source.path, plan.spec, parts, folder, options), progress)
         segments = (segment_frames(folder / segment_name(i)) for i in range(len(parts)))
         yield engines[0], chain.from_iterable(segments)
     finally:
@@ -68,38 +73,60 @@ def render_parts(
 
 
 class LocalExecutor:
-    """Parts on ``workers`` local processes (spawned, so no engine state is shared by forking)."""
+    """Parts on ``workers`` local processes (spawned, so no engine state is shared by forking).
+
+    The processes start with the first render and serve every later one until :meth:`close` (or the end of
+    a ``with`` block), so a caller rendering many clips pays their start-up once.
+    """
 
     def __init__(self, workers: int):
         self.workers = max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
 
-    def render(
-        self,
-        source: Path,
-        spec: TransformSpec,
-        parts: list[Part],
-        folder: Path,
-        options: EngineOptions | None,
-        progress: Progress,
-    ) -> list[str]:
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def render(self, job: PartsJob, progress: Progress) -> list[str]:
+        if self._pool is None:
+            share = max(1, (os.cpu_count() or 1) // self.workers)
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self.workers, context, _share_cores, (share,))
+        parts = job.parts
         total, done = sum(p.frames for p in parts), 0
         engines = [""] * len(parts)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(self.workers, len(parts)), mp_context=context) as pool:
-            futures = {
-                pool.submit(render_part, source, spec, part, folder / segment_name(i), options): i
-                for i, part in enumerate(parts)
-            }
-            try:
-                for future in as_completed(futures):
-                    index = futures[future]
-                    engines[index] = future.result()
-                    done += parts[index].frames
-                    progress("render", done, total)
-            except BaseException:
-                pool.shutdown(cancel_futures=True)
-                raise
+        futures = {
+            self._pool.submit(
+                render_part, job.source, job.spec, part, job.folder / segment_name(i), job.options
+            ): i
+            for i, part in enumerate(parts)
+        }
+        try:
+            for future in as_completed(futures):
+                index = futures[future]
+                engines[index] = future.result()
+                done += parts[index].frames
+                progress("render", done, total)
+        except BaseException:
+            # A failed or interrupted render stops its processes; the next render starts new ones.
+            self.close()
+            raise
         return engines
+
+
+def _share_cores(threads: int) -> None:
+    """A part process's share of the cores: OpenCV would start a thread per core in every process."""
+    with contextlib.suppress(ModuleNotFoundError):
+        import cv2
+
+        cv2.setNumThreads(threads)
 
 
 def require_ray() -> Any:
@@ -115,7 +142,12 @@ def connect_ray(address: str) -> Any:
     """Ray, connected to the cluster at ``address`` (``auto``: the local one, started if none runs)."""
     ray = require_ray()
     if not ray.is_initialized():
-        ray.init(address=None if address == "auto" else address, logging_level="ERROR", log_to_driver=False)
+        try:
+            ray.init(
+                address=None if address == "auto" else address, logging_level="ERROR", log_to_driver=False
+            )
+        except (ConnectionError, ValueError) as exc:
+            raise EngineUnavailable(f"cannot reach the Ray cluster at {address}: {exc}") from None
     return ray
 
 
@@ -142,24 +174,17 @@ class RayExecutor:
         """CPUs in the cluster: the natural number of parts."""
         return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
 
-    def render(
-        self,
-        source: Path,
-        spec: TransformSpec,
-        parts: list[Part],
-        folder: Path,
-        options: EngineOptions | None,
-        progress: Progress,
-    ) -> list[str]:
-        if input_paths(spec):
+    def render(self, job: PartsJob, progress: Progress) -> list[str]:
+        source, parts = job.source, job.parts
+        if input_paths(job.spec):
             raise SpecError(
                 "with --ray, a spec cannot name other files (masks, images) yet: run it without --ray"
             )
         ray = self.ray
         task = ray.remote(num_cpus=1, max_retries=self.max_retries)(_render_on_node)
-        data = ray.put(Path(source).read_bytes())
+        data = ray.put(source.read_bytes())
         pending = {
-            task.remote(Path(source).name, data, spec, part, options): i for i, part in enumerate(parts)
+            task.remote(source.name, data, job.spec, part, job.options): i for i, part in enumerate(parts)
         }
         total, done = sum(p.frames for p in parts), 0
         engines = [""] * len(parts)
@@ -168,7 +193,7 @@ class RayExecutor:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 index = pending.pop(ready[0])
                 engines[index], segment = ray.get(ready[0])
-                (folder / segment_name(index)).write_bytes(segment)
+                (job.folder / segment_name(index)).write_bytes(segment)
                 done += parts[index].frames
                 progress("render", done, total)
         except BaseException:

@@ -7,6 +7,7 @@ the same pieces), so they behave identically.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -84,9 +85,10 @@ def transform(
         from shotcraft.executors import LocalExecutor, render_parts
 
         pieces = split_parts(plan.frame_count, parts, part_overlap(spec))
-        with render_parts(
-            plan, pieces, executor or LocalExecutor(parts), output, engine_options, progress
-        ) as (engine_name, frames):
+        # Processes started here for this transform alone stop with it; a caller's executor is the caller's.
+        runner = LocalExecutor(parts) if executor is None else contextlib.nullcontext(executor)
+        with runner as ex, render_parts(plan, pieces, ex, output, engine_options, progress) as rendered:
+            engine_name, frames = rendered
             sidecar, notices = write_take(
                 plan, output, frames, engine_name, overwrite=overwrite, inputs=inputs, lineage=lineage,
                 progress=progress, parts=len(pieces),

@@ -141,7 +141,9 @@ class FlowCache:
         # (a render must not depend on which process filled the cache first).
         both = both.astype(np.float16)
         self._store(index, both)
-        return FlowPair(index, both[0].astype(np.float32), both[1].astype(np.float32), self.width, self.height)
+        return FlowPair(
+            index, both[0].astype(np.float32), both[1].astype(np.float32), self.width, self.height
+        )
 
     def walk(
         self, reader: VideoReader, start: int = 0, stop: int | None = None
