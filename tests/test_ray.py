@@ -99,3 +99,15 @@ def test_a_worker_killed_mid_part_is_retried_and_the_take_is_whole(cluster, foot
         "whole.mp4",
         "whole.mp4.json",
     ]
+
+
+def test_cli_ray(cluster, footage, tmp_path):
+    from typer.testing import CliRunner
+
+    from shotcraft.cli import app
+
+    out = tmp_path / "cli.mp4"
+    args = ["transform", str(footage), "-o", str(out), "--relight", "night", "--ray", "auto", "-q"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(Path(f"{out}.json").read_text())["parts"] == 2  # one part per CPU of the cluster
