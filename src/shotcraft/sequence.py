@@ -757,7 +757,9 @@ class _Runner:
         from shotcraft.pipeline import transform
 
         target = step.outputs[0]
-        options = {"weights": self.seq.spec.weights} if self.seq.spec.weights else {}
+        from shotcraft.engines.base import EngineOptions
+
+        options = EngineOptions(weights=self.seq.spec.weights)
         result = transform(parent["main"], target, step.spec, progress=self.progress, lineage=lineage,
                            engine_options=options, overwrite=self.may_replace(target))  # fmt: skip
         record = _record(key, [result.path], result.notices)

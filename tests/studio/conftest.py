@@ -27,9 +27,32 @@ from shotcraft.studio.worker import Worker
 TEST_UPLOAD_LIMIT = 4 * 1024 * 1024
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
+    """The database a studio test runs on: SQLite in the home folder, then a fresh PostgreSQL database on
+    the server ``SHOTCRAFT_TEST_DATABASE_URL`` names (``.ci/postgres`` starts one; CI always has it).
+    Processes the test starts find it through ``SHOTCRAFT_DATABASE_URL``."""
+    if request.param == "sqlite":
+        yield None
+        return
+    admin = os.environ.get("SHOTCRAFT_TEST_DATABASE_URL")
+    if not admin:
+        pytest.skip("no PostgreSQL server configured: set SHOTCRAFT_TEST_DATABASE_URL (source .ci/postgres)")
+    import psycopg
+
+    name = f"shotcraft_test_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.rsplit("/", 1)[0] + "/" + name
+    monkeypatch.setenv("SHOTCRAFT_DATABASE_URL", url)
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "studio")
+def store(tmp_path: Path, database: str | None) -> Iterator[Store]:
+    s = Store.open(tmp_path / "studio", database)
     yield s
     s.close()
 

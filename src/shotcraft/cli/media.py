@@ -188,9 +188,19 @@ def transform(
     encoder_preset: str | None = typer.Option(None, "--encoder-preset", help="x264/x265 speed preset."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     overwrite: bool = typer.Option(False, "--overwrite", "-y", help=OVERWRITE_HELP),
+    parallel: int = typer.Option(
+        1,
+        "--parallel",
+        min=1,
+        help="Split the clip into N parts rendered by N local processes (same frames).",
+    ),
+    ray: str | None = typer.Option(
+        None, "--ray", help="Render the parts as tasks on a Ray cluster: auto (local) or its ADDRESS."
+    ),
 ) -> None:
     """Transform a clip: same frames, fps, duration and audio, a new look. With no operation it is a
     faithful re-encode (the identity transform)."""
+    from shotcraft.engines.base import EngineOptions
     from shotcraft.pipeline import transform as run_transform
 
     spec_obj = _transform_spec(
@@ -230,15 +240,22 @@ def transform(
             "preset": encoder_preset,
         },
     )
+    executor = None
+    if ray is not None:
+        from shotcraft.executors import RayExecutor
+
+        executor = RayExecutor(ray)
+        parallel = parallel if parallel > 1 else executor.cpus()
     with progress_bar(quiet) as progress:
-        options = {"weights": weights, "steps": steps, "vram_gb": vram, "device": device}
         result = run_transform(
             source,
             output,
             spec_obj,
             progress=progress,
-            engine_options={k: v for k, v in options.items() if v is not None},
+            engine_options=EngineOptions(weights=weights, steps=steps, vram_gb=vram, device=device),
             overwrite=overwrite,
+            parts=parallel,
+            executor=executor,
         )
     for notice in result.notices:
         console.print(f"[yellow]note:[/yellow] {notice}", highlight=False, soft_wrap=True)

@@ -169,7 +169,10 @@ def find_idempotent(
 def sweep_stale(session: Session) -> int:
     """Put jobs whose worker stopped heartbeating back in the queue (or fail them if out of attempts)."""
     now = utcnow()
-    stale = session.scalars(select(Job).where(Job.state == RUNNING, Job.lease_expires_at < now)).all()
+    # Locked, skipping jobs another transaction holds: a worker may be committing one right now
+    # (finish/fail lock the job first), and PostgreSQL re-checks the condition once that commit lands.
+    query = select(Job).where(Job.state == RUNNING, Job.lease_expires_at < now)
+    stale = session.scalars(query.with_for_update(skip_locked=True)).all()
     for job in stale:
         job.lease_token = job.lease_owner = job.lease_expires_at = None
         job.updated_at = now
@@ -240,7 +243,7 @@ def finish(store: Store, token: str, takes: list[TakeRecord]) -> list[str]:
     once, or not at all. Returns the new take ids."""
     now = utcnow()
     with store.write() as s:
-        job = s.scalar(select(Job).where(Job.lease_token == token, Job.state == RUNNING))
+        job = s.scalar(select(Job).where(Job.lease_token == token, Job.state == RUNNING).with_for_update())
         if job is None:
             raise LeaseLost("the job's lease was lost before its outputs could be registered")
         ids = []
@@ -266,7 +269,7 @@ def fail(store: Store, token: str, error: str, *, retry: bool) -> str:
     """Record a failure; a retryable one goes back to the queue while attempts remain. Returns the new state."""
     now = utcnow()
     with store.write() as s:
-        job = s.scalar(select(Job).where(Job.lease_token == token, Job.state == RUNNING))
+        job = s.scalar(select(Job).where(Job.lease_token == token, Job.state == RUNNING).with_for_update())
         if job is None:
             raise LeaseLost("the job's lease was lost")
         job.error = error

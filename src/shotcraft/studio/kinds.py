@@ -17,8 +17,9 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from shotcraft.engines.base import Progress
+from shotcraft.render import split_refusal
 from shotcraft.spec import GenerateSpec, LocalizeOp, OutputSpec, SpecError, TransformSpec
-from shotcraft.studio.chunks import DEFAULT_CHUNK_FRAMES, ChunkedTransform, chunk_refusal
+from shotcraft.studio.chunks import DEFAULT_CHUNK_FRAMES, ChunkedTransform
 from shotcraft.studio.jobs import TakeRecord
 
 _SUFFIX = {"mp4_h264": ".mp4", "mp4_h265": ".mp4", "mov_prores": ".mov"}
@@ -203,7 +204,7 @@ def run_transform(ctx: JobContext) -> list[TakeRecord]:
     spec: TransformSpec = ctx.spec
     output = ctx.output_dir / output_name(spec.output)
     ctx.output_dir.mkdir(parents=True, exist_ok=True)
-    if chunk_refusal(spec) is None:
+    if split_refusal(spec) is None:
         chunked = ChunkedTransform(ctx.source, output, spec, ctx.work_dir, ctx.chunk_frames)
         result = chunked.run(ctx.progress, attempt=ctx.attempt, lineage=ctx.lineage)
     else:

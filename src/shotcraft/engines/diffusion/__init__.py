@@ -16,16 +16,13 @@ Settings an operator may set without touching a spec: ``SHOTCRAFT_WEIGHTS`` (a w
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shotcraft.engines.base import Progress, no_progress
+from shotcraft.engines.base import EngineOptions, Progress, no_progress
 from shotcraft.engines.diffusion.controls import (
     control_choice,
     control_frames,
@@ -44,32 +41,6 @@ if TYPE_CHECKING:
     from shotcraft.media.read import VideoReader
     from shotcraft.plan import TransformPlan
     from shotcraft.spec import TransformSpec
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """How to run, as opposed to what to make (that is the spec)."""
-
-    weights: Path | None = None
-    steps: int | None = None
-    vram_gb: float | None = None
-    device: str | None = None
-    #: model frames per window (default: the model's own); tests and small GPUs use shorter windows.
-    window_frames: int | None = None
-    draft: bool = False
-
-    @classmethod
-    def from_environment(cls, **overrides: Any) -> EngineOptions:
-        env = os.environ
-        values: dict[str, Any] = {
-            "weights": Path(env["SHOTCRAFT_WEIGHTS"]) if env.get("SHOTCRAFT_WEIGHTS") else None,
-            "steps": int(env["SHOTCRAFT_STEPS"]) if env.get("SHOTCRAFT_STEPS") else None,
-            "vram_gb": float(env["SHOTCRAFT_VRAM"]) if env.get("SHOTCRAFT_VRAM") else None,
-            "device": env.get("SHOTCRAFT_DEVICE") or None,
-            "window_frames": int(env["SHOTCRAFT_WINDOW"]) if env.get("SHOTCRAFT_WINDOW") else None,
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
 
 
 def run_job(pipe: Any, card: ModelCard, job: WindowJob) -> np.ndarray:
@@ -108,8 +79,8 @@ class DiffusionEngine:
         self.options = options or EngineOptions.from_environment()
 
     @classmethod
-    def from_spec(cls, spec: TransformSpec, **options: Any) -> DiffusionEngine:
-        return cls(spec.model, EngineOptions.from_environment(**options))
+    def from_spec(cls, spec: TransformSpec, options: EngineOptions | None = None) -> DiffusionEngine:
+        return cls(spec.model, (options or EngineOptions()).over_environment())
 
     def capabilities(self) -> frozenset[str]:
         caps = {"prompt", "restyle", "generate"} if self.card.can("transform") else {"generate"}
