@@ -48,59 +48,130 @@ def lut_from_function(fn: Callable[[np.ndarray], np.ndarray], size: int = LUT_SI
 
 def apply_lut(image: np.ndarray, lut: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Map every pixel of an ``(H, W, 3)`` uint8 image through ``lut`` (tetrahedral interpolation)."""
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"apply_lut needs an (H, W, 3) uint8 image, not {image.shape} {image.dtype}")
+    _check_image(image)
     size = lut.shape[0]
     if lut.shape != (size, size, size, 3):
         raise ValueError(f"a LUT is (n, n, n, 3), not {lut.shape}")
-    # Pad each entry to 4 floats so one lattice point is one aligned 16-byte read.
-    packed = np.zeros((size, size, size, 4), np.float32)
-    packed[..., :3] = lut
-    strides = np.array([size * size * 4, size * 4, 4], np.int64)
-    position = np.arange(256, dtype=np.float64) * (size - 1) / 255.0
-    cell = np.minimum(position.astype(np.int64), size - 2)
-    offsets = cell[None, :] * strides[:, None]
-    frac = (position - cell).astype(np.float32)
+    packed, offsets, frac, strides = _packed(lut[None])
     if out is None:
         out = np.empty_like(image)
-    _tetrahedral(np.ascontiguousarray(image), packed.ravel(), offsets, frac, strides, out)
+    _tetrahedral(np.ascontiguousarray(image), packed, offsets, frac, strides, out)
     return out
+
+
+def apply_lut_family(
+    image: np.ndarray, luts: np.ndarray, position: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Map every pixel through a family of LUTs ``(k, n, n, n, 3)``, picked per pixel by ``position``.
+
+    ``position`` is an ``(H, W)`` float32 map in ``0 .. k-1``: each pixel is mapped through the two LUTs
+    either side of its position (tetrahedral interpolation in each) and the results are mixed linearly.
+    This is a grade that changes smoothly across the frame (a window with a soft edge) at the cost of two
+    LUT lookups; every output lies between what the neighbouring LUTs give, so a family whose LUTs keep
+    away from 0 and 255 never clips, however the map varies.
+    """
+    _check_image(image)
+    k, size = luts.shape[0], luts.shape[1]
+    if luts.shape != (k, size, size, size, 3):
+        raise ValueError(f"a LUT family is (k, n, n, n, 3), not {luts.shape}")
+    if position.shape != image.shape[:2]:
+        raise ValueError(f"position map {position.shape} and image {image.shape[:2]} differ in size")
+    packed, offsets, frac, strides = _packed(luts)
+    if out is None:
+        out = np.empty_like(image)
+    where = np.clip(np.ascontiguousarray(position, np.float32), 0.0, k - 1)
+    _tetrahedral_family(np.ascontiguousarray(image), packed, offsets, frac, strides, where, out)
+    return out
+
+
+def _check_image(image: np.ndarray) -> None:
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"a LUT maps an (H, W, 3) uint8 image, not {image.shape} {image.dtype}")
+
+
+def _packed(luts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``luts`` ``(k, n, n, n, 3)`` flattened for the kernels, with the per-level lattice offsets."""
+    k, size = luts.shape[0], luts.shape[1]
+    # Pad each entry to 4 floats so one lattice point is one aligned 16-byte read.
+    packed = np.zeros((k, size, size, size, 4), np.float32)
+    packed[..., :3] = luts
+    strides = np.array([size * size * 4, size * 4, 4, size**3 * 4], np.int64)
+    position = np.arange(256, dtype=np.float64) * (size - 1) / 255.0
+    cell = np.minimum(position.astype(np.int64), size - 2)
+    offsets = cell[None, :] * strides[:3, None]
+    frac = (position - cell).astype(np.float32)
+    return packed.ravel(), offsets, frac, strides
+
+
+@numba.njit(inline="always", fastmath=True)
+def _corners(fr, fg, fb, sr, sg, sb):
+    """Weights and lattice offsets of the tetrahedron holding fractions ``(fr, fg, fb)`` of a cell.
+
+    The cell splits into six tetrahedra by the order of the three fractions; the walk goes from the
+    cell's low corner to its high corner along the axes in that order.
+    """
+    if fr >= fg:
+        if fg >= fb:
+            return 1 - fr, fr - fg, fg - fb, fb, sr, sr + sg
+        if fr >= fb:
+            return 1 - fr, fr - fb, fb - fg, fg, sr, sr + sb
+        return 1 - fb, fb - fr, fr - fg, fg, sb, sr + sb
+    if fb > fg:
+        return 1 - fb, fb - fg, fg - fr, fr, sb, sg + sb
+    if fb > fr:
+        return 1 - fg, fg - fb, fb - fr, fr, sg, sg + sb
+    return 1 - fg, fg - fr, fr - fb, fb, sg, sr + sg
+
+
+@numba.njit(inline="always", fastmath=True)
+def _lookup(lut, base, c, w0, w1, w2, w3, o1, o2, o3):
+    return w0 * lut[base + c] + w1 * lut[base + o1 + c] + w2 * lut[base + o2 + c] + w3 * lut[base + o3 + c]
+
+
+@numba.njit(inline="always", fastmath=True)
+def _to_byte(v):
+    return np.uint8(min(max(v, np.float32(0.0)), np.float32(255.0)) + np.float32(0.5))
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def _tetrahedral(image, lut, offsets, frac, strides, out):
     height, width, _ = image.shape
     sr, sg, sb = strides[0], strides[1], strides[2]
+    o3 = sr + sg + sb
     for y in numba.prange(height):
         for x in range(width):
             ir, ig, ib = image[y, x, 0], image[y, x, 1], image[y, x, 2]
-            fr, fg, fb = frac[ir], frac[ig], frac[ib]
             base = offsets[0, ir] + offsets[1, ig] + offsets[2, ib]
-            # The cell splits into six tetrahedra by the order of the three fractions; walk from the
-            # cell's low corner to its high corner along the axes in that order.
-            if fr >= fg:
-                if fg >= fb:
-                    w0, w1, w2, w3, o1, o2 = 1 - fr, fr - fg, fg - fb, fb, sr, sr + sg
-                elif fr >= fb:
-                    w0, w1, w2, w3, o1, o2 = 1 - fr, fr - fb, fb - fg, fg, sr, sr + sb
-                else:
-                    w0, w1, w2, w3, o1, o2 = 1 - fb, fb - fr, fr - fg, fg, sb, sr + sb
-            elif fb > fg:
-                w0, w1, w2, w3, o1, o2 = 1 - fb, fb - fg, fg - fr, fr, sb, sg + sb
-            elif fb > fr:
-                w0, w1, w2, w3, o1, o2 = 1 - fg, fg - fb, fb - fr, fr, sg, sg + sb
-            else:
-                w0, w1, w2, w3, o1, o2 = 1 - fg, fg - fr, fr - fb, fb, sg, sr + sg
-            o3 = sr + sg + sb
+            w0, w1, w2, w3, o1, o2 = _corners(frac[ir], frac[ig], frac[ib], sr, sg, sb)
             for c in range(3):
-                v = (
-                    w0 * lut[base + c]
-                    + w1 * lut[base + o1 + c]
-                    + w2 * lut[base + o2 + c]
-                    + w3 * lut[base + o3 + c]
-                )
-                v = min(max(v, np.float32(0.0)), np.float32(255.0))
-                out[y, x, c] = np.uint8(v + np.float32(0.5))
+                out[y, x, c] = _to_byte(_lookup(lut, base, c, w0, w1, w2, w3, o1, o2, o3))
+    return out
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def _tetrahedral_family(image, luts, offsets, frac, strides, position, out):
+    height, width, _ = image.shape
+    sr, sg, sb, level = strides[0], strides[1], strides[2], strides[3]
+    o3 = sr + sg + sb
+    last = (luts.size // level) - 1
+    for y in numba.prange(height):
+        for x in range(width):
+            ir, ig, ib = image[y, x, 0], image[y, x, 1], image[y, x, 2]
+            base = offsets[0, ir] + offsets[1, ig] + offsets[2, ib]
+            w0, w1, w2, w3, o1, o2 = _corners(frac[ir], frac[ig], frac[ib], sr, sg, sb)
+            p = position[y, x]
+            low = min(np.int64(p), last)
+            t = p - np.float32(low)
+            near = base + low * level
+            if t <= np.float32(0.0):
+                for c in range(3):
+                    out[y, x, c] = _to_byte(_lookup(luts, near, c, w0, w1, w2, w3, o1, o2, o3))
+                continue
+            far = near + level
+            for c in range(3):
+                a = _lookup(luts, near, c, w0, w1, w2, w3, o1, o2, o3)
+                b = _lookup(luts, far, c, w0, w1, w2, w3, o1, o2, o3)
+                out[y, x, c] = _to_byte(a + t * (b - a))
     return out
 
 

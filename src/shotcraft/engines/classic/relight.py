@@ -32,6 +32,15 @@ import cv2
 import numpy as np
 
 from shotcraft.engines.base import Progress, no_progress
+from shotcraft.engines.classic.tone import (
+    LUMA,
+    smoothstep,
+    to_display,
+    to_linear,
+    tone_map,
+    white_balance_gains,
+)
+from shotcraft.engines.classic.windows import SkyWindow
 from shotcraft.media.orientation import to_storage_azimuth
 from shotcraft.media.stills import load_still
 from shotcraft.spec import DirectionalLight, RelightOp
@@ -44,9 +53,6 @@ if TYPE_CHECKING:
 #: Lattice size for LUTs fitted to graded keyframes: a 17³ fit takes a fraction of a second and reproduces
 #: smooth grades to > 50 dB; a 33³ direct solve takes ~40 s per keyframe on two cores for no visible gain.
 FIT_SIZE = 17
-
-# Rec. 709 luma weights, applied to display-referred values (what "saturation" means in grading tools).
-_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,8 @@ class Grade:
 PRESETS: dict[str, tuple[Grade, DirectionalLight | None]] = {
     # Low warm sun from the side, a touch of magenta in the warmth, richer colour.
     "golden_hour": (
-        Grade(exposure=0.0, temperature=45, tint=8, contrast=0.15, saturation=0.2),
-        DirectionalLight(azimuth=160, elevation=12, colour=(1.0, 0.75, 0.45), intensity=0.45, softness=0.6),
+        Grade(exposure=0.0, temperature=30, tint=6, contrast=0.15, saturation=0.0),
+        DirectionalLight(azimuth=165, elevation=12, colour=(1.0, 0.72, 0.42), intensity=0.8, softness=0.6),
     ),
     # After sunset: darker, cool, soft light from the sky.
     "blue_hour": (
@@ -78,7 +84,7 @@ PRESETS: dict[str, tuple[Grade, DirectionalLight | None]] = {
     ),
     # Moonlight: much darker, blue, desaturated (the eye loses colour in the dark), crisp contrast.
     "night": (
-        Grade(exposure=-2.2, temperature=-45, tint=4, contrast=0.2, saturation=-0.5),
+        Grade(exposure=-2.3, temperature=-70, tint=-4, contrast=0.25, saturation=-0.55),
         DirectionalLight(azimuth=120, elevation=40, colour=(0.7, 0.8, 1.0), intensity=0.35, softness=0.7),
     ),
     # Flat, slightly cool, muted: no direct light at all.
@@ -89,6 +95,51 @@ PRESETS: dict[str, tuple[Grade, DirectionalLight | None]] = {
         DirectionalLight(azimuth=90, elevation=75, colour=(1.0, 1.0, 0.97), intensity=0.3, softness=0.3),
     ),
 }
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """How a time-of-day preset's grade changes across the frame and across the tones, on top of its
+    :class:`Grade` and its light (the colourist's windows and split toning)."""
+
+    #: Exposure (stops) and white balance shift of the side turned away from the light; the side facing
+    #: it gets the light itself (its colour, and ``log2(1 + intensity)`` stops).
+    fill_stops: float = 0.0
+    fill_temperature: float = 0.0
+    #: Split toning: the shadows' white balance against the highlights' (negative: cooler shadows).
+    shadow_temperature: float = 0.0
+    #: The sky window (:class:`~shotcraft.engines.classic.windows.SkyWindow`): extra stops and saturation
+    #: where it is fully on; 0 stops means no window.
+    sky_stops: float = 0.0
+    sky_saturation: float = 0.0
+    #: How much of their own brightness small bright sources keep outside the sky window: 1 keeps a lamp
+    #: or a glint as bright as shot (less :data:`KEEP_STOPS`), 0 grades it like everything else.
+    keep_highlights: float = 0.0
+    #: Extra saturation for colours that are already strongly yellow-green (negative: keeps sunlit grass
+    #: from turning acid yellow under a warm light).
+    foliage_saturation: float = 0.0
+
+
+#: How the presets vary across the frame and the tones; a preset not listed here is one grade everywhere.
+SHAPING: dict[str, Shaping] = {
+    "golden_hour": Shaping(
+        fill_stops=-0.6, fill_temperature=-35, shadow_temperature=-40, foliage_saturation=-0.45
+    ),
+    "blue_hour": Shaping(),
+    "night": Shaping(
+        fill_stops=-0.2,
+        shadow_temperature=-30,
+        sky_stops=-2.8,
+        sky_saturation=-0.3,
+        keep_highlights=1.0,
+        foliage_saturation=-0.3,
+    ),
+    "overcast": Shaping(),
+    "noon": Shaping(),
+}
+
+#: What a kept highlight (a practical light at night) loses: a touch, so it still reads as the source.
+KEEP_STOPS = -0.4
 
 
 def resolve_relight(op: RelightOp) -> tuple[Grade, DirectionalLight | None]:
@@ -113,24 +164,6 @@ def resolve_relight(op: RelightOp) -> tuple[Grade, DirectionalLight | None]:
 # The colour grade as a function of colour
 
 
-def _to_linear(x: np.ndarray) -> np.ndarray:
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def _to_display(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
-
-
-def white_balance_gains(temperature: float, tint: float) -> np.ndarray:
-    """Per-channel gains in linear light for the warm/cool and green/magenta sliders, normalised so that
-    luminance is unchanged (white balance is not exposure)."""
-    warm, magenta = temperature / 100.0, tint / 100.0
-    gains = np.array([1.0 + 0.35 * warm, 1.0, 1.0 - 0.35 * warm], np.float64)
-    gains *= np.array([1.0 + 0.1 * magenta, 1.0 - 0.25 * magenta, 1.0 + 0.1 * magenta])
-    return gains / float(gains @ _LUMA)
-
-
 def grade_colours(rgb: np.ndarray, grade: Grade) -> np.ndarray:
     """Apply ``grade`` to display-referred colours in 0..1 (``(..., 3)``); the zero grade is the identity.
 
@@ -145,7 +178,7 @@ def _channel_curves(rgb: np.ndarray, grade: Grade) -> np.ndarray:
     out = np.asarray(rgb, np.float64)
     if grade.exposure or grade.temperature or grade.tint:
         gains = 2.0**grade.exposure * white_balance_gains(grade.temperature, grade.tint)
-        out = _to_display(_to_linear(out) * gains)
+        out = to_display(to_linear(out) * gains)
     if grade.contrast:
         # A symmetric S-curve through mid-grey and both ends: steeper (c > 0) or flatter (c < 0) mid-tones.
         power = 2.0 ** (1.6 * grade.contrast)
@@ -156,7 +189,7 @@ def _channel_curves(rgb: np.ndarray, grade: Grade) -> np.ndarray:
 
 def saturation_matrix(saturation: float) -> np.ndarray:
     """The 3x3 matrix that moves each colour away from (or towards) its own luma."""
-    return ((1.0 + saturation) * np.eye(3) - saturation * np.outer(np.ones(3), _LUMA)).astype(np.float32)
+    return ((1.0 + saturation) * np.eye(3) - saturation * np.outer(np.ones(3), LUMA)).astype(np.float32)
 
 
 def _saturate(rgb: np.ndarray, saturation: float) -> np.ndarray:
@@ -195,6 +228,146 @@ def graded_lut(lut: np.ndarray, grade: Grade) -> np.ndarray:
     if grade.is_identity:
         return lut
     return np.clip(grade_colours(lut / 255.0, grade) * 255.0, 0.0, 255.0).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Time-of-day presets: graded in linear light with a filmic shoulder, shaped by windows
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One grade of a preset's family: the part of the frame the sky window holds, the side turned away
+    from the light, or the side facing it."""
+
+    stops: float = 0.0
+    temperature: float = 0.0
+    saturation: float = 0.0
+    gain: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    keep: float = 0.0
+
+
+def shaped_colours(rgb: np.ndarray, grade: Grade, shaping: Shaping, part: Slice = Slice()) -> np.ndarray:
+    """One slice of a preset's grade applied to display colours in 0..1 (``(..., 3)``); the result is
+    strictly inside 0..1 (the filmic tone curve of :mod:`~shotcraft.engines.classic.tone`).
+
+    Exposure, white balance and the light are gains in linear light; contrast is a slope in log exposure
+    around mid grey (as a film stock's gamma) and saturation moves colour away from its luminance, both
+    before the tone curve, so their excess rolls off instead of clipping.
+    """
+    rgb = np.asarray(rgb, np.float64)
+    source = to_linear(rgb)
+    # Saturation first, on the scene's own colours, so that the white balance and the light that follow
+    # tint a desaturated night or a muted fill instead of being muted with it.
+    y = np.maximum(source @ LUMA.astype(np.float64), 1e-9)[..., None]
+    saturation = 1.0 + grade.saturation + part.saturation
+    if shaping.foliage_saturation:
+        saturation = saturation + shaping.foliage_saturation * _foliage(rgb)
+    lin = y + (source - y) * np.maximum(saturation, 0.0)
+    gains = 2.0 ** (grade.exposure + part.stops) * white_balance_gains(
+        grade.temperature + part.temperature, grade.tint
+    )
+    lin = lin * gains * np.asarray(part.gain, np.float64)
+    y = np.maximum(lin @ LUMA.astype(np.float64), 1e-9)[..., None]
+    if grade.contrast:
+        graded = _MID_GREY * (y / _MID_GREY) ** (2.0**grade.contrast)
+        lin, y = lin * (graded / y), graded
+    if shaping.shadow_temperature:
+        # Split toning: full shift in the deep shadows, none from about a quarter of white up.
+        shadow = 1.0 - smoothstep(-7.0, -2.0, np.log2(y[..., 0]))
+        lin = lin * white_balance_gains(shaping.shadow_temperature * shadow, 0.0)
+    if part.keep:
+        # A small bright source (the sky window never holds one) keeps its own brightness and colour.
+        kept = part.keep * smoothstep(0.88, 0.99, rgb.max(axis=-1))[..., None]
+        lin = lin * (1.0 - kept) + source * 2.0**KEEP_STOPS * kept
+    return tone_map(lin)
+
+
+_MID_GREY = 0.18
+
+
+def _foliage(rgb: np.ndarray) -> np.ndarray:
+    """How strongly each display colour is a saturated yellow-green (0..1): green well above blue, and red
+    between blue and green."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    chroma = g - b
+    between = smoothstep(0.0, 0.15, r - b) * smoothstep(-0.05, 0.1, g - r + 0.1)
+    return (smoothstep(0.15, 0.45, chroma) * between)[..., None]
+
+
+class PresetGrade:
+    """A time-of-day preset applied frame after frame: a family of 3D LUTs (one per :class:`Slice`) and a
+    per-pixel position among them from the windows (the sky window, and the light's side worked out by
+    :class:`LightShader`). One instance serves one pass over one clip, in order (the sky window follows
+    the shot's white level).
+
+    Positions: with a sky window, 0 is the sky slice, 1 the side away from the light, 2 the side facing it;
+    without one, 0 is away and 1 facing. Mixing neighbouring slices keeps every output between two graded
+    values, so nothing clips.
+    """
+
+    #: Lattice of the LUTs: every slice is a smooth function of colour, held to about a level at 25³.
+    LUT_SIZE = 25
+
+    def __init__(self, preset: str, grade: Grade, light: DirectionalLight | None, width: int, height: int):
+        from shotcraft.engines.classic.lut import lut_from_function
+
+        shaping = SHAPING.get(preset, Shaping())
+        lit = light is not None and light.intensity > 0
+        slices = [
+            Slice(
+                stops=shaping.fill_stops, temperature=shaping.fill_temperature, keep=shaping.keep_highlights
+            )
+        ]
+        if shaping.sky_stops:
+            sky = Slice(
+                stops=shaping.fill_stops + shaping.sky_stops,
+                temperature=shaping.fill_temperature,
+                saturation=shaping.sky_saturation,
+            )
+            slices.insert(0, sky)
+        if lit:
+            assert light is not None
+            colour = np.maximum(np.asarray(light.colour, np.float64), 1e-3)
+            tone = tuple(float(v) for v in colour / float(colour @ LUMA))
+            stops = math.log2(1.0 + light.intensity * float(colour @ LUMA))
+            slices.append(Slice(stops=stops, gain=tone, keep=shaping.keep_highlights))  # type: ignore[arg-type]
+        self.luts = np.stack(
+            [
+                lut_from_function(
+                    lambda rgb, part=part: shaped_colours(rgb, grade, shaping, part), self.LUT_SIZE
+                )
+                for part in slices
+            ]
+        )
+        self.sky = SkyWindow(width, height) if shaping.sky_stops else None
+        self.shader = LightShader(light, width, height) if lit and light is not None else None
+        self.size = (width, height)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        from shotcraft.engines.classic.lut import apply_lut, apply_lut_family
+
+        if len(self.luts) == 1:
+            return apply_lut(frame, self.luts[0])
+        return apply_lut_family(frame, self.luts, self.position(frame))
+
+    def position(self, frame: np.ndarray) -> np.ndarray:
+        """Each pixel's place in the family (see the class), ``(H, W)`` float32."""
+        facing = None
+        if self.shader is not None:
+            # The key is a broad light: blur away the relief's fine texture, which would read as embossing.
+            facing = self.shader.lit(frame)
+            facing = cv2.GaussianBlur(facing, (0, 0), 0.02 * facing.shape[1])
+        if self.sky is None:
+            assert facing is not None
+            small = facing
+        else:
+            sky = self.sky.small(frame)
+            if facing is None:
+                small = 1.0 - sky
+            else:
+                facing = cv2.resize(facing, sky.shape[::-1], interpolation=cv2.INTER_LINEAR)
+                small = (1.0 - sky) * (1.0 + facing)
+        return cv2.resize(small.astype(np.float32), self.size, interpolation=cv2.INTER_LINEAR)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -258,8 +431,9 @@ class LightShader:
         cv2.multiply(wide, full, dst=lit, scale=1.0 / self._fixed)
         return cv2.convertScaleAbs(lit)
 
-    def _small_gain(self, frame: np.ndarray) -> np.ndarray:
-        """The gain at the working resolution, ``(h, w, 3)`` float32."""
+    def lit(self, frame: np.ndarray) -> np.ndarray:
+        """How much each part of ``frame`` faces the light, ``0..1`` at the working resolution: half the
+        wrap-around shading of the luminance normals, half the falloff across the frame."""
         if frame.shape[1] >= 2 * self.work[0] and frame.shape[0] >= 2 * self.work[1]:
             # Halving first is OpenCV's 2x2 box fast path; the area resize then averages a quarter of the pixels.
             frame = cv2.resize(
@@ -277,8 +451,11 @@ class LightShader:
         facing = (nx * lx + ny * ly + lz) / norm
         wrap = np.float32(self.light.softness)
         shade = np.clip((facing + wrap) / (1.0 + wrap), 0.0, 1.0)
-        lit = 0.5 * shade + 0.5 * self.falloff
-        return 1.0 + np.float32(self.light.intensity) * lit[..., None] * self.colour
+        return 0.5 * shade + 0.5 * self.falloff
+
+    def _small_gain(self, frame: np.ndarray) -> np.ndarray:
+        """The gain at the working resolution, ``(h, w, 3)`` float32."""
+        return 1.0 + np.float32(self.light.intensity) * self.lit(frame)[..., None] * self.colour
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -320,6 +497,11 @@ def relight(
         light = light.model_copy(update={"azimuth": to_storage_azimuth(light.azimuth, plan.video)})
     timeline = keyframe_timeline(plan, op, reader, grade)
     colour: Callable[[int, np.ndarray], np.ndarray]
+    if timeline is None and op.preset:
+        # A time-of-day preset is graded with its windows and its light inside the tone curve.
+        graded = PresetGrade(op.preset, grade, light, plan.video.width, plan.video.height)
+        colour = lambda index, frame: graded(frame)  # noqa: E731
+        return _relight_frames(frames, colour, None, plan.frame_count, progress)
     if timeline is None:
         parametric = grade_frame(grade)
         colour = lambda index, frame: parametric(frame)  # noqa: E731 - the same grade on every frame
@@ -351,11 +533,16 @@ def _relight_frames(
 
 __all__ = [
     "PRESETS",
+    "SHAPING",
     "Grade",
     "LightShader",
+    "PresetGrade",
+    "Shaping",
+    "Slice",
     "build_lut",
     "grade_colours",
     "grade_frame",
     "relight",
     "resolve_relight",
+    "shaped_colours",
 ]

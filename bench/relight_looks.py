@@ -1,0 +1,163 @@
+"""What the relight presets do to real footage, frame by frame: clipping, night, golden hour, steadiness.
+
+    python bench/relight_looks.py                      # every preset on bikes and bigbuckbunny, every frame
+    python bench/relight_looks.py --clip bikes --preset night
+
+Runs the relight stage itself (decode → relight, no encode) on every frame and prints, per preset and clip:
+
+- ``clip+ max``: the share of pixels clipped in the output (any channel at 0 or at 255) minus the source's, at
+  the worst frame, and each end on its own (``at 0``, ``at 255``). The rule: at most 0.5 %.
+- ``jitter``: how steady the grade is. Per frame the grade's exposure is ``log2(mean output luma / mean source
+  luma)``; the jitter is the 95th percentile of its change between two frames of one shot, in stops (cuts
+  excluded; content moving through a fixed grade moves it a little too). ``flicker``: mean |frame t − frame
+  t−1| of the output over the source's, divided by the same ratio for detail (mean |horizontal step|), so
+  a steady grade that darkens the picture is not counted as steadier: about 1 is as steady as the source.
+- night: ``sky/rest``: mean luma of the large bright region (bigbuckbunny's sky, bikes' white roof in shot 1,
+  hand-placed boxes below) over the mean luma of the rest (20 px clear of the box), source → output;
+  ``plank top``: on how many frames the box's median luma is above the 99th percentile of the rest (the
+  brightest thing in frame);
+  ``chroma``: mean max−min of the output over the source's; ``green``: share of clearly green pixels.
+- golden hour: ``key−far``: warmth (R−B, output minus source) on the third of the frame the light comes from
+  minus the opposite third, in levels; ``hi−sh``: warmth change on the brightest 30 % minus the darkest
+  30 % (shadows cooler: > 0); ``white``: share of the sky box that is pure white at the worst frame;
+  ``acid``: share of saturated bright yellow-green pixels (H 40–80°, S > 0.7, V > 0.7), source → output.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import cv2
+import numpy as np
+
+from shotcraft.engines.classic.relight import relight
+from shotcraft.media.read import VideoReader
+from shotcraft.media.samples import sample_clip
+from shotcraft.plan import plan_transform
+from shotcraft.signals.text_tracks import is_cut
+from shotcraft.spec import RELIGHT_PRESETS, RelightOp, TransformSpec
+
+#: Hand-placed boxes (x0, x1, y0, y1, first frame, last frame): bigbuckbunny's sky and bikes' white roof.
+BRIGHT_REGION = {"bigbuckbunny": (1120, 1280, 0, 140, 0, 131), "bikes": (215, 425, 0, 272, 0, 29)}
+LUMA = np.array([0.2126, 0.7152, 0.0722])
+
+
+def _luma(frame: np.ndarray) -> np.ndarray:
+    return frame.astype(np.float32) @ LUMA.astype(np.float32)
+
+
+def _clipped(frame: np.ndarray) -> tuple[float, float, float]:
+    low, high = (frame == 0).any(axis=2), (frame == 255).any(axis=2)
+    return float((low | high).mean()), float(low.mean()), float(high.mean())
+
+
+def _acid(frame: np.ndarray) -> float:
+    hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)  # OpenCV's hue is degrees / 2
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    return float(((h >= 20) & (h <= 40) & (s > 178) & (v > 178)).mean())
+
+
+def _green(frame: np.ndarray) -> float:
+    f = frame.astype(np.int16)
+    return float(((f[..., 1] > f[..., 0] + 12) & (f[..., 1] > f[..., 2] + 12)).mean())
+
+
+def measure(clip_name: str, preset: str) -> dict[str, float | str]:
+    clip = sample_clip(clip_name)
+    plan = plan_transform(clip, TransformSpec())
+    reader = VideoReader(clip, plan.source)
+    sources = VideoReader(clip, plan.source).frames()
+    x0, x1, y0, y1, first, last = BRIGHT_REGION[clip_name]
+    # The figures other than clipping are read on every other pixel (a 2x2 grid is plenty for means and
+    # percentiles, and keeps the 720p clip quick).
+    step = 2 if plan.video.width > 800 else 1
+    third = plan.video.width // (3 * step)
+    inside = np.zeros((plan.video.height // step + 1, plan.video.width // step + 1), bool)
+    inside[y0 // step : y1 // step, x0 // step : x1 // step] = True
+    # "The rest" keeps a margin round the box, so the bright area's own edges do not count as the rest.
+    margin = np.zeros_like(inside)
+    pad = 20 // step
+    margin[max(0, y0 // step - pad) : y1 // step + pad, max(0, x0 // step - pad) : x1 // step + pad] = True
+    worst = [0.0, 0.0, 0.0]
+    stops: list[float] = []
+    steps, moves, source_moves, detail_out, detail_src = [], [], [], [], []
+    ratios_src, ratios_out, plank_top, white = [], [], 0, 0.0
+    chroma_out = chroma_src = green_out = green_src = acid_out = acid_src = 0.0
+    key_far, hi_sh, count = [], [], 0
+    prev_src = prev_out = prev_grey = None
+    for index, full in enumerate(relight(plan, RelightOp(preset=preset), reader.frames(), reader)):
+        full_src = next(sources)
+        count += 1
+        c_out, c_src = _clipped(full), _clipped(full_src)
+        worst = [max(w, a - b) for w, a, b in zip(worst, c_out, c_src, strict=True)]
+        out, src = full[::step, ::step], full_src[::step, ::step]
+        y_src, y_out = _luma(src), _luma(out)
+        grey = cv2.cvtColor(src, cv2.COLOR_RGB2GRAY)
+        cut = prev_grey is not None and is_cut(prev_grey, grey)
+        stops.append(float(np.log2(max(y_out.mean(), 1e-3) / max(y_src.mean(), 1e-3))))
+        if prev_src is not None and not cut:
+            steps.append(abs(stops[-1] - stops[-2]))
+            moves.append(float(np.abs(out.astype(np.int16) - prev_out).mean()))
+            source_moves.append(float(np.abs(src.astype(np.int16) - prev_src).mean()))
+        detail_out.append(float(np.abs(np.diff(y_out, axis=1)).mean()))
+        detail_src.append(float(np.abs(np.diff(y_src, axis=1)).mean()))
+        prev_src, prev_out, prev_grey = src, out, grey
+        chroma_out += float((out.max(axis=2).astype(int) - out.min(axis=2)).mean())
+        chroma_src += float((src.max(axis=2).astype(int) - src.min(axis=2)).mean())
+        green_out, green_src = green_out + _green(out), green_src + _green(src)
+        acid_out, acid_src = max(acid_out, _acid(out)), max(acid_src, _acid(src))
+        if first <= index <= last:
+            box, rest = (
+                inside[: y_src.shape[0], : y_src.shape[1]],
+                ~margin[: y_src.shape[0], : y_src.shape[1]],
+            )
+            ratios_src.append(y_src[box].mean() / y_src[rest].mean())
+            ratios_out.append(y_out[box].mean() / y_out[rest].mean())
+            plank_top += int(np.median(y_out[box]) > np.percentile(y_out[rest], 99))
+            white = max(white, float((full[y0:y1, x0:x1] == 255).all(axis=2).mean()))
+        warm = (out[..., 0].astype(np.float32) - out[..., 2]) - (src[..., 0].astype(np.float32) - src[..., 2])
+        key_far.append(float(warm[:, :third].mean() - warm[:, -third:].mean()))
+        low, high = np.percentile(y_src, [30, 70])
+        hi_sh.append(float(warm[y_src >= high].mean() - warm[y_src <= low].mean()))
+    # Temporal change relative to the detail the grade keeps: a steady grade that darkens the picture
+    # also shrinks its frame-to-frame differences, by about as much as its detail.
+    flicker = (np.mean(moves) / max(np.mean(source_moves), 1e-6)) / (
+        np.mean(detail_out) / np.mean(detail_src)
+    )
+    return {
+        "clip": clip_name,
+        "preset": preset,
+        "clip+ max %": round(100 * worst[0], 2),
+        "at 0 %": round(100 * worst[1], 2),
+        "at 255 %": round(100 * worst[2], 2),
+        "jitter p95 stops": round(float(np.percentile(steps, 95)), 3),
+        "flicker": round(float(flicker), 3),
+        "sky/rest": f"{np.mean(ratios_src):.2f}→{np.mean(ratios_out):.2f}",
+        "plank top frames": f"{plank_top}/{len(ratios_out)}",
+        "chroma": round(chroma_out / chroma_src, 2),
+        "green %": f"{100 * green_src / count:.1f}→{100 * green_out / count:.1f}",
+        "key−far": round(float(np.mean(key_far)), 1),
+        "hi−sh": round(float(np.mean(hi_sh)), 1),
+        "white sky %": round(100 * white, 1),
+        "acid %": f"{100 * acid_src:.1f}→{100 * acid_out:.1f}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clip", choices=sorted(BRIGHT_REGION), action="append")
+    parser.add_argument("--preset", choices=RELIGHT_PRESETS, action="append")
+    args = parser.parse_args()
+    rows = [
+        measure(c, p) for c in args.clip or ("bikes", "bigbuckbunny") for p in args.preset or RELIGHT_PRESETS
+    ]
+    keys = list(rows[0])
+    print(" | ".join(keys))
+    for row in rows:
+        print(" | ".join(str(row[k]) for k in keys))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Tone and colour in linear light: the sRGB transfer, white balance, and a filmic tone curve whose shoulder
+rolls highlights off towards white (and whose toe keeps shadows off black) instead of clipping them.
+
+The curve acts on luminance, so a colour keeps its hue and saturation through it; a colour that would
+leave the displayable range after it (a bright saturated sky, a dark saturated blue) is instead brought
+back towards its own luminance, softly and only as far as needed: near white every colour fades to white,
+which is how film and a colourist's highlight roll-off behave, where clipping each channel on its own
+would turn a bright sky into flat cyan or white patches with hard edges.
+
+>>> import numpy as np
+>>> bright = np.array([[4.0, 3.0, 1.0], [0.9, 0.9, 0.9], [0.0, 0.0, 0.0]])
+>>> out = tone_map(bright)
+>>> bool(out.max() < WHITE and out.min() > BLACK)
+True
+>>> bool(out[0, 0] - out[0, 2] < 4.0 - 1.0)  # the bright warm colour is desaturated towards white
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Rec. 709 luma weights, applied to display-referred values (what "saturation" means in grading tools) and,
+# as luminance, to linear ones.
+LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+
+#: The linear-light range the tone curve maps into: display levels 2.6 and 252.5 of 255, so after 8-bit
+#: rounding (and interpolation in a LUT, which only mixes values within it) nothing lands on 0 or 255.
+BLACK = 0.0008
+WHITE = 0.98
+#: Where the shoulder starts (linear light, about display level 230): below it the curve is the identity.
+KNEE = 0.78
+
+
+def to_linear(x: np.ndarray) -> np.ndarray:
+    """sRGB display values in 0..1 to linear light."""
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def to_display(x: np.ndarray) -> np.ndarray:
+    """Linear light to sRGB display values, clipped to 0..1."""
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
+def white_balance_gains(temperature: float | np.ndarray, tint: float | np.ndarray) -> np.ndarray:
+    """Per-channel gains in linear light for the warm/cool and green/magenta sliders (``(..., 3)`` for
+    arrays of settings), normalised so that luminance is unchanged (white balance is not exposure)."""
+    warm, magenta = np.asarray(temperature, np.float64) / 100.0, np.asarray(tint, np.float64) / 100.0
+    gains = np.stack([1.0 + 0.35 * warm, np.ones_like(warm), 1.0 - 0.35 * warm], axis=-1)
+    gains = gains * np.stack([1.0 + 0.1 * magenta, 1.0 - 0.25 * magenta, 1.0 + 0.1 * magenta], axis=-1)
+    return gains / (gains @ LUMA.astype(np.float64))[..., None]
+
+
+def filmic(y: np.ndarray) -> np.ndarray:
+    """The tone curve on linear luminance: identity up to :data:`KNEE`, then an exponential shoulder that
+    approaches :data:`WHITE` without reaching it (its slope is continuous at the knee), lifted onto
+    :data:`BLACK` at the bottom."""
+    y = np.maximum(y, 0.0)
+    room = WHITE - KNEE
+    shoulder = KNEE + room * (1.0 - np.exp(-(y - KNEE) / room))
+    curved = np.where(y <= KNEE, y, shoulder)
+    return BLACK + (1.0 - BLACK / WHITE) * curved
+
+
+def tone_map(linear: np.ndarray) -> np.ndarray:
+    """Linear RGB (any positive range, ``(..., 3)``) to display values strictly inside 0..1: the filmic
+    curve on luminance, then each colour's chroma compressed softly into the range left around its new
+    luminance (:func:`gamut_compress`)."""
+    linear = np.asarray(linear, np.float64)
+    y = np.maximum(linear @ LUMA.astype(np.float64), 1e-9)[..., None]
+    toned = filmic(y)
+    return to_display(gamut_compress(toned, (linear / y) * toned))
+
+
+def gamut_compress(y: np.ndarray, rgb: np.ndarray, start: float = 0.75) -> np.ndarray:
+    """Bring ``rgb`` into ``[BLACK, WHITE]`` by moving it towards its luminance ``y`` (``(..., 1)``).
+
+    The share of the room each colour uses (how far its furthest channel reaches towards the nearer limit)
+    is kept up to ``start`` and compressed smoothly above it, so it never reaches 1: colours well inside the
+    range are untouched, and the closer the luminance is to white or black, the less chroma is left.
+    """
+    chroma = rgb - y
+    above = np.maximum(WHITE - y, 1e-9)
+    below = np.maximum(y - BLACK, 1e-9)
+    used = np.max(np.where(chroma > 0, chroma / above, -chroma / below), axis=-1, keepdims=True)
+    span = 1.0 - start
+    squeezed = np.where(used > start, start + span * np.tanh((used - start) / span), used)
+    return y + chroma * (squeezed / np.maximum(used, 1e-12))
+
+
+def smoothstep(low: float, high: float, x: np.ndarray) -> np.ndarray:
+    """0 below ``low``, 1 above ``high``, a smooth cubic between."""
+    t = np.clip((x - low) / (high - low), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+__all__ = [
+    "BLACK",
+    "KNEE",
+    "LUMA",
+    "WHITE",
+    "filmic",
+    "gamut_compress",
+    "smoothstep",
+    "to_display",
+    "to_linear",
+    "tone_map",
+    "white_balance_gains",
+]

@@ -1,0 +1,109 @@
+"""Soft windows for the time-of-day grades: where in the frame a grade is pulled down or lit, as a smooth
+map at low resolution, steady in time.
+
+A colourist making day look like night keys the sky and the far background and pulls them down hardest,
+and leaves the practical lights alone. :class:`SkyWindow` is that key, made from cues that hold on any
+footage rather than on one clip:
+
+- **large and bright**: the frame's luma after a morphological *opening* with a disc about 4 % of the frame
+  wide, so a lamp, a headlight or a glint (smaller than the disc) drops out and only broad bright areas
+  stay: sky, a white wall, a sunlit roof;
+- **high in the frame**: sky and distance are usually at the top, so the key is weighted from 1 at the top
+  down to 0.7 at the bottom, and a faint graduated filter darkens the top even where it is not bright;
+- **smooth**: sky and out-of-focus distance have little fine texture, so textured bright areas (a face,
+  foliage in the sun) are keyed less; **blue** bright areas (sky) a little more.
+
+The key's edge is then fitted to the picture with a guided filter on the luma, so it follows a roofline or
+a tree against the sky instead of leaving a pale rim.
+
+"Bright" is relative to the shot's own white (its 98th luma percentile), so an underexposed clip is keyed
+like a well exposed one. That white level is the one statistic taken from the footage; it is smoothed over
+the frames of a shot and started afresh at a cut, so the grade neither flickers nor drags one shot's level
+into the next.
+
+>>> import numpy as np
+>>> frame = np.full((90, 160, 3), 60, np.uint8); frame[:30] = (170, 200, 235)  # pale sky over dark ground
+>>> frame[60:63, 20:23] = 255  # a small lamp
+>>> sky = SkyWindow(160, 90)(frame)
+>>> bool(sky[:20].mean() > 0.8 > 0.1 > sky[60:63, 20:23].max())
+True
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from shotcraft.engines.classic.tone import smoothstep
+from shotcraft.signals.text_tracks import is_cut
+
+#: Width of the frames the windows are worked out on: light and sky are smooth, so nothing finer is needed.
+WORK_WIDTH = 192
+#: Weight of a new frame in the running white level within a shot (about a 6-frame time constant).
+SMOOTHING = 0.15
+
+
+def shrink(frame: np.ndarray, width: int = WORK_WIDTH) -> np.ndarray:
+    """``frame`` at about ``width`` pixels wide (area-averaged), never enlarged."""
+    h, w = frame.shape[:2]
+    if w <= width:
+        return frame
+    if w >= 4 * width and h >= 4:
+        # Halving first is OpenCV's 2x2 box fast path; the area resize then averages a quarter of the pixels.
+        frame = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    return cv2.resize(frame, (width, max(4, round(h * width / w))), interpolation=cv2.INTER_AREA)
+
+
+class SkyWindow:
+    """The sky and far-background key of a clip, frame after frame (see the module's description).
+
+    Calling it with a frame gives a float32 map at the frame's size in ``0..1`` (1: pull down hardest).
+    It keeps the running white level, so one instance serves one pass over one clip, in order.
+    """
+
+    def __init__(self, width: int, height: int):
+        self.size = (width, height)
+        self.white: float | None = None
+        self._previous: np.ndarray | None = None
+
+    def small(self, frame: np.ndarray) -> np.ndarray:
+        """The key at the working resolution."""
+        small = shrink(frame).astype(np.float32) / 255.0
+        h, w = small.shape[:2]
+        luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        self._track_white(luma)
+        assert self.white is not None
+        radius = max(2, round(0.04 * w))
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        broad = cv2.morphologyEx(luma, cv2.MORPH_OPEN, disc)
+        bright = smoothstep(0.5 * self.white, 0.82 * self.white, broad)
+        texture = cv2.GaussianBlur(np.abs(cv2.Laplacian(luma, cv2.CV_32F, ksize=3)), (0, 0), radius / 2)
+        smooth = 1.0 - smoothstep(0.02, 0.1, texture)
+        blue = smoothstep(0.0, 0.12, small[..., 2] - small[..., 0])
+        height = np.linspace(1.0, 0.0, h, dtype=np.float32)[:, None]
+        key = bright * (0.7 + 0.3 * height) * (0.75 + 0.25 * smooth) * (0.85 + 0.15 * blue)
+        # Keyed firmly, as a colourist sets a key's clip levels: a clearly broad bright area is fully in.
+        key = smoothstep(0.1, 0.6, key)
+        key = key + 0.25 * height**2 * (1.0 - key)
+        # Grown by a working pixel first, so the window's edge falls just outside a bright area's own rim
+        # (a roof's sunlit edge) rather than leaving it as a bright outline.
+        key = cv2.dilate(key, np.ones((3, 3), np.uint8))
+        # Fit the key's edge to the picture's (a guided filter on the luma): a soft window that still hugs a
+        # roofline or a tree against the sky, rather than a blurred blob that leaves a pale rim of sky.
+        key = cv2.ximgproc.guidedFilter(luma, key.astype(np.float32), radius, 1e-3)
+        return np.clip(cv2.GaussianBlur(key, (0, 0), 1.0), 0.0, 1.0).astype(np.float32)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return cv2.resize(self.small(frame), self.size, interpolation=cv2.INTER_LINEAR)
+
+    def _track_white(self, luma: np.ndarray) -> None:
+        grey = np.round(luma * 255.0).astype(np.uint8)
+        white = max(0.25, float(np.percentile(luma, 98)))
+        new_shot = self._previous is None or is_cut(self._previous, grey)
+        self.white = (
+            white if new_shot or self.white is None else self.white + SMOOTHING * (white - self.white)
+        )
+        self._previous = grey
+
+
+__all__ = ["WORK_WIDTH", "SkyWindow", "shrink"]
