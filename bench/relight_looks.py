@@ -19,7 +19,7 @@ Runs the relight stage itself (decode → relight, no encode) on every frame and
   ``chroma``: mean max−min of the output over the source's; ``green``: share of clearly green pixels.
 - golden hour: ``key−far``: warmth (R−B, output minus source) on the third of the frame the light comes from
   minus the opposite third, in levels; ``hi−sh``: warmth change on the brightest 30 % minus the darkest
-  30 % (shadows cooler: > 0); ``white``: share of the sky box that is pure white at the worst frame;
+  30 % of what was grey in the source (chroma < 30; shadows cooler: > 0); ``white``: share of the sky box that is pure white at the worst frame;
   ``acid``: share of saturated bright yellow-green pixels (H 40–80°, S > 0.7, V > 0.7), source → output.
 """
 
@@ -117,8 +117,10 @@ def measure(clip_name: str, preset: str) -> dict[str, float | str]:
             white = max(white, float((full[y0:y1, x0:x1] == 255).all(axis=2).mean()))
         warm = (out[..., 0].astype(np.float32) - out[..., 2]) - (src[..., 0].astype(np.float32) - src[..., 2])
         key_far.append(float(warm[:, :third].mean() - warm[:, -third:].mean()))
-        low, high = np.percentile(y_src, [30, 70])
-        hi_sh.append(float(warm[y_src >= high].mean() - warm[y_src <= low].mean()))
+        grey = (src.max(axis=2).astype(int) - src.min(axis=2)) < 30
+        if grey.sum() > 100:
+            low, high = np.percentile(y_src[grey], [30, 70])
+            hi_sh.append(float(warm[grey & (y_src >= high)].mean() - warm[grey & (y_src <= low)].mean()))
     # Temporal change relative to the detail the grade keeps: a steady grade that darkens the picture
     # also shrinks its frame-to-frame differences, by about as much as its detail.
     flicker = (np.mean(moves) / max(np.mean(source_moves), 1e-6)) / (

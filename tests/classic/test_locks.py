@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shotcraft.finishing.locks import SEAM_SLOPE
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
 from shotcraft.metrics import score
@@ -67,3 +68,24 @@ def test_lossy_output_keeps_locks_close_but_reports_honestly(small_clip: Path, t
     report = score(small_clip, result.path, spec, sample=16)
     assert report.lock_psnr > 35
     assert report.lock_max_abs_diff > 0 and report.locks_exact is False
+
+
+def test_lock_edge_under_a_strong_grade_is_a_ramp_not_a_seam(tmp_path: Path) -> None:
+    # Real footage (Big Buck Bunny's grass and sky) at night, a rectangle locked with the default 2 px feather.
+    clip = make_clip(
+        tmp_path / "bunny.mp4", frames=6, width=320, height=180, footage="bigbuckbunny", lossless=True
+    )
+    lock = {"kind": "rect", "x": 60, "y": 40, "width": 120, "height": 80}
+    locked = transform(clip, tmp_path / "locked.mp4", _relit([lock])).path
+    graded = transform(clip, tmp_path / "graded.mp4", _relit([])).path
+    for index in (0, 5):
+        out, gen, src = (VideoReader(p).frame_at(index).astype(int) for p in (locked, graded, clip))
+        # The locked pixels are the source's, bit for bit.
+        assert np.array_equal(out[40:120, 60:180], src[40:120, 60:180])
+        # Across the lock's right and bottom edges, the output steps no more than the source and the grade
+        # step there themselves, plus a gentle slope: the blend adds no edge of its own.
+        for axis, band in ((1, (slice(40, 120), slice(179, 230))), (0, (slice(119, 170), slice(60, 180)))):
+            step = lambda f: np.abs(np.diff(f[band], axis=axis))  # noqa: B023, E731
+            added = step(out) - step(src) - step(gen)
+            assert np.percentile(added, 99) <= SEAM_SLOPE + 1, f"frame {index}, axis {axis}"
+            assert added.max() <= 3 * SEAM_SLOPE + 1

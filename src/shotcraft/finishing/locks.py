@@ -2,7 +2,15 @@
 
 Locked pixels are taken from the decoded source frame: where the mask is 1 the output pixel *is* the
 source pixel (exact in RGB, so bit-exact on RGB-lossless output); in the feathered band just outside,
-source and engine output are blended. :func:`locked_transform` runs an engine with its locks applied and
+source and engine output are blended.
+
+Where the blend falls decides whether a lock shows as a seam. The band is always *outside* the lock, so
+the locked pixels stay exact, and it is made as wide as the grade's strength needs: the blend adds a
+slope of about ``1.5 * difference / width`` to the picture (the steepest part of a smoothstep over
+``width`` pixels), so :class:`SeamGuard` widens the band until that slope is at most
+:data:`SEAM_SLOPE` levels per pixel, measured on the difference between the engine's frame and the source
+just outside the lock. A strong grade then ramps out from the lock's edge over tens of pixels instead of
+stepping across the user's 2-pixel feather: a soft transition, not a line. :func:`locked_transform` runs an engine with its locks applied and
 decodes the source once: the lock step replays the frames the engine decoded (a
 :class:`~shotcraft.media.read.TeeReader`) instead of decoding the clip again.
 
@@ -50,6 +58,70 @@ def composite(generated: np.ndarray, source: np.ndarray, mask: np.ndarray) -> np
     return out
 
 
+#: The steepest slope (levels per pixel) the blend between a lock and the engine's frame may add.
+SEAM_SLOPE = 2.0
+#: The widest the blend band grows, as a share of the frame's shorter side.
+MAX_RAMP = 0.15
+#: The ring just outside a lock where the grade's strength is measured, in pixels.
+RING = 6
+#: Weight of a new frame in the running grade strength: the band changes width smoothly, never pops.
+RAMP_SMOOTHING = 0.2
+
+
+class SeamGuard:
+    """Widens a lock mask's blend band (outwards only) so the lock's edge is a gentle ramp under any grade.
+
+    Call it with each frame's lock mask, engine frame and source frame, in order; it keeps a running
+    measure of how far the engine moved the colours just outside the lock, so the band's width follows
+    the grade smoothly. Pixels where the mask is 1 are never touched.
+    """
+
+    def __init__(self) -> None:
+        self.difference: float | None = None
+        self._hard: np.ndarray | None = None
+        self._distance: np.ndarray | None = None
+        self._box: tuple[slice, slice] | None = None
+
+    def __call__(self, mask: np.ndarray, generated: np.ndarray, source: np.ndarray) -> np.ndarray:
+        hard = mask >= 1.0
+        if not hard.any():
+            return mask
+        height, width = mask.shape
+        reach = max(1, round(MAX_RAMP * min(height, width)))
+        box, distance = self._distance_from(hard, reach)
+        ring = (distance > 0) & (distance <= RING)
+        if ring.any():
+            moved = np.abs(generated[box].astype(np.int16) - source[box]).max(axis=2)[ring]
+            now = float(np.percentile(moved, 90))
+            self.difference = (
+                now if self.difference is None else self.difference + RAMP_SMOOTHING * (now - self.difference)
+            )
+        radius = min(float(reach), 1.5 * (self.difference or 0.0) / SEAM_SLOPE)
+        if radius <= 1.0:
+            return mask
+        t = np.clip(1.0 - distance / np.float32(radius), 0.0, 1.0)
+        out = mask.copy()
+        out[box] = np.maximum(mask[box], t * t * (3.0 - 2.0 * t))
+        return out
+
+    def _distance_from(self, hard: np.ndarray, reach: int) -> tuple[tuple[slice, slice], np.ndarray]:
+        """Distance to the locked pixels over the box ``reach`` pixels round them (cached while the lock
+        keeps its shape, as a rectangle or polygon does)."""
+        if self._hard is not None and self._hard.shape == hard.shape and np.array_equal(self._hard, hard):
+            assert self._box is not None and self._distance is not None
+            return self._box, self._distance
+        import cv2
+
+        rows, cols = np.flatnonzero(hard.any(axis=1)), np.flatnonzero(hard.any(axis=0))
+        box = (
+            slice(max(0, rows[0] - reach), min(hard.shape[0], rows[-1] + reach + 1)),
+            slice(max(0, cols[0] - reach), min(hard.shape[1], cols[-1] + reach + 1)),
+        )
+        distance = cv2.distanceTransform((~hard[box]).astype(np.uint8), cv2.DIST_L2, 5)
+        self._hard, self._box, self._distance = hard, box, distance
+        return box, distance
+
+
 def locked_transform(
     plan: TransformPlan, engine: Engine, reader: VideoReader, progress: Progress = no_progress
 ) -> Iterator[np.ndarray]:
@@ -81,13 +153,14 @@ def apply_locks(
         return
     canvas = plan.canvas
     sources = reader.frames() if sources is None else sources
+    seam = SeamGuard()
     # The engine's frame is drawn first, so its decoding pass is the one a TeeReader shares.
     for generated, source, mask in zip(frames, sources, masks, strict=False):
         if canvas is None:
-            yield composite(generated, source, mask)
+            yield composite(generated, source, seam(mask, generated, source))
             continue
         h, w = source.shape[:2]
         region = (slice(canvas.y, canvas.y + h), slice(canvas.x, canvas.x + w))
         out = generated.copy()
-        out[region] = composite(generated[region], source, mask)
+        out[region] = composite(generated[region], source, seam(mask, generated[region], source))
         yield out

@@ -1,0 +1,184 @@
+"""The time-of-day presets judged on real footage, frame by frame, as a client would look at them: no added
+clipping, a night that reads as night, a golden hour with a key from one side, and a steady grade."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shotcraft.engines.classic.lut import apply_lut, apply_lut_family, identity_lut
+from shotcraft.engines.classic.relight import relight
+from shotcraft.engines.classic.windows import SkyWindow
+from shotcraft.media.read import VideoReader
+from shotcraft.media.synth import make_clip
+from shotcraft.plan import plan_transform
+from shotcraft.spec import RELIGHT_PRESETS, RelightOp, TransformSpec
+
+#: Clipped: any channel at 0 or at 255.
+CLIP_RULE = 0.005
+
+
+@pytest.fixture(scope="module")
+def segments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """30 frames of each real clip at a third of its width, losslessly: bikes' first shot (the white roof
+    seen from above) and Big Buck Bunny's opening (grass, the bunny, a pale sky at the top right)."""
+    folder = tmp_path_factory.mktemp("segments")
+    return {
+        "bikes": make_clip(
+            folder / "bikes.mp4", frames=30, width=320, height=136, footage="bikes", lossless=True
+        ),
+        "bigbuckbunny": make_clip(
+            folder / "bunny.mp4", frames=30, width=320, height=180, footage="bigbuckbunny", lossless=True
+        ),
+    }
+
+
+def _relit(clip: Path, preset: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    plan = plan_transform(clip, TransformSpec())
+    reader = VideoReader(clip, plan.source)
+    sources = list(VideoReader(clip, plan.source).frames())
+    return sources, list(relight(plan, RelightOp(preset=preset), iter(sources), reader))
+
+
+def _clipped(frame: np.ndarray) -> float:
+    return float(((frame == 0) | (frame == 255)).any(axis=2).mean())
+
+
+def _luma(frame: np.ndarray) -> np.ndarray:
+    return frame.astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+
+
+def _chroma(frame: np.ndarray) -> float:
+    return float((frame.max(axis=2).astype(int) - frame.min(axis=2)).mean())
+
+
+def _warmth(frame: np.ndarray) -> np.ndarray:
+    return frame[..., 0].astype(np.float32) - frame[..., 2]
+
+
+@pytest.mark.parametrize("preset", RELIGHT_PRESETS)
+@pytest.mark.parametrize("clip", ["bikes", "bigbuckbunny"])
+def test_no_preset_adds_clipping_on_any_frame(segments: dict[str, Path], clip: str, preset: str) -> None:
+    sources, outputs = _relit(segments[clip], preset)
+    added = [_clipped(out) - _clipped(src) for src, out in zip(sources, outputs, strict=True)]
+    worst = int(np.argmax(added))
+    assert added[worst] <= CLIP_RULE, f"frame {worst}: {100 * added[worst]:.2f} % more pixels clipped"
+
+
+def test_night_pulls_sky_and_broad_whites_down_and_colour_out(segments: dict[str, Path]) -> None:
+    sources, outputs = _relit(segments["bigbuckbunny"], "night")
+    for src, out in zip(sources[::5], outputs[::5], strict=True):
+        sky, ground = (slice(0, 45), slice(280, 320)), (slice(120, 180), slice(0, 320))
+        assert _luma(src)[sky].mean() > _luma(src)[ground].mean() + 30  # a bright sky over the grass
+        assert _luma(out)[sky].mean() < _luma(out)[ground].mean()  # at night the sky is the darker
+        assert _chroma(out) < 0.6 * _chroma(src)
+        # The grass does not stay green: green well above both red and blue is all but gone.
+        green = lambda f: float(((f[..., 1] > f[..., 0] + 12) & (f[..., 1] > f[..., 2] + 12)).mean())  # noqa: E731
+        assert green(src) > 0.1 and green(out) < 0.02
+    sources, outputs = _relit(segments["bikes"], "night")
+    roof, rest = np.zeros(sources[0].shape[:2], bool), np.ones(sources[0].shape[:2], bool)
+    roof[:, 108:212] = True  # the white roof, seen from above
+    rest[:, 95:225] = False
+    for src, out in zip(sources[::5], outputs[::5], strict=True):
+        assert np.median(_luma(src)[roof]) > np.percentile(_luma(src)[rest], 99)  # the brightest thing
+        assert np.median(_luma(out)[roof]) < np.percentile(_luma(out)[rest], 99)  # no longer
+
+
+def test_night_keeps_small_lights_bright(tmp_path: Path) -> None:
+    # A street at dusk: a dim wall, a broad white sign and two small lamps.
+    frame = np.full((120, 200, 3), (90, 95, 100), np.uint8)
+    frame[20:60, 20:120] = 235
+    frame[80:84, 150:154] = 255
+    frame[90:93, 40:43] = (255, 200, 120)
+    clip = make_clip(
+        tmp_path / "street.mp4", frames=3, width=200, height=120, lossless=True, content=iter([frame] * 3)
+    )
+    plan = plan_transform(clip, TransformSpec())
+    out = next(relight(plan, RelightOp(preset="night"), iter([frame]), VideoReader(clip, plan.source)))
+    lamp, warm_lamp, sign = _luma(out)[80:84, 150:154], out[90:93, 40:43], _luma(out)[25:55, 25:115]
+    assert lamp.min() > 170 and warm_lamp[..., 0].min() > 170  # practicals keep their brightness
+    assert warm_lamp[..., 0].mean() > warm_lamp[..., 2].mean() + 40  # and their colour
+    assert sign.mean() < 0.5 * lamp.min()  # the broad white is pulled down with the night
+
+
+def test_golden_hour_has_a_warm_key_from_one_side_and_cool_shadows(segments: dict[str, Path]) -> None:
+    sources, outputs = _relit(segments["bigbuckbunny"], "golden_hour")
+    for src, out in zip(sources[::5], outputs[::5], strict=True):
+        warmer = _warmth(out) - _warmth(src)
+        # The preset's sun is low on the left: the left third is warmed clearly more than the right.
+        assert warmer[:, :106].mean() > warmer[:, -106:].mean() + 8
+        # Its shadows are cooler than its highlights (split toning), read on what was grey in the source
+        # (the bunny's fur, the rocks), where warmth is not confused with the colour of things.
+        y, grey = _luma(src), (src.max(axis=2).astype(int) - src.min(axis=2)) < 30
+        dark, bright = grey & (y <= np.percentile(y[grey], 30)), grey & (y >= np.percentile(y[grey], 70))
+        assert warmer[bright].mean() > warmer[dark].mean() + 10
+        assert _warmth(out)[dark].mean() < _warmth(out)[bright].mean()
+        # No blown sky, and the grass does not turn acid yellow.
+        assert (out[:45, 280:] == 255).all(axis=2).mean() < 0.01
+        hsv_acid = _acid(out)
+        assert hsv_acid <= _acid(src) + 0.02
+
+
+def _acid(frame: np.ndarray) -> float:
+    import cv2
+
+    hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    return float(((h >= 20) & (h <= 40) & (s > 178) & (v > 178)).mean())
+
+
+def test_golden_hour_light_side_follows_the_light(segments: dict[str, Path]) -> None:
+    from shotcraft.spec import DirectionalLight
+
+    clip = segments["bigbuckbunny"]
+    plan = plan_transform(clip, TransformSpec())
+    src = next(VideoReader(clip).frames())
+    from_right = RelightOp(
+        preset="golden_hour",
+        light=DirectionalLight(azimuth=0, elevation=12, colour=(1.0, 0.72, 0.42), intensity=0.8),
+    )
+    out = next(relight(plan, from_right, iter([src]), VideoReader(clip, plan.source)))
+    warmer = _warmth(out) - _warmth(src)
+    assert warmer[:, -106:].mean() > warmer[:, :106].mean() + 5
+
+
+def test_sky_window_is_steady_within_a_shot_and_starts_afresh_at_a_cut(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "cut.mp4", frames=40, width=320, height=136, footage="bikes", lossless=True)
+    frames = list(VideoReader(clip).frames())
+    window = SkyWindow(320, 136)
+    whites, keys = [], []
+    for frame in frames:
+        keys.append(window(frame))
+        whites.append(window.white)
+    assert whites[29] is not None and whites[30] is not None
+    # bikes cuts at frame 30 from the white roof to a street of dark cars: the white level follows at once.
+    fresh = SkyWindow(320, 136)
+    fresh(frames[30])
+    assert whites[30] == pytest.approx(fresh.white)
+    # Within the first shot the level and the key move smoothly from frame to frame.
+    assert max(abs(a - b) for a, b in pairwise(whites[1:30])) < 0.02
+    steps = [float(np.abs(a - b).mean()) for a, b in pairwise(keys[1:30])]
+    assert max(steps) < 0.05
+
+
+def test_lut_family_mixes_neighbouring_luts() -> None:
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    luts = np.stack([identity_lut(9), identity_lut(9) * 0.5, identity_lut(9) * 0.25 + 100])
+    for level in range(3):
+        same = apply_lut_family(image, luts, np.full(image.shape[:2], level, np.float32))
+        assert np.array_equal(same, apply_lut(image, luts[level]))
+    position = np.tile(np.linspace(0, 2, 30, dtype=np.float32), (20, 1))
+    mixed = apply_lut_family(image, luts, position).astype(np.float32)
+    low = np.minimum(position, 1.0)[..., None]
+    high = np.clip(position - 1.0, 0.0, 1.0)[..., None]
+    first = apply_lut(image, luts[0]) * (1 - low) + apply_lut(image, luts[1]) * low
+    expected = np.where(
+        position[..., None] <= 1,
+        first,
+        apply_lut(image, luts[1]) * (1 - high) + apply_lut(image, luts[2]) * high,
+    )
+    assert np.abs(mixed - expected).max() <= 1.0
