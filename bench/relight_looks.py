@@ -13,9 +13,9 @@ Runs the relight stage itself (decode → relight, no encode) on every frame and
   t−1| of the output over the source's, divided by the same ratio for detail (mean |horizontal step|), so
   a steady grade that darkens the picture is not counted as steadier: about 1 is as steady as the source.
 - night: ``sky/rest``: mean luma of the large bright region (bigbuckbunny's sky, bikes' white roof in shot 1,
-  hand-placed boxes below) over the mean luma of the rest (20 px clear of the box), source → output;
+  hand-placed boxes below) over the mean luma of the rest (40 px clear of the box), source → output;
   ``plank top``: on how many frames the box's median luma is above the 99th percentile of the rest (the
-  brightest thing in frame);
+  brightest thing in frame), source → output;
   ``chroma``: mean max−min of the output over the source's; ``green``: share of clearly green pixels.
 - golden hour: ``key−far``: warmth (R−B, output minus source) on the third of the frame the light comes from
   minus the opposite third, in levels; ``hi−sh``: warmth change on the brightest 30 % minus the darkest
@@ -76,12 +76,12 @@ def measure(clip_name: str, preset: str) -> dict[str, float | str]:
     inside[y0 // step : y1 // step, x0 // step : x1 // step] = True
     # "The rest" keeps a margin round the box, so the bright area's own edges do not count as the rest.
     margin = np.zeros_like(inside)
-    pad = 20 // step
+    pad = 40 // step
     margin[max(0, y0 // step - pad) : y1 // step + pad, max(0, x0 // step - pad) : x1 // step + pad] = True
     worst = [0.0, 0.0, 0.0]
     stops: list[float] = []
     steps, moves, source_moves, detail_out, detail_src = [], [], [], [], []
-    ratios_src, ratios_out, plank_top, white = [], [], 0, 0.0
+    ratios_src, ratios_out, plank_top, plank_top_src, white = [], [], 0, 0, 0.0
     chroma_out = chroma_src = green_out = green_src = acid_out = acid_src = 0.0
     key_far, hi_sh, count = [], [], 0
     prev_src = prev_out = prev_grey = None
@@ -114,6 +114,7 @@ def measure(clip_name: str, preset: str) -> dict[str, float | str]:
             ratios_src.append(y_src[box].mean() / y_src[rest].mean())
             ratios_out.append(y_out[box].mean() / y_out[rest].mean())
             plank_top += int(np.median(y_out[box]) > np.percentile(y_out[rest], 99))
+            plank_top_src += int(np.median(y_src[box]) > np.percentile(y_src[rest], 99))
             white = max(white, float((full[y0:y1, x0:x1] == 255).all(axis=2).mean()))
         warm = (out[..., 0].astype(np.float32) - out[..., 2]) - (src[..., 0].astype(np.float32) - src[..., 2])
         key_far.append(float(warm[:, :third].mean() - warm[:, -third:].mean()))
@@ -135,7 +136,7 @@ def measure(clip_name: str, preset: str) -> dict[str, float | str]:
         "jitter p95 stops": round(float(np.percentile(steps, 95)), 3),
         "flicker": round(float(flicker), 3),
         "sky/rest": f"{np.mean(ratios_src):.2f}→{np.mean(ratios_out):.2f}",
-        "plank top frames": f"{plank_top}/{len(ratios_out)}",
+        "plank top frames": f"{plank_top_src}→{plank_top}/{len(ratios_out)}",
         "chroma": round(chroma_out / chroma_src, 2),
         "green %": f"{100 * green_src / count:.1f}→{100 * green_out / count:.1f}",
         "key−far": round(float(np.mean(key_far)), 1),

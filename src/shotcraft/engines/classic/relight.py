@@ -4,9 +4,17 @@ the grade of keyframes the user graded elsewhere) plus an optional virtual direc
 The parametric settings act per channel (exposure, white balance, contrast) and then as one 3x3 matrix
 (saturation), so they run as 8-bit curves plus a matrix, a few milliseconds a frame. Keyframe-guided
 relight fits a 3D LUT (:mod:`~shotcraft.engines.classic.lut`) from the source frame to each graded still,
-with the parametric settings baked on top, and eases between those LUTs over time. The light multiplies each frame by a smooth gain
-map shaded at low resolution from normals derived from the frame's own luminance (brighter reads as
-nearer), mixed with a gentle falloff across the frame from the light's side.
+with the parametric settings baked on top, and eases between those LUTs over time. The light multiplies
+each frame by a smooth gain map shaded at low resolution from normals derived from the frame's own
+luminance (brighter reads as nearer), mixed with a gentle falloff across the frame from the light's side.
+
+A time-of-day preset (:class:`PresetGrade`) is graded the way a colourist would: in linear light, through
+a filmic tone curve whose shoulder rolls highlights off and whose toe keeps shadows off black
+(:mod:`~shotcraft.engines.classic.tone`; no preset clips), with the preset's light *inside* the grade (the
+side facing it gets the light's colour and exposure before the curve, the side away from it a cooler,
+darker fill) and, for night, a sky window (:mod:`~shotcraft.engines.classic.windows`) that pulls the sky
+and broad bright areas down hardest while small bright sources keep their brightness. Each of these
+variants is a 3D LUT; a per-pixel map picks between them (:func:`~shotcraft.engines.classic.lut.apply_lut_family`).
 
 >>> import numpy as np
 >>> from shotcraft.engines.classic.lut import apply_lut
@@ -18,7 +26,7 @@ True
 >>> r > 128 > b
 True
 >>> resolve_relight(RelightOp(preset="night", exposure=0.5))[0].exposure
--1.7
+-1.8
 """
 
 from __future__ import annotations
@@ -74,8 +82,8 @@ class Grade:
 PRESETS: dict[str, tuple[Grade, DirectionalLight | None]] = {
     # Low warm sun from the side, a touch of magenta in the warmth, richer colour.
     "golden_hour": (
-        Grade(exposure=0.0, temperature=30, tint=6, contrast=0.15, saturation=0.0),
-        DirectionalLight(azimuth=165, elevation=12, colour=(1.0, 0.72, 0.42), intensity=0.8, softness=0.6),
+        Grade(exposure=0.0, temperature=30, tint=6, contrast=0.3, saturation=0.1),
+        DirectionalLight(azimuth=165, elevation=12, colour=(1.0, 0.72, 0.42), intensity=0.55, softness=0.6),
     ),
     # After sunset: darker, cool, soft light from the sky.
     "blue_hour": (
@@ -123,7 +131,7 @@ class Shaping:
 #: How the presets vary across the frame and the tones; a preset not listed here is one grade everywhere.
 SHAPING: dict[str, Shaping] = {
     "golden_hour": Shaping(
-        fill_stops=-0.6, fill_temperature=-35, shadow_temperature=-40, foliage_saturation=-0.45
+        fill_stops=-0.55, fill_temperature=-35, shadow_temperature=-40, foliage_saturation=-0.25
     ),
     "blue_hour": Shaping(),
     "night": Shaping(
@@ -277,7 +285,7 @@ def shaped_colours(rgb: np.ndarray, grade: Grade, shaping: Shaping, part: Slice 
         lin = lin * white_balance_gains(shaping.shadow_temperature * shadow, 0.0)
     if part.keep:
         # A small bright source (the sky window never holds one) keeps its own brightness and colour.
-        kept = part.keep * smoothstep(0.88, 0.99, rgb.max(axis=-1))[..., None]
+        kept = part.keep * smoothstep(0.86, 1.0, rgb.max(axis=-1))[..., None]
         lin = lin * (1.0 - kept) + source * 2.0**KEEP_STOPS * kept
     return tone_map(lin)
 
@@ -305,9 +313,6 @@ class PresetGrade:
     values, so nothing clips.
     """
 
-    #: Lattice of the LUTs: every slice is a smooth function of colour, held to about a level at 25³.
-    LUT_SIZE = 25
-
     def __init__(self, preset: str, grade: Grade, light: DirectionalLight | None, width: int, height: int):
         from shotcraft.engines.classic.lut import lut_from_function
 
@@ -333,9 +338,7 @@ class PresetGrade:
             slices.append(Slice(stops=stops, gain=tone, keep=shaping.keep_highlights))  # type: ignore[arg-type]
         self.luts = np.stack(
             [
-                lut_from_function(
-                    lambda rgb, part=part: shaped_colours(rgb, grade, shaping, part), self.LUT_SIZE
-                )
+                lut_from_function(lambda rgb, part=part: shaped_colours(rgb, grade, shaping, part))
                 for part in slices
             ]
         )
