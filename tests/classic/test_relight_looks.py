@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from shotcraft.engines.classic.lut import apply_lut, apply_lut_family, identity_lut
-from shotcraft.engines.classic.relight import relight
+from shotcraft.engines.classic.relight import PRESETS, relight
 from shotcraft.engines.classic.windows import SkyWindow
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
@@ -131,18 +131,21 @@ def _acid(frame: np.ndarray) -> float:
 
 
 def test_golden_hour_light_side_follows_the_light(segments: dict[str, Path]) -> None:
-    from shotcraft.spec import DirectionalLight
-
     clip = segments["bigbuckbunny"]
     plan = plan_transform(clip, TransformSpec())
     src = next(VideoReader(clip).frames())
-    from_right = RelightOp(
-        preset="golden_hour",
-        light=DirectionalLight(azimuth=0, elevation=12, colour=(1.0, 0.72, 0.42), intensity=0.8),
+    preset = PRESETS["golden_hour"][1]
+    assert preset is not None and 90 < preset.azimuth < 270  # the preset's sun is on the left
+    from_right = RelightOp(preset="golden_hour", light=preset.model_copy(update={"azimuth": 0.0}))
+    left_lit, right_lit = (
+        next(relight(plan, op, iter([src]), VideoReader(clip, plan.source)))
+        for op in (RelightOp(preset="golden_hour"), from_right)
     )
-    out = next(relight(plan, from_right, iter([src]), VideoReader(clip, plan.source)))
-    warmer = _warmth(out) - _warmth(src)
-    assert warmer[:, -106:].mean() > warmer[:, :106].mean() + 5
+    # The same part of the same frame, lit from one side and then the other: the side facing the sun
+    # is the warmer and the brighter.
+    for third, lit, unlit in ((slice(0, 106), left_lit, right_lit), (slice(-106, None), right_lit, left_lit)):
+        assert _warmth(lit)[:, third].mean() > _warmth(unlit)[:, third].mean() + 8
+        assert _luma(lit)[:, third].mean() > _luma(unlit)[:, third].mean() + 8
 
 
 def test_sky_window_is_steady_within_a_shot_and_starts_afresh_at_a_cut(tmp_path: Path) -> None:

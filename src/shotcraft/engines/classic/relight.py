@@ -82,7 +82,7 @@ class Grade:
 PRESETS: dict[str, tuple[Grade, DirectionalLight | None]] = {
     # Low warm sun from the side, a touch of magenta in the warmth, richer colour.
     "golden_hour": (
-        Grade(exposure=0.0, temperature=30, tint=6, contrast=0.3, saturation=0.1),
+        Grade(exposure=0.0, temperature=38, tint=6, contrast=0.3, saturation=0.1),
         DirectionalLight(azimuth=165, elevation=12, colour=(1.0, 0.72, 0.42), intensity=0.55, softness=0.6),
     ),
     # After sunset: darker, cool, soft light from the sky.
