@@ -2,6 +2,7 @@
 
     python bench/relight_looks.py                      # every preset on bikes and bigbuckbunny, every frame
     python bench/relight_looks.py --clip bikes --preset night
+    python bench/relight_looks.py --speed                # CPU per frame of the stage at 720p instead
 
 Runs the relight stage itself (decode → relight, no encode) on every frame and prints, per preset and clip:
 
@@ -21,16 +22,22 @@ Runs the relight stage itself (decode → relight, no encode) on every frame and
   minus the opposite third, in levels; ``hi−sh``: warmth change on the brightest 30 % minus the darkest
   30 % of what was grey in the source (chroma < 30; shadows cooler: > 0); ``white``: share of the sky box that is pure white at the worst frame;
   ``acid``: share of saturated bright yellow-green pixels (H 40–80°, S > 0.7, V > 0.7), source → output.
+
+``--speed`` prints the stage's CPU milliseconds per frame for each preset on 40 frames of bigbuckbunny
+(1280x720, decoded beforehand), against a plain parametric grade (8-bit curves and a matrix, the same
+settings as golden hour's, no light) measured in the same run (median of 3).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import cv2
 import numpy as np
 
-from shotcraft.engines.classic.relight import relight
+from clock import cpu_seconds
+from shotcraft.engines.classic.relight import PRESETS, relight
 from shotcraft.media.read import VideoReader
 from shotcraft.media.samples import sample_clip
 from shotcraft.plan import plan_transform
@@ -146,13 +153,40 @@ def measure(clip_name: str, preset: str) -> dict[str, float | str]:
     }
 
 
+def speed(runs: int = 3) -> None:
+    clip = sample_clip("bigbuckbunny")
+    plan = plan_transform(clip, TransformSpec())
+    reader = VideoReader(clip, plan.source)
+    frames = [reader.frame_at(i) for i in range(40)]
+    grade = PRESETS["golden_hour"][0]
+    parametric = RelightOp(
+        **{k: getattr(grade, k) for k in ("exposure", "temperature", "tint", "contrast", "saturation")}
+    )
+    cases = {"parametric grade (baseline)": parametric} | {p: RelightOp(preset=p) for p in RELIGHT_PRESETS}
+    baseline = 0.0
+    for name, op in cases.items():
+        times = []
+        for _ in range(runs):
+            started = cpu_seconds()
+            for _ in relight(plan, op, iter(frames), reader):
+                pass
+            times.append((cpu_seconds() - started) / len(frames) * 1000)
+        ms = statistics.median(times)
+        baseline = baseline or ms
+        print(f"{name:<28} {ms:6.1f} ms CPU/frame  {ms / baseline:5.2f}x baseline")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--clip", choices=sorted(BRIGHT_REGION), action="append")
     parser.add_argument("--preset", choices=RELIGHT_PRESETS, action="append")
+    parser.add_argument("--speed", action="store_true", help="CPU per frame at 720p instead")
     args = parser.parse_args()
+    if args.speed:
+        speed()
+        return
     rows = [
         measure(c, p) for c in args.clip or ("bikes", "bigbuckbunny") for p in args.preset or RELIGHT_PRESETS
     ]

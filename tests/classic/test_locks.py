@@ -89,3 +89,19 @@ def test_lock_edge_under_a_strong_grade_is_a_ramp_not_a_seam(tmp_path: Path) -> 
             added = step(out) - step(src) - step(gen)
             assert np.percentile(added, 99) <= SEAM_SLOPE + 1, f"frame {index}, axis {axis}"
             assert added.max() <= 3 * SEAM_SLOPE + 1
+
+
+def test_seam_guard_widens_only_feathered_edges_and_never_the_lock() -> None:
+    from shotcraft.finishing.locks import SeamGuard
+    from shotcraft.signals.shapes import feather, rect_mask
+
+    source = np.full((120, 160, 3), 200, np.uint8)
+    graded = np.full((120, 160, 3), 40, np.uint8)  # a strong grade: 160 levels darker
+    hard = rect_mask(160, 120, 40, 30, 60, 50)
+    widened = SeamGuard()(feather(hard, 2.0), graded, source)
+    assert np.array_equal(widened[hard == 1], hard[hard == 1])  # the lock itself untouched
+    # The band now reaches 1.5 * 160 / SEAM_SLOPE pixels, capped at 15 % of the shorter side (18 px).
+    row = widened[55, 100:130]
+    assert 0 < row[15] < 1 and row[19] == 0 and np.all(np.diff(row) <= 0)
+    # A lock drawn with no feather keeps the hard edge it was given.
+    assert np.array_equal(SeamGuard()(hard, graded, source), hard)

@@ -2,7 +2,9 @@
 
 Locked pixels are taken from the decoded source frame: where the mask is 1 the output pixel *is* the
 source pixel (exact in RGB, so bit-exact on RGB-lossless output); in the feathered band just outside,
-source and engine output are blended.
+source and engine output are blended. :func:`locked_transform` runs an engine with its locks applied and
+decodes the source once: the lock step replays the frames the engine decoded (a
+:class:`~shotcraft.media.read.TeeReader`) instead of decoding the clip again.
 
 Where the blend falls decides whether a lock shows as a seam. The band is always *outside* the lock, so
 the locked pixels stay exact, and it is made as wide as the grade's strength needs: the blend adds a
@@ -10,9 +12,8 @@ slope of about ``1.5 * difference / width`` to the picture (the steepest part of
 ``width`` pixels), so :class:`SeamGuard` widens the band until that slope is at most
 :data:`SEAM_SLOPE` levels per pixel, measured on the difference between the engine's frame and the source
 just outside the lock. A strong grade then ramps out from the lock's edge over tens of pixels instead of
-stepping across the user's 2-pixel feather: a soft transition, not a line. :func:`locked_transform` runs an engine with its locks applied and
-decodes the source once: the lock step replays the frames the engine decoded (a
-:class:`~shotcraft.media.read.TeeReader`) instead of decoding the clip again.
+stepping across the user's 2-pixel feather: a soft transition, not a line. A lock given ``feather`` 0 has
+asked for a hard edge and keeps it.
 
 >>> import numpy as np
 >>> src = np.full((4, 4, 3), 200, np.uint8); gen = np.zeros((4, 4, 3), np.uint8)
@@ -73,23 +74,26 @@ class SeamGuard:
 
     Call it with each frame's lock mask, engine frame and source frame, in order; it keeps a running
     measure of how far the engine moved the colours just outside the lock, so the band's width follows
-    the grade smoothly. Pixels where the mask is 1 are never touched.
+    the grade smoothly. Pixels where the mask is 1 are never touched, and only edges that already have a
+    feather grow: a lock drawn with ``feather`` 0 keeps the hard edge its user asked for.
     """
 
     def __init__(self) -> None:
         self.difference: float | None = None
-        self._hard: np.ndarray | None = None
+        self._seeds: np.ndarray | None = None
         self._distance: np.ndarray | None = None
         self._box: tuple[slice, slice] | None = None
 
     def __call__(self, mask: np.ndarray, generated: np.ndarray, source: np.ndarray) -> np.ndarray:
         hard = mask >= 1.0
-        if not hard.any():
+        seeds = hard & _dilated((mask > 0.0) & ~hard)
+        if not seeds.any():
             return mask
         height, width = mask.shape
         reach = max(1, round(MAX_RAMP * min(height, width)))
-        box, distance = self._distance_from(hard, reach)
-        ring = (distance > 0) & (distance <= RING)
+        box, distance = self._distance_from(seeds, reach)
+        outside = ~hard[box]
+        ring = outside & (distance <= RING)
         if ring.any():
             moved = np.abs(generated[box].astype(np.int16) - source[box]).max(axis=2)[ring]
             now = float(np.percentile(moved, 90))
@@ -101,25 +105,36 @@ class SeamGuard:
             return mask
         t = np.clip(1.0 - distance / np.float32(radius), 0.0, 1.0)
         out = mask.copy()
-        out[box] = np.maximum(mask[box], t * t * (3.0 - 2.0 * t))
+        out[box] = np.where(outside, np.maximum(mask[box], t * t * (3.0 - 2.0 * t)), mask[box])
         return out
 
-    def _distance_from(self, hard: np.ndarray, reach: int) -> tuple[tuple[slice, slice], np.ndarray]:
-        """Distance to the locked pixels over the box ``reach`` pixels round them (cached while the lock
-        keeps its shape, as a rectangle or polygon does)."""
-        if self._hard is not None and self._hard.shape == hard.shape and np.array_equal(self._hard, hard):
+    def _distance_from(self, seeds: np.ndarray, reach: int) -> tuple[tuple[slice, slice], np.ndarray]:
+        """Distance to the feathered edges' locked pixels over the box ``reach`` pixels round them (cached
+        while the lock keeps its shape, as a rectangle or polygon does)."""
+        if (
+            self._seeds is not None
+            and self._seeds.shape == seeds.shape
+            and np.array_equal(self._seeds, seeds)
+        ):
             assert self._box is not None and self._distance is not None
             return self._box, self._distance
         import cv2
 
-        rows, cols = np.flatnonzero(hard.any(axis=1)), np.flatnonzero(hard.any(axis=0))
+        rows, cols = np.flatnonzero(seeds.any(axis=1)), np.flatnonzero(seeds.any(axis=0))
         box = (
-            slice(max(0, rows[0] - reach), min(hard.shape[0], rows[-1] + reach + 1)),
-            slice(max(0, cols[0] - reach), min(hard.shape[1], cols[-1] + reach + 1)),
+            slice(max(0, rows[0] - reach), min(seeds.shape[0], rows[-1] + reach + 1)),
+            slice(max(0, cols[0] - reach), min(seeds.shape[1], cols[-1] + reach + 1)),
         )
-        distance = cv2.distanceTransform((~hard[box]).astype(np.uint8), cv2.DIST_L2, 5)
-        self._hard, self._box, self._distance = hard, box, distance
+        distance = cv2.distanceTransform((~seeds[box]).astype(np.uint8), cv2.DIST_L2, 5)
+        self._seeds, self._box, self._distance = seeds, box, distance
         return box, distance
+
+
+def _dilated(mask: np.ndarray) -> np.ndarray:
+    """``mask`` grown by one pixel (8-neighbourhood)."""
+    import cv2
+
+    return cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 
 def locked_transform(
