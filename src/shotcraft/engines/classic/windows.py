@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from shotcraft.engines.classic.tone import smoothstep
-from shotcraft.signals.text_tracks import is_cut
+from shotcraft.signals.text_tracks import cut_by_thumbnails
 
 #: Width of the frames the windows are worked out on: light and sky are smooth, so nothing finer is needed.
 WORK_WIDTH = 192
@@ -99,7 +99,7 @@ class SkyWindow:
     def _track_white(self, luma: np.ndarray) -> None:
         grey = np.round(luma * 255.0).astype(np.uint8)
         white = max(0.25, float(np.percentile(luma, 98)))
-        new_shot = self._previous is None or is_cut(self._previous, grey)
+        new_shot = self._previous is None or cut_by_thumbnails(self._previous, grey)
         self.white = (
             white if new_shot or self.white is None else self.white + SMOOTHING * (white - self.white)
         )
