@@ -76,7 +76,9 @@ def measure(width: int = 1280, height: int = 720, frames: int = 100, runs: int =
                 "operations": [{"op": "relight", "keyframes": [{"at": {"frame": key}, "image": str(graded)}]}]
             },
         }
-        identity, _ = median_seconds(lambda: transform(clip, folder / "identity.mp4", TransformSpec()), runs)
+        identity, _ = median_seconds(
+            lambda: transform(clip, folder / "identity.mp4", TransformSpec(), overwrite=True), runs
+        )
         identity_fps = frames / identity
 
         def row(name: str, seconds: tuple[float, float]) -> dict:
@@ -91,7 +93,12 @@ def measure(width: int = 1280, height: int = 720, frames: int = 100, runs: int =
         for name, data in specs.items():
             spec = TransformSpec.model_validate(data)
             rows.append(
-                row(name, median_seconds(lambda s=spec: transform(clip, folder / "out.mp4", s), runs))
+                row(
+                    name,
+                    median_seconds(
+                        lambda s=spec: transform(clip, folder / "out.mp4", s, overwrite=True), runs
+                    ),
+                )
             )
         stage_spec = TransformSpec.model_validate(specs["relight golden_hour (transform)"])
         plan = plan_transform(clip, stage_spec)
