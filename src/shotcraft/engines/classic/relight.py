@@ -317,7 +317,7 @@ class PresetGrade:
         from shotcraft.engines.classic.lut import lut_from_function
 
         shaping = SHAPING.get(preset, Shaping())
-        lit = light is not None and light.intensity > 0
+        key = light if light is not None and light.intensity > 0 else None
         slices = [
             Slice(
                 stops=shaping.fill_stops, temperature=shaping.fill_temperature, keep=shaping.keep_highlights
@@ -330,12 +330,12 @@ class PresetGrade:
                 saturation=shaping.sky_saturation,
             )
             slices.insert(0, sky)
-        if lit:
-            assert light is not None
-            colour = np.maximum(np.asarray(light.colour, np.float64), 1e-3)
-            tone = tuple(float(v) for v in colour / float(colour @ LUMA))
-            stops = math.log2(1.0 + light.intensity * float(colour @ LUMA))
-            slices.append(Slice(stops=stops, gain=tone, keep=shaping.keep_highlights))  # type: ignore[arg-type]
+        if key is not None:
+            # The light's colour at unit luminance, and its strength as stops.
+            colour = np.maximum(np.asarray(key.colour, np.float64), 1e-3)
+            red, green, blue = (float(v) for v in colour / float(colour @ LUMA))
+            stops = math.log2(1.0 + key.intensity * float(colour @ LUMA))
+            slices.append(Slice(stops=stops, gain=(red, green, blue), keep=shaping.keep_highlights))
         self.luts = np.stack(
             [
                 lut_from_function(lambda rgb, part=part: shaped_colours(rgb, grade, shaping, part))
@@ -343,7 +343,7 @@ class PresetGrade:
             ]
         )
         self.sky = SkyWindow(width, height) if shaping.sky_stops else None
-        self.shader = LightShader(light, width, height) if lit and light is not None else None
+        self.shader = LightShader(key, width, height) if key is not None else None
         self.size = (width, height)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
