@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from shotcraft.engines.base import Progress, no_progress
-from shotcraft.engines.classic import typeset
+from shotcraft.engines.classic import text_matte, typeset
 from shotcraft.errors import read_user_text
 from shotcraft.media.subtitles import Cue, cue_at, read_subtitles
 from shotcraft.plan import quarter_turns
@@ -208,71 +208,77 @@ class _Replacement:
     alpha: np.ndarray  # float32 [0, 1], plate-sized
     ring: np.ndarray  # bool, plate pixels used for brightness matching: the sign just around the edit
     smooth: np.ndarray  # float32 blurred RGB plate, for telling where something covers the sign
+    surface: np.ndarray  # bool, the sign's surface round the text: only it is compared and drawn on
 
 
 def text_mask(plate: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The letters inside ``box`` on a plate: of the two Otsu classes, the one that covers less of the
-    box (letters rarely fill half their box; the surround outside it may be anything)."""
-    x, y, w, h = box
-    grey = cv2.cvtColor(plate, cv2.COLOR_RGB2GRAY)
-    inner = grey[y : y + h, x : x + w]
-    _, dark = cv2.threshold(inner, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    letters = dark if np.count_nonzero(dark) <= dark.size / 2 else 255 - dark
-    mask = np.zeros(grey.shape, np.uint8)
-    mask[y : y + h, x : x + w] = letters
-    return mask
-
-
-def _stroke_weight(mask: np.ndarray, ink_height: float) -> int:
-    """A font weight (100-900) whose stroke-to-height ratio is the source letters'."""
-    distance = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 3)
-    stroke = 2 * float(np.percentile(distance[mask > 0], 90)) if (mask > 0).any() else 0.0
-    ratio = stroke / max(ink_height, 1.0)
-    # Noto Sans: Regular (400) strokes are about 0.10 of the cap height, Bold (700) about 0.16.
-    return int(np.clip(400 + (ratio - 0.10) / 0.06 * 300, 300, 900))
+    """The letters of the text in ``box`` on a plate, as a 0/255 mask (see :mod:`.text_matte`)."""
+    return text_matte.analyse(plate, box).letters
 
 
 def build_replacement(track: TextTrack, target: str, market: str) -> _Replacement:
-    """Inpaint the source text off the track's plate and set ``target`` in its place."""
+    """Take the source text off the track's plate and set ``target`` in its place, in the source's ink
+    colour, ink height and stroke width, on the sign's own surface only."""
     plate = track.plate
-    x, y, w, h = track.box
-    letters = text_mask(plate, track.box)
-    rows, cols = np.nonzero(letters)
-    if len(rows) == 0:
-        rows, cols = np.array([y, y + h - 1]), np.array([x, x + w - 1])
-    ink = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+    h = track.box[3]
+    source = text_matte.analyse(plate, track.box)
+    ink = source.ink_box
     ink_height = float(ink[3] - ink[1])
     grow = max(2, round(h / 10))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    covered = cv2.dilate(letters, kernel)
-    clean = _inpaint(plate, covered, h)
-    core = cv2.erode(letters, np.ones((3, 3), np.uint8))
-    core = core if core.any() else letters
-    colour = tuple(int(c) for c in np.median(plate[core > 0], axis=0)) if core.any() else (0, 0, 0)
+    covered = cv2.dilate((source.coverage > 0.05).astype(np.uint8) * 255, kernel)
+    covered[~source.surface] = 0
+    clean = text_matte.clean_plate(plate, source, covered)
 
     line = typeset.choose_fonts(target, market)
-    weight = _stroke_weight(letters, ink_height)
-    margin = x
-    size = typeset.fit_size(line, (w + margin, h + margin / 2), ink_height, weight=weight)
-    layer = typeset.render_line(line, size, colour, weight=weight)
+    room = _room(source.surface, ink)
+    size = typeset.fit_size(line, room, ink_height, weight=400)
+    weight, embolden = typeset.match_stroke(line, size, source.stroke)
+    size = typeset.fit_size(line, room, ink_height, weight=weight, embolden=embolden)
+    layer = typeset.render_line(line, size, source.ink, weight=weight, embolden=embolden)
     # Centre the new ink where the old ink was centred.
     lx0, ly0, lx1, ly1 = layer.ink
     cx, cy = (ink[0] + ink[2]) / 2, (ink[1] + ink[3]) / 2
     at = (round(cx - (lx0 + lx1) / 2), round(cy - (ly0 + ly1) / 2))
     patch = clean.copy()
-    typeset.composite(patch, layer, at)
-    written = np.zeros(letters.shape, np.float32)
+    written = np.zeros(covered.shape, np.float32)
     lh, lw = layer.alpha.shape
     written_view = written[max(0, at[1]) : at[1] + lh, max(0, at[0]) : at[0] + lw]
     written_view[...] = layer.alpha[
         max(0, -at[1]) : max(0, -at[1]) + written_view.shape[0],
         max(0, -at[0]) : max(0, -at[0]) + written_view.shape[1],
     ]
+    # Nothing is drawn off the sign's surface: a board edge close to the letters stays the board's.
+    written *= source.surface
+    ink_colour = np.asarray(source.ink, np.float32)
+    patch = (patch * (1 - written[..., None]) + ink_colour * written[..., None]).astype(np.float32)
     edited = np.maximum(covered.astype(np.float32) / 255, cv2.dilate(written, kernel))
-    alpha = np.maximum(edited, cv2.GaussianBlur(edited, (0, 0), max(1.0, grow / 2)))
+    alpha = np.maximum(edited, cv2.GaussianBlur(edited, (0, 0), max(1.0, grow / 2))) * source.surface
     smooth = cv2.GaussianBlur(plate.astype(np.float32), (0, 0), _blur_sigma(h))
-    ring = _surround(alpha, h)
-    return _Replacement(track, patch.astype(np.float32), alpha.astype(np.float32), ring, smooth)
+    ring = _surround(alpha, h) & source.surface
+    if not ring.any():
+        ring = _surround(alpha, h)
+    return _Replacement(track, patch, alpha.astype(np.float32), ring, smooth, source.surface)
+
+
+def _room(surface: np.ndarray, ink: tuple[int, int, int, int]) -> tuple[float, float]:
+    """The width and height the new line may take: the run of the sign's surface across the old ink's
+    middle row and down its middle column, less a margin of a tenth of the ink's height each side."""
+    x0, y0, x1, y1 = ink
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    margin = 0.1 * (y1 - y0)
+
+    def run(values: np.ndarray, at: int, lo: int, hi: int) -> float:
+        # The stretch of surface through ``at``, at least the old ink's own extent.
+        left = at
+        while left > 0 and values[left - 1]:
+            left -= 1
+        right = at
+        while right < len(values) - 1 and values[right + 1]:
+            right += 1
+        return max(hi - lo, right + 1 - left - 2 * margin)
+
+    return run(surface[cy], cx, x0, x1), run(surface[:, cx], cy, y0, y1)
 
 
 def _surround(alpha: np.ndarray, text_height: int) -> np.ndarray:
@@ -292,25 +298,6 @@ def _surround(alpha: np.ndarray, text_height: int) -> np.ndarray:
     return ring if ring.any() else np.ones_like(ring)
 
 
-def _inpaint(plate: np.ndarray, covered: np.ndarray, text_height: int) -> np.ndarray:
-    """``plate`` with the ``covered`` pixels filled from around them.
-
-    Filled at a scale where the text is about 24 px tall: Telea's cost grows with the area times the
-    radius squared, and the fill is smooth anyway, so big text is 10-50x faster this way and looks alike.
-    """
-    scale = min(1.0, 24 / max(text_height, 1))
-    if scale == 1.0:
-        return cv2.inpaint(plate, covered, max(3, text_height // 6), cv2.INPAINT_TELEA)
-    ph, pw = covered.shape
-    size = (max(8, round(pw * scale)), max(8, round(ph * scale)))
-    small = cv2.resize(plate, size, interpolation=cv2.INTER_AREA)
-    small_mask = (cv2.resize(covered, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8) * 255
-    filled = cv2.resize(
-        cv2.inpaint(small, small_mask, 4, cv2.INPAINT_TELEA), (pw, ph), interpolation=cv2.INTER_CUBIC
-    )
-    return np.where(covered[..., None] > 0, filled, plate)
-
-
 def _blur_sigma(text_height: int) -> float:
     return max(1.0, text_height / 16)
 
@@ -328,7 +315,8 @@ def visible_mask(rep: _Replacement, seen: np.ndarray) -> np.ndarray:
     ref = rep.smooth
     ring = rep.ring & (ref.min(axis=2) > 16)
     gain = np.median(cur[ring] / ref[ring], axis=0) if ring.any() else np.ones(3, np.float32)
-    covered = (np.abs(cur - gain * ref).max(axis=2) > OCCLUSION_DIFFERENCE).astype(np.uint8)
+    # Off the sign's surface the scene behind the sign moves on its own: no evidence of an occluder.
+    covered = ((np.abs(cur - gain * ref).max(axis=2) > OCCLUSION_DIFFERENCE) & rep.surface).astype(np.uint8)
     size = max(3, h // 5) | 1
     covered = cv2.morphologyEx(
         covered, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
