@@ -36,13 +36,15 @@ class SignText:
     """The source text on a plate (arrays are plate-sized).
 
     ``coverage`` is the ink's coverage of each pixel in [0, 1] (0 off the letters); ``surface`` the
-    sign round the letters and under them (where the text may be redrawn); ``ink`` the colour of the
+    sign round the letters and under them (where the text may be redrawn), ``plain`` the part of it in
+    the surface's own colour (no rims, rules or frames: what a fill is made from); ``ink`` the colour of the
     strokes' cores; ``background`` the surface's colour; ``stroke`` the strokes' width in plate pixels;
     ``ink_box`` (x0, y0, x1, y1) the letters' extent.
     """
 
     coverage: np.ndarray
     surface: np.ndarray
+    plain: np.ndarray
     ink: tuple[int, int, int]
     background: tuple[int, int, int]
     stroke: float
@@ -112,14 +114,17 @@ def analyse(plate: np.ndarray, box: tuple[int, int, int, int]) -> SignText:
     background_lab = centres[surface_k] if surface_k is not None else np.median(inner[rims_rows].reshape(-1, 3), axis=0)
     span = centres[ink_k] - background_lab
     along = ((lab - background_lab) @ span) / max(float(span @ span), 1e-6)
-    # A pixel belongs to the sign when its colour is the surface's or lies between it and the ink's,
-    # within the spread of those colours on the sign (the scene behind may be close in hue).
-    off_line = np.linalg.norm(lab - background_lab - np.clip(along, 0, 1)[..., None] * span, axis=2)
-    spread = _spread(distance, nearest, surface_k, (y, y + h, x, x + w))
-    on_sign = off_line <= spread
+    # A pixel belongs to the sign when its colour is the surface's, the ink's (or deeper), or a mix of
+    # the two, within the spread of those colours on the sign (the scene behind may be close in hue).
+    t = np.clip(along, 0.0, 1.5)
+    off_line = np.linalg.norm(lab - background_lab - t[..., None] * span, axis=2)
+    box_window = (y, y + h, x, x + w)
+    surface_spread = _spread(distance, nearest, surface_k, box_window)
+    ink_spread = _spread(distance, nearest, ink_k, box_window)
+    on_sign = off_line <= surface_spread + np.clip(t, 0, 1) * (ink_spread - surface_spread)
     coverage = np.where(on_sign, np.clip(along, 0.0, 1.0), 0.0).astype(np.float32)
     coverage = _letters_on_line(coverage, box)
-    plain = distance[..., surface_k] <= spread if surface_k is not None else on_sign & (along < 0.5)
+    plain = distance[..., surface_k] <= surface_spread if surface_k is not None else on_sign & (along < 0.5)
     surface = _surface(plain, coverage, box)
     coverage *= surface
     stroke = stroke_width(coverage, upscale=4)
@@ -132,7 +137,7 @@ def analyse(plate: np.ndarray, box: tuple[int, int, int, int]) -> SignText:
     )
     bare = surface & (coverage == 0)
     background = plate[bare] if bare.any() else plate[y : y + h, x : x + w].reshape(-1, 3)
-    return SignText(coverage, surface, ink, tuple(int(c) for c in np.median(background, axis=0)), stroke, ink_box)  # type: ignore[arg-type]
+    return SignText(coverage, surface, plain & surface, ink, tuple(int(c) for c in np.median(background, axis=0)), stroke, ink_box)  # type: ignore[arg-type]
 
 
 def _between(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bool:
@@ -228,7 +233,7 @@ def clean_plate(plate: np.ndarray, text: SignText, covered: np.ndarray, seed: in
     copied in blocks from the surface near the text (so the fill has the sign's own noise, not a flat
     wash that shows when the contrast is pushed)."""
     height = max(4, text.ink_box[3] - text.ink_box[1])
-    known = text.surface & (covered == 0)
+    known = text.plain & (covered == 0)
     if not known.any():
         return plate.copy()
     image = plate.astype(np.float32)
