@@ -50,6 +50,10 @@ OCR_PER_SECOND = 3
 #: Grey levels (0-255, after brightness matching) by which the frame must differ from the sign's
 #: reference plate for a pixel to count as covered by something in front of the sign.
 OCCLUSION_DIFFERENCE = 40
+#: Normalised correlation at which the reference plate's text box is taken to be found in a frame.
+FOUND_TEXT = 0.6
+#: ECC correlation above which the fine alignment of the sign is trusted over the coarse one.
+LOCK_ON = 0.8
 _SOURCE_COLUMNS = ("source", "text", "original", "src")
 
 
@@ -328,12 +332,70 @@ def visible_mask(rep: _Replacement, seen: np.ndarray) -> np.ndarray:
     return 1.0 - cv2.GaussianBlur(covered.astype(np.float32), (0, 0), max(1.0, size / 4))
 
 
+def _lock_on(rep: _Replacement, source: np.ndarray, to_frame: np.ndarray) -> np.ndarray | None:
+    """The plate-to-frame homography corrected on this frame: the old text looked for round where the
+    track puts it (normalised correlation of the reference plate's text box, shifted up to half the
+    text's width and two text heights), then the plate's sign (its surface and letters, not the scene
+    round it) aligned to the frame by ECC from there.
+
+    The tracker follows points round the text, and on real footage (blur, a sign turning, points on the
+    car that carries it) it drifts by a letter or more; the removal has to cover the old text's own
+    extent on every frame. None when the old text is not found there: then nothing is drawn.
+    """
+    grey = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY)
+    x, y, w, h = rep.track.box
+    ph, pw = rep.track.plate.shape[:2]
+    pad_x, pad_y = w // 2 + h, 2 * h
+    canvas_to_frame = to_frame @ np.array([[1, 0, -pad_x], [0, 1, -pad_y], [0, 0, 1]], np.float64)
+    canvas = cv2.warpPerspective(
+        grey, canvas_to_frame, (pw + 2 * pad_x, ph + 2 * pad_y), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )  # fmt: skip
+    sigma = max(1.0, h / 20)
+    template = cv2.GaussianBlur(rep.track.plate_grey, (0, 0), sigma)[y : y + h, x : x + w]
+    found = cv2.matchTemplate(cv2.GaussianBlur(canvas, (0, 0), sigma), template, cv2.TM_CCOEFF_NORMED)
+    _, peak, _, (bx, by) = cv2.minMaxLoc(found)
+    if peak >= FOUND_TEXT:
+        start = to_frame @ np.array([[1, 0, bx - x - pad_x], [0, 1, by - y - pad_y], [0, 0, 1]], np.float64)
+    else:
+        return None
+    mask = cv2.dilate(rep.surface.astype(np.uint8), np.ones((3, 3), np.uint8))
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
+    try:
+        score, refined = cv2.findTransformECC(
+            rep.track.plate_grey.astype(np.float32), grey.astype(np.float32),
+            (start / start[2, 2]).astype(np.float32), cv2.MOTION_HOMOGRAPHY, criteria, mask, 3 if h < 40 else 5,
+        )  # fmt: skip
+    except cv2.error:  # did not converge
+        score, refined = 0.0, None
+    # ECC can slide along a plain surface: the fine alignment stands only where the old text is seen.
+    if refined is not None and score >= LOCK_ON:
+        fine = refined.astype(np.float64)
+        if _text_seen(rep, grey, fine, template, sigma) >= FOUND_TEXT:
+            return fine
+    return start
+
+
+def _text_seen(
+    rep: _Replacement, grey: np.ndarray, to_frame: np.ndarray, template: np.ndarray, sigma: float
+) -> float:
+    """Normalised correlation of the reference plate's (blurred) text box with the frame there."""
+    x, y, w, h = rep.track.box
+    ph, pw = rep.track.plate.shape[:2]
+    seen = cv2.warpPerspective(grey, to_frame, (pw, ph), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    box = cv2.GaussianBlur(seen, (0, 0), sigma)[y : y + h, x : x + w]
+    return float(cv2.matchTemplate(box, template, cv2.TM_CCOEFF_NORMED)[0, 0])
+
+
 def _apply(frame: np.ndarray, source: np.ndarray, rep: _Replacement, index: int) -> None:
     """Warp one replacement onto ``frame`` (in place) at frame ``index``, brightness matched to the
     ``source`` frame and kept off whatever covers the sign there."""
     to_frame = rep.track.plate_to_frame(index)
     if to_frame is None:
         return
+    to_frame = _lock_on(rep, source, to_frame)
+    if to_frame is None:
+        return  # the old text is not where the track says: nothing is drawn anywhere else
     ph, pw = rep.alpha.shape
     corners = cv2.perspectiveTransform(
         np.array([[[0, 0], [pw, 0], [pw, ph], [0, ph]]], np.float64), to_frame
@@ -429,10 +491,30 @@ def localize_frames(
     if strings:
         every = max(1, round(float(plan.video.fps) / OCR_PER_SECOND))
         tracks = find_text_tracks(reader, list(strings), every=every, turns=turns, progress=progress)
-        replacements = [build_replacement(t, strings[t.text], market) for t in tracks]
+        whole = [t for t in tracks if not t.clipped]
+        plan.notices.extend(_clipped_notices(market, tracks, whole))
+        replacements = [build_replacement(t, strings[t.text], market) for t in whole]
         if not tracks:
             plan.notices.append(f"market {market}: none of the table's strings was found on screen")
     return _render(plan, frames, replacements, subtitles, turns, progress)
+
+
+def _clipped_notices(market: str, tracks: list[TextTrack], whole: list[TextTrack]) -> list[str]:
+    """Text read only while it ran past the frame's edge is left as it is (its hidden part cannot be
+    matched, and a replacement fitted to the visible part would sit elsewhere than the text): one
+    notice per such sighting, for the frames no whole sighting of the same text covers."""
+    notices = []
+    for track in tracks:
+        if not track.clipped:
+            continue
+        covered = {i for other in whole if other.text == track.text for i in other.homographies}
+        left = sorted(set(track.homographies) - covered)
+        if left:
+            notices.append(
+                f"market {market}: {track.text!r} runs off the edge of the picture in frames {left[0]}-{left[-1]} "
+                "and was left as it is"
+            )
+    return notices
 
 
 def _render(

@@ -90,9 +90,11 @@ def analyse(plate: np.ndarray, box: tuple[int, int, int, int]) -> SignText:
     band = max(1, round(h * 0.15))
     rims_rows = np.r_[0:band, h - band : h]
     middle_rows = np.r_[h // 3 : max(h // 3 + 1, 2 * h // 3)]
-    points = inner.reshape(-1, 3)
+    # The colours are learnt on the middle half of the rows, where the text is: a strip of something
+    # else caught in the box (a taxi's dark roof, highlights above a sign) lies along its top or bottom.
+    points = inner[h // 4 : max(h // 4 + 1, 3 * h // 4)].reshape(-1, 3)
     step = max(1, len(points) // 6000)  # a few thousand pixels are plenty for three colours
-    centres = _kmeans(points[::step], _seed_centres(points[::step], np.median(inner[rims_rows].reshape(-1, 3), axis=0)))
+    centres = _kmeans(points[::step], _seed_centres(points[::step], np.median(points, axis=0)))
     distance = np.sqrt(((lab[..., None, :] - centres) ** 2).sum(axis=3))
     nearest = np.argmin(distance, axis=2)
     in_box = nearest[y : y + h, x : x + w]
