@@ -51,7 +51,7 @@ OCR_PER_SECOND = 3
 #: reference plate for a pixel to count as covered by something in front of the sign.
 OCCLUSION_DIFFERENCE = 40
 #: Normalised correlation at which the reference plate's text box is taken to be found in a frame.
-FOUND_TEXT = 0.6
+FOUND_TEXT = 0.75
 #: ECC correlation above which the fine alignment of the sign is trusted over the coarse one.
 LOCK_ON = 0.8
 _SOURCE_COLUMNS = ("source", "text", "original", "src")
