@@ -264,7 +264,12 @@ def _signage(
         squeeze = 0.08 * t * h2  # the right edge turns away a little: perspective, not just a scale
         quads.append(
             np.array(
-                [[cx - w2, cy - h2], [cx + w2, cy - h2 + squeeze], [cx + w2, cy + h2 - squeeze], [cx - w2, cy + h2]],
+                [
+                    [cx - w2, cy - h2],
+                    [cx + w2, cy - h2 + squeeze],
+                    [cx + w2, cy + h2 - squeeze],
+                    [cx - w2, cy + h2],
+                ],
                 np.float32,
             )
         )

@@ -105,7 +105,9 @@ def analyse(plate: np.ndarray, box: tuple[int, int, int, int]) -> SignText:
     # The sign's surface: of the other colours, the one found most round the ink, leaving out a colour
     # that lies between the ink's and another's (the letters' anti-aliased rim).
     others = [k for k in range(_CLUSTERS) if k != ink_k and area[k] > 0]
-    rims = [k for k in others if any(_between(centres[ink_k], centres[j], centres[k]) for j in others if j != k)]
+    rims = [
+        k for k in others if any(_between(centres[ink_k], centres[j], centres[k]) for j in others if j != k)
+    ]
     others = [k for k in others if k not in rims] or others
     reach = max(2, round(h / 8))
     near_ink = cv2.dilate(
@@ -113,7 +115,9 @@ def analyse(plate: np.ndarray, box: tuple[int, int, int, int]) -> SignText:
     ).astype(bool)
     counts = [np.count_nonzero(near_ink & (in_box == k)) for k in others]
     surface_k = others[int(np.argmax(counts))] if others else None
-    background_lab = centres[surface_k] if surface_k is not None else np.median(inner[rims_rows].reshape(-1, 3), axis=0)
+    background_lab = (
+        centres[surface_k] if surface_k is not None else np.median(inner[rims_rows].reshape(-1, 3), axis=0)
+    )
     span = centres[ink_k] - background_lab
     along = ((lab - background_lab) @ span) / max(float(span @ span), 1e-6)
     # A pixel belongs to the sign when its colour is the surface's, the ink's (or deeper), or a mix of
@@ -139,7 +143,15 @@ def analyse(plate: np.ndarray, box: tuple[int, int, int, int]) -> SignText:
     )
     bare = surface & (coverage == 0)
     background = plate[bare] if bare.any() else plate[y : y + h, x : x + w].reshape(-1, 3)
-    return SignText(coverage, surface, plain & surface, ink, tuple(int(c) for c in np.median(background, axis=0)), stroke, ink_box)  # type: ignore[arg-type]
+    return SignText(
+        coverage,
+        surface,
+        plain & surface,
+        ink,
+        tuple(int(c) for c in np.median(background, axis=0)),
+        stroke,
+        ink_box,
+    )  # type: ignore[arg-type]
 
 
 def _between(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bool:
@@ -169,14 +181,24 @@ def _letters_on_line(coverage: np.ndarray, box: tuple[int, int, int, int]) -> np
     plate's edge or is taller than the line, and is left out."""
     x, y, w, h = box
     ph, pw = coverage.shape
-    pieces = (coverage > 0.7).astype(np.uint8)  # well inside the strokes: rims touching other things do not join them
+    pieces = (coverage > 0.7).astype(
+        np.uint8
+    )  # well inside the strokes: rims touching other things do not join them
     count, labels, stats, _ = cv2.connectedComponentsWithStats(pieces, connectivity=8)
     sx, sy, sw, sh = (stats[:, i] for i in range(4))
     # A long thin line (or a corner of two) is a board's edge: its anti-aliased rim against a road of
     # the ink's colour.
     line_like = (sw > h) & ((sh < 0.25 * h) | (stats[:, 4] < 0.12 * sw * sh))
     # Specks (grain, a codec's ringing) are smaller than the dot of an i.
-    letter_sized = (sh <= 1.5 * h) & (stats[:, 4] >= 0.006 * h * h) & ~line_like & (sx > 0) & (sy > 0) & (sx + sw < pw) & (sy + sh < ph)
+    letter_sized = (
+        (sh <= 1.5 * h)
+        & (stats[:, 4] >= 0.006 * h * h)
+        & ~line_like
+        & (sx > 0)
+        & (sy > 0)
+        & (sx + sw < pw)
+        & (sy + sh < ph)
+    )
     keep = np.zeros(count, bool)
     inside = np.unique(labels[y : y + h, x : x + w][pieces[y : y + h, x : x + w] > 0])
     keep[inside] = letter_sized[inside]
@@ -202,7 +224,9 @@ def _surface(background: np.ndarray, coverage: np.ndarray, box: tuple[int, int, 
     h = box[3]
     joined = (background | (coverage > 0)).astype(np.uint8)
     size = max(3, round(h / 6)) | 1
-    joined = cv2.morphologyEx(joined, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    joined = cv2.morphologyEx(
+        joined, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    )
     count, labels = cv2.connectedComponents(joined, connectivity=8)
     if count <= 1:
         return np.ones(background.shape, bool)
@@ -214,7 +238,9 @@ def _surface(background: np.ndarray, coverage: np.ndarray, box: tuple[int, int, 
     return (labels == main) if main else joined.astype(bool)
 
 
-def _core_colour(plate: np.ndarray, coverage: np.ndarray, along: np.ndarray, stroke: float) -> tuple[int, int, int]:
+def _core_colour(
+    plate: np.ndarray, coverage: np.ndarray, along: np.ndarray, stroke: float
+) -> tuple[int, int, int]:
     """The ink's colour in the strokes' cores: pixels at least a third of the stroke from the letters'
     edge, and of those the more ink-like half (a thin stroke's core is still part edge)."""
     letters = (coverage > 0.5).astype(np.uint8)

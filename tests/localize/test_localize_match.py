@@ -1,0 +1,132 @@
+"""A market version must match the sign, not only its words: stroke weight, ink colour and the board's
+grain where the old letters were (the demo sign), the old text gone on every frame of a board that grows
+to twice its size over real footage, and nothing drawn anywhere but over the text it replaces (bikes'
+taxi sign)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from shotcraft.engines.classic import text_matte, typeset
+from shotcraft.markets import localize, signage_frames, signage_quads
+from shotcraft.media.read import VideoReader
+from shotcraft.media.samples import sample_clip
+from shotcraft.media.synth import make_clip
+from shotcraft.signals.ocr import read_text, similarity
+from shotcraft.signals.text_tracks import find_text_tracks
+
+from .conftest import APPEAR, FRAMES, SOURCE
+
+pytest.importorskip("rapidocr")
+
+BOARD = dict(appear=2, grow=2.0, margin=0.2, span=0.35, board=(38, 84, 60), ink=(240, 228, 196))
+BOARD_FRAMES = 48
+
+
+def _plate_of(path: Path, track, index: int) -> np.ndarray:
+    frame = VideoReader(path).frame_at(index)
+    ph, pw = track.plate.shape[:2]
+    return cv2.warpPerspective(frame, track.plate_to_frame(index), (pw, ph), flags=cv2.WARP_INVERSE_MAP)
+
+
+@pytest.fixture(scope="module")
+def japanese(sign_clip: Path) -> Path:
+    [result] = localize(
+        sign_clip, sign_clip.parent / "match", ["ja"], replacements={SOURCE: {"ja": "夏のセール"}}
+    )
+    assert result.problems == []
+    return result.path
+
+
+def test_weight_and_colour_match_the_source(sign_clip: Path, japanese: Path) -> None:
+    track = find_text_tracks(VideoReader(sign_clip), [SOURCE], every=8)[0]
+    old = text_matte.analyse(track.plate, track.box)
+    for index in range(track.reference, FRAMES, 5):
+        if index not in track.homographies:
+            continue
+        new = text_matte.analyse(_plate_of(japanese, track, index), track.box)
+        ratio = new.stroke / old.stroke
+        assert 0.75 < ratio < 1.3, (index, new.stroke, old.stroke)
+        distance = float(np.linalg.norm(np.subtract(new.ink, old.ink)))
+        assert distance < 30, (index, new.ink, old.ink)
+
+
+@pytest.mark.xfail(
+    reason="open: fill grain measured 0.27x the ring in the output (plate level 0.95x)", strict=False
+)
+def test_the_fill_carries_the_boards_grain(sign_clip: Path, japanese: Path) -> None:
+    track = find_text_tracks(VideoReader(sign_clip), [SOURCE], every=8)[0]
+    old = text_matte.analyse(track.plate, track.box)
+    holes = cv2.dilate(old.letters, np.ones((5, 5), np.uint8)) > 0
+    for index in range(track.reference, FRAMES, 5):
+        if index not in track.homographies:
+            continue
+        plate = _plate_of(japanese, track, index).astype(np.float32).mean(axis=2)
+        new = text_matte.analyse(_plate_of(japanese, track, index), track.box)
+        # Where the old letters were and the new ones are not; against the bare board round them.
+        written = cv2.dilate(new.letters, np.ones((5, 5), np.uint8)) > 0
+        filled = holes & ~written & old.surface
+        ring = old.plain & ~cv2.dilate(holes.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        grain = plate - cv2.GaussianBlur(plate, (0, 0), 1.5)
+        ratio = float(grain[filled].std() / grain[ring].std())
+        assert 0.7 < ratio < 1.3, (index, ratio)
+
+
+def test_a_static_face_is_set_bolder_to_match() -> None:
+    line = typeset.choose_fonts("夏のセール", "ja")
+    weight, embolden = typeset.match_stroke(line, 40, 6.0)
+    assert embolden > 0
+    stroke = typeset.stroke_width(
+        typeset.render_line(line, 40, (0, 0, 0), weight=weight, embolden=embolden).alpha, 4
+    )
+    assert abs(stroke - 6.0) < 0.6, stroke
+
+
+@pytest.fixture(scope="module")
+def growing_board(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("board")
+    source = make_clip(
+        folder / "board.mp4", frames=BOARD_FRAMES, width=480, height=272, fps=25,
+        content=signage_frames("FRESH BREAD", BOARD_FRAMES, 480, 272, **BOARD),
+    )  # fmt: skip
+    [result] = localize(source, folder / "out", ["de"], replacements={"FRESH BREAD": {"de": "FRISCHES BROT"}})
+    assert result.problems == []
+    return source, result.path
+
+
+@pytest.mark.xfail(reason="open: OCR passes on every frame; residual p99 41.6 > 40 at f16", strict=False)
+def test_the_old_text_is_gone_on_every_frame_of_a_growing_board(growing_board: tuple[Path, Path]) -> None:
+    _, output = growing_board
+    truth = signage_quads(
+        "FRESH BREAD", BOARD_FRAMES, 480, 272, **{k: BOARD[k] for k in ("appear", "grow", "margin", "span")}
+    )
+    bare = list(signage_frames("FRESH BREAD", BOARD_FRAMES, 480, 272, **{**BOARD, "ink": BOARD["board"]}))
+    for index, frame in enumerate(VideoReader(output).frames()):
+        if truth[index] is None:
+            continue
+        # OCR reads the new text, all of it, and nothing of the old.
+        read = " ".join(box.text for box in read_text(frame))
+        assert similarity(read, "FRISCHES BROT") > 0.85, (index, read)
+        # Inside the old text's true box, away from the new letters, the board looks bare.
+        box = np.zeros(frame.shape[:2], np.uint8)
+        cv2.fillConvexPoly(box, np.round(truth[index]).astype(np.int32), 1)
+        clean = bare[index].astype(np.float32)
+        new_ink = (np.abs(frame.astype(np.float32) - clean).max(axis=2) > 60).astype(np.uint8)
+        region = (box > 0) & ~(cv2.dilate(new_ink, np.ones((5, 5), np.uint8)) > 0)
+        error = np.abs(cv2.GaussianBlur(frame.astype(np.float32) - clean, (0, 0), 1.0)).mean(axis=2)[region]
+        assert np.percentile(error, 99) < 40, (index, float(np.percentile(error, 99)))
+
+
+def test_text_off_the_frame_edge_is_left_alone_with_a_notice(tmp_path: Path) -> None:
+    source = sample_clip("bikes")
+    [result] = localize(source, tmp_path, ["de"], replacements={"TAXI": {"de": "DROSCHKE"}})
+    assert any("runs off the edge of the picture" in n for n in result.take.notices), result.take.notices
+    # Before the taxi comes into view (frames 38-56) nothing is drawn anywhere.
+    before, after = VideoReader(source), VideoReader(result.path)
+    for index in range(38, 57):
+        difference = np.abs(before.frame_at(index).astype(np.int16) - after.frame_at(index)).max(axis=2)
+        assert np.count_nonzero(cv2.GaussianBlur(difference.astype(np.float32), (0, 0), 2) > 25) == 0, index
