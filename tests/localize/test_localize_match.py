@@ -19,7 +19,7 @@ from shotcraft.media.synth import make_clip
 from shotcraft.signals.ocr import read_text, similarity
 from shotcraft.signals.text_tracks import find_text_tracks
 
-from .conftest import APPEAR, FRAMES, SOURCE
+from .conftest import FRAMES, SOURCE
 
 pytest.importorskip("rapidocr")
 
