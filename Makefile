@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := classic,localize,diffusion,studio,dev
+EXTRAS := classic,localize,diffusion,studio,timeline,dev
 
 .PHONY: demo test lint bench install clean browser
 

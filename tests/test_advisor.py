@@ -410,3 +410,82 @@ def test_cli_bad_clip_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["advise", "--clip", str(bad), "--goal", "relight"])
     assert result.exit_code == 2
     assert "clip cannot be used" in result.output
+
+
+# What the user says they HAVE, without --clip: (goal, workflow, words the advice must say it relied on,
+# whether the words leave it open). Written for this table, after the rules, not from them.
+HAVE = [
+    ("put our new label on the bottle in the kitchen scene", "transform",
+     ["'new label' → swap", "'the kitchen scene' → a shot that may exist"], True),
+    ("a German cut of the spot we shot last week", "transform", ["'german' → market DE", "'spot we shot' → footage you have"], False),
+    ("this interview needs a night grade", "transform", ["'this interview' → footage you have", "'night' → relight preset night"], False),
+    ("make the same clip feel like golden hour", "transform", ["'the same clip' → footage you have"], False),
+    ("our ad needs French and Spanish versions", "transform", ["'our ad' → footage you have", "'french' → market FR"], False),
+    ("swap the logo on the truck in these shots", "transform", ["'these shots' → footage you have"], False),
+    ("give the interview footage a film look", "transform", ["'footage' → footage you have", "'film look' → look film_print"], False),
+    ("relight our hero shot for dusk", "transform", ["'our hero shot' → footage you have", "'dusk' → relight preset blue_hour"], False),
+    ("the product shots from the shoot need the rebranded can", "transform", ["'from the shoot' → footage you have"], False),
+    ("a Japanese version of our commercial", "transform", ["'japanese' → market JP", "'our commercial' → footage you have"], False),
+    ("grade the footage from yesterday to look like night", "transform", ["'footage' → footage you have"], False),
+    ("the spot needs a vertical version for reels", "transform", ["'the spot' → a shot that may exist"], True),
+    # nothing had: these are still inventions
+    ("a night version of a city street", "invent", ["'night' → relight preset night"], False),
+    ("make a brand new spot of a bottle on a beach, then a German version", ITT, ["'new spot' → a new shot"], False),
+    ("we have no footage yet; a lighthouse at dusk in French and German", ITT, ["'no footage' → no footage yet"], False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("goal", "workflow", "words", "open_"), HAVE, ids=[row[0] for row in HAVE])
+def test_what_the_user_has_is_read_from_the_goal(
+    goal: str, workflow: str, words: list[str], open_: bool
+) -> None:
+    advice = advise(Assets(), goal)
+    assert advice.workflow == workflow, advice.to_text()
+    for said in words:
+        assert said in advice.understood, advice.understood
+    assert (advice.question is not None) == open_, advice.to_text()
+    if workflow == "transform":
+        assert "transform" in advice.settings and "generate" not in advice.settings
+
+
+def test_an_open_reading_gives_both_branches_and_the_question_that_decides() -> None:
+    advice = advise(Assets(), "put our new label on the bottle in the kitchen scene")
+    assert advice.question is not None and "--clip" in advice.question
+    have, lack = advice.branches
+    assert (have.workflow, lack.workflow) == ("transform", ITT)
+    assert have.settings["transform"]["operations"][0]["op"] == "swap"
+    assert set(lack.settings) == {"generate", "transform"}
+    assert "Open:" in advice.to_text()
+    # Said plainly, it is not open.
+    assert advise(Assets(), "put our new label on the bottle in the kitchen scene we shot").question is None
+
+
+def test_write_sequence_makes_a_file_sequence_run_carries_out(tmp_path: Path, clips) -> None:
+    plan = tmp_path / "plan.yaml"
+    args = ["advise", "--clip", str(clips["short"]), "--goal", "this interview needs a night grade"]
+    result = CliRunner().invoke(app, [*args, "--write-sequence", str(plan)])
+    assert result.exit_code == 0, result.output
+    from shotcraft.sequence import load_sequence, run_sequence
+
+    reports = run_sequence(load_sequence(plan))
+    assert [(r.name, r.state) for r in reports] == [("start", "done"), ("relight", "done")]
+    record = json.loads((tmp_path / "plan-output/relight.mp4.json").read_text())
+    assert record["spec"]["operations"] == [
+        {**record["spec"]["operations"][0], "op": "relight", "preset": "night"}
+    ]
+    again = CliRunner().invoke(app, [*args, "--write-sequence", str(plan)])
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_written_sequence_for_an_idea_invents_picks_and_localizes(tmp_path: Path) -> None:
+    from shotcraft.sequence import load_sequence, sequence_of_advice
+
+    advice = advise(
+        Assets(prompt="a tram at dawn"), "try a few concepts, keep the best, then French and German versions"
+    )
+    text = sequence_of_advice(advice)
+    (tmp_path / "plan.yaml").write_text(text, encoding="utf-8")
+    seq = load_sequence(tmp_path / "plan.yaml")
+    assert [s.kind for s in seq.steps] == ["invent", "pick", "markets"]
+    assert seq.spec.markets is not None and seq.spec.markets.markets == ["FR", "DE"]
+    assert "strings.csv" in text.split("name:")[0]  # the header says what to write before running

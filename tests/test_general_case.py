@@ -24,10 +24,11 @@ from PIL import Image
 
 from output_contract import check_contract, display_frames
 from shotcraft.errors import EngineUnavailable, MediaError
+from shotcraft.media.orientation import to_storage_pixels, to_storage_points, to_storage_rect
 from shotcraft.media.probe import probe
 from shotcraft.media.synth import make_clip
 from shotcraft.pipeline import transform
-from shotcraft.plan import plan_transform, to_storage_pixels, to_storage_points, to_storage_rect
+from shotcraft.plan import plan_transform
 from shotcraft.spec import SpecError, TransformSpec
 
 W, H, FRAMES = 96, 64, 12

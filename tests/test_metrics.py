@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from shotcraft.cli import app
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
-from shotcraft.metrics import edge_f1, edge_map, psnr, score
+from shotcraft.metrics import canny_edges, edge_f1, psnr, score
 from shotcraft.pipeline import transform
 from shotcraft.spec import TransformSpec
 
@@ -117,5 +117,5 @@ def test_psnr_and_edges() -> None:
     a = np.zeros((32, 32, 3), np.uint8)
     a[8:24, 8:24] = 200
     assert math.isinf(psnr(a, a)) and math.isnan(psnr(a, a, np.zeros((32, 32), bool)))
-    assert edge_f1(edge_map(a), edge_map(a // 2 + 20)) == 1.0  # darker and flatter: the same edges
-    assert edge_f1(edge_map(a), edge_map(np.roll(a, 8, axis=1))) < 0.7
+    assert edge_f1(canny_edges(a), canny_edges(a // 2 + 20)) == 1.0  # darker and flatter: the same edges
+    assert edge_f1(canny_edges(a), canny_edges(np.roll(a, 8, axis=1))) < 0.7

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from shotcraft.media.orientation import to_storage_pixels
 from shotcraft.media.probe import probe
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import footage_frames, make_clip
 from shotcraft.media.write import VideoWriter
 from shotcraft.pipeline import transform
-from shotcraft.plan import to_storage_pixels
 from shotcraft.spec import OutputSpec
 
 FRAMES, WIDTH, HEIGHT = 4, 96, 64

@@ -63,6 +63,12 @@ EXPLORE_TAKES = 4
 # 1. Reading the goal. Patterns run on normalised text: lower case, no accents, no apostrophes
 #    ("don't" -> "dont"), every other non-word character a single space (":" and "%" kept for "9:16").
 
+#: Words for a piece of footage a user may already have (singular or plural).
+_HAD = (
+    r"(footage|clip|video|take|shot|plate|interview|ad|advert|spot|commercial|scene|film|reel|edit|sequence|"
+    r"trailer|teaser|promo|vlog|recording|material)s?"
+)
+
 GOAL_INTENTS: dict[str, tuple[str, ...]] = {
     # what is worth keeping in the source
     "performance": (
@@ -111,11 +117,16 @@ GOAL_INTENTS: dict[str, tuple[str, ...]] = {
     ),
     "has_footage": (
         r"\b(i|we|you) (already )?(have|got|shot|filmed|recorded|captured)\b( \w+){0,4} (footage|clip|video|take|shot|plate|b roll)s?\b",
-        r"\b(existing|source|original|our|my|this|the filmed) (footage|clip|video|take|plate)s?\b",
-        r"\b(footage|clip|video) (we|i) (have|shot|filmed)\b",
+        rf"\b(existing|source|original|our|my|your|this|these|that|those|the filmed|the same|same)( \w+){{0,2}} {_HAD}\b",
+        rf"\b{_HAD} (we|i|they|you) (have|had|shot|filmed|recorded|made|produced|delivered|did)\b",
+        r"\b(footage|rushes|dailies|b roll)\b",
+        r"\bfrom (the|our|yesterdays|last weeks|this) (shoot|session|set)\b",
+        r"\b(last weeks|yesterdays|last years|last months) (\w+ )?(shoot|footage|shots?|spot|ad|advert|commercial|clip|video|interview|campaign)\b",
         r"\balready (filmed|shot|exists?)\b",
         r"\b(shot|footage|clip|take|video) (exists|is done|is in the can)\b",
     ),
+    # a definite article alone ("the kitchen scene") may point at footage the user has, or at a shot to make
+    "maybe_footage": (rf"\bthe( \w+){{0,2}} {_HAD}\b",),
     "no_footage": (
         r"\b(no|without|dont have|do not have|havent got|have not got|lack|lacking|missing)\b( \w+){0,3} (footage|clip|video|source|plate)s?\b",
         r"\b(not|nothing|never)( (has|have|had|yet|been|being)){0,3} (filmed|shot|recorded)\b",
@@ -336,8 +347,11 @@ def read_goal(goal: str) -> tuple[set[str], dict[str, Any]]:
     elif aspects := _named(text, ASPECT_WORDS):
         values["aspect"] = aspects[0]
         intents.add("reframe")
-    if "no_footage" in intents:
-        intents.discard("has_footage")  # "we don't have footage yet" names footage too
+    if "no_footage" in intents or "new_shot" in intents:
+        # "we don't have footage yet" and "make a new spot" name footage too
+        intents -= {"has_footage", "maybe_footage"}
+    if "has_footage" in intents:
+        intents.discard("maybe_footage")
     if "localize" not in intents:
         values.pop("markets", None)
     return intents, values
@@ -505,6 +519,20 @@ class Assets(BaseModel):
     keyframes: list[Path] = Field(default_factory=list, description="edited stills, optionally TIME:FILE")
     prompt: str = ""
 
+    @property
+    def image_like(self) -> bool:
+        """Stills to start a shot from (images or edited keyframes), so a shot is not only words."""
+        return bool(self.images or self.keyframes)
+
+
+class Branch(BaseModel):
+    """The advice for one answer to the deciding question."""
+
+    when: str
+    workflow: Workflow
+    steps: list[str]
+    settings: dict[str, dict[str, Any]]
+
 
 class Advice(BaseModel):
     """The answer: a workflow, why, what to do in order, settings to start from and what to watch out for."""
@@ -516,9 +544,19 @@ class Advice(BaseModel):
         description="'generate' and/or 'transform': partial spec mappings"
     )
     warnings: list[str] = Field(default_factory=list)
-    understood: list[str] = Field(default_factory=list, description="the intents read from the goal")
+    understood: list[str] = Field(
+        default_factory=list,
+        description="the goal's words the advice relied on, each with what it was read as",
+    )
     clip: dict[str, Any] | None = Field(
         default=None, description="the probed clip: seconds, frames, fps, size"
+    )
+    question: str | None = Field(
+        default=None,
+        description="where the words leave it open: the question that decides between the branches",
+    )
+    branches: list[Branch] = Field(
+        default_factory=list, description="where it is open: the advice for each answer to the question"
     )
 
     def to_text(self) -> str:
@@ -530,8 +568,11 @@ class Advice(BaseModel):
         lines += ["  " + line for line in yaml.safe_dump(self.settings, sort_keys=False).splitlines()]
         if self.warnings:
             lines += ["", "Watch out:"] + [f"  - {warning}" for warning in self.warnings]
+        if self.question:
+            lines += ["", f"Open: {self.question}"]
+            lines += [f"  - {b.when}: {b.workflow} ({b.steps[-1]})" for b in self.branches]
         if self.understood:
-            lines += ["", f"(read from the goal: {', '.join(self.understood)})"]
+            lines += ["", f"(read from the goal: {'; '.join(self.understood)})"]
         return "\n".join(lines)
 
 
@@ -549,6 +590,39 @@ def advise(assets: Assets, goal: str) -> Advice:
     _check_files(assets)
     video = _probe_clip(assets.clip) if assets.clip is not None else None
     intents, values = read_goal(goal)
+    if video is None and _footage_open(intents, assets):
+        # The words leave open whether the shot exists: advise for both answers, the likelier one first.
+        have = _decide(assets, (intents - {"maybe_footage"}) | {"has_footage"}, values, None)
+        lack = _decide(assets, intents - {"maybe_footage"} | {"no_footage"}, values, None)
+        if have.workflow != lack.workflow:
+            advice = have if "maybe_footage" in intents else lack
+            advice.question = OPEN_QUESTION
+            advice.branches = [
+                Branch(when="you have the shot (pass it with --clip)", workflow=have.workflow, steps=have.steps,
+                       settings=have.settings),
+                Branch(when="the shot does not exist yet", workflow=lack.workflow, steps=lack.steps,
+                       settings=lack.settings),
+            ]  # fmt: skip
+            advice.understood = understood_words(goal, intents)
+            return advice
+    advice = _decide(assets, intents, values, video)
+    advice.understood = understood_words(goal, intents)
+    return advice
+
+
+#: The question that decides an open reading: whether the shot to change already exists.
+OPEN_QUESTION = "Do you already have this shot as a clip? If so, pass it with --clip and it is transformed; if not, it is invented first."
+
+
+def _footage_open(intents: set[str], assets: Assets) -> bool:
+    """Whether the goal leaves open if the shot exists: a shot named only with "the", or changes that make
+    versions of a shot with nothing said about having it."""
+    if intents & {"has_footage", "no_footage", "new_shot", "explore", "sequence"} or assets.image_like:
+        return False
+    return "maybe_footage" in intents or bool(intents & VERSIONING)
+
+
+def _decide(assets: Assets, intents: set[str], values: dict[str, Any], video: VideoInfo | None) -> Advice:
     facts = intents | _asset_facts(assets)
     if video is not None:
         facts |= _implied_operations(facts)
@@ -590,9 +664,43 @@ def advise(assets: Assets, goal: str) -> Advice:
         steps=steps,
         settings=settings,
         warnings=warnings,
-        understood=sorted(intents),
         clip=_clip_summary(video) if video is not None else None,
     )
+
+
+#: What each intent means, as the advice says it read the goal.
+INTENT_MEANINGS: dict[str, str] = {
+    "has_footage": "footage you have", "maybe_footage": "a shot that may exist", "no_footage": "no footage yet",
+    "new_shot": "a new shot", "light_words": "light", "look_words": "a look", "explore": "still exploring",
+    "sequence": "both in sequence", "beginner": "new to this",
+}  # fmt: skip
+
+
+def understood_words(goal: str, intents: set[str]) -> list[str]:
+    """The goal's words each intent was read from, in the goal's order: ``'this interview' → footage you
+    have``. Intents the choice itself added are not words and are not listed.
+
+    >>> understood_words("this interview needs a night grade", read_goal("this interview needs a night grade")[0])
+    ["'this interview' → footage you have", "'night' → relight preset night"]
+    """
+    text = normalise(goal)
+    found: list[tuple[int, str]] = []
+    for intent in intents:
+        for pattern in GOAL_INTENTS.get(intent, ()):
+            if match := re.search(pattern, text):
+                found.append((match.start(), f"'{match[0]}' → {INTENT_MEANINGS.get(intent, intent)}"))
+                break
+    for table, what in (
+        (RELIGHT_PRESET_WORDS, "relight preset"),
+        (LOOK_WORDS, "look"),
+        (MARKET_NAMES, "market"),
+    ):
+        for name, patterns in table.items():
+            for pattern in patterns:
+                if match := re.search(pattern, text):
+                    found.append((match.start(), f"'{match[0]}' → {what} {name}"))
+                    break
+    return [words for _, words in sorted(found)]
 
 
 def _implied_operations(facts: set[str]) -> set[str]:

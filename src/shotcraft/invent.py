@@ -192,7 +192,7 @@ _TASK_WORDS = {
 
 def _image(path: Path, size: tuple[int, int]) -> np.ndarray:
     from shotcraft.engines.diffusion.controls import resize
-    from shotcraft.plan import read_image
+    from shotcraft.media.stills import read_image
 
     return resize(read_image(path, f"image {path.name}"), size)
 

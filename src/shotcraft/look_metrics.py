@@ -35,8 +35,8 @@ import numpy as np
 
 from shotcraft.errors import MediaError
 from shotcraft.media.read import VideoReader
+from shotcraft.media.stills import read_image
 from shotcraft.metrics import contrast, psnr, scoring_size
-from shotcraft.plan import read_image
 from shotcraft.signals.flow import compute_flow, flow_confidence, warping_error
 from shotcraft.signals.structure import detail_energy
 

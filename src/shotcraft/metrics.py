@@ -77,7 +77,7 @@ def _psnr_of_mse(mse: float) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
-def edge_map(frame: np.ndarray) -> np.ndarray:
+def canny_edges(frame: np.ndarray) -> np.ndarray:
     """Edges of an RGB frame as a bool map, after stretching its own 1-99 % grey range (so exposure and
     contrast changes do not move or remove edges)."""
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -303,7 +303,8 @@ def _packet_digests(info: MediaInfo) -> list[tuple[int, str]]:
 def _score_frames(
     report: FidelityReport, src_info: MediaInfo, out_info: MediaInfo, spec: TransformSpec, sample: int
 ) -> None:
-    from shotcraft.plan import load_still, plan_transform
+    from shotcraft.media.stills import load_still
+    from shotcraft.plan import plan_transform
     from shotcraft.signals.masks import lock_masks
 
     plan = plan_transform(src_info, spec)
@@ -333,7 +334,7 @@ def _score_frames(
             report.keyframe_psnr[index] = psnr(out, stills[index], free)
         small_src, small_out = scoring_size(src), scoring_size(out)
         if index % sample == 0:
-            f1s.append(edge_f1(edge_map(small_src), edge_map(small_out)))
+            f1s.append(edge_f1(canny_edges(small_src), canny_edges(small_out)))
         if previous is not None and (index - 1) % sample == 0:
             e_out, e_src, epe = _pair_scores(previous[0], small_src, previous[1], small_out)
             temporal_out.append(e_out)

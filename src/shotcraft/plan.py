@@ -3,14 +3,10 @@
 All validation that needs the source happens here, before any heavy work starts, and all problems are
 reported together (one sentence each) in a :class:`~shotcraft.spec.SpecError`.
 
-**Orientation.** Every coordinate and image a user gives (lock rectangles, polygons and masks, track
-boxes, swap corners, keyframe stills, light directions, reframe anchors) is taken in *display*
-orientation: the frame as a player shows it, after the clip's rotation tag. Frames are processed in
-*storage* orientation (as decoded) and the tag is kept on output, so the plan turns the user's inputs to
-storage orientation once: :attr:`TransformPlan.locks` and :attr:`TransformPlan.operations` are what
-engines and finishing read, while :attr:`TransformPlan.spec` stays as the user wrote it (the sidecar
-records that). Stills and mask clips are turned as they are read (:func:`to_storage_image`), light
-directions by the relight stage (:func:`to_storage_azimuth`), which also owns the presets' lights.
+**Orientation.** Every coordinate and image a user gives is taken in *display* orientation and turned to
+*storage* orientation once (:mod:`shotcraft.media.orientation`): :attr:`TransformPlan.locks` and
+:attr:`TransformPlan.operations` are what engines and finishing read, while :attr:`TransformPlan.spec`
+stays as the user wrote it (the sidecar records that). Stills are read by :mod:`shotcraft.media.stills`.
 
 >>> from shotcraft.media.samples import sample_clip
 >>> from shotcraft.spec import TransformSpec
@@ -24,7 +20,6 @@ from __future__ import annotations
 import bisect
 import math
 import os
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -34,7 +29,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from shotcraft.errors import MediaError
+from shotcraft.media.orientation import box_to_storage, to_storage_pixels, to_storage_rect, turn_points
 from shotcraft.media.probe import MediaInfo, VideoInfo, probe
+from shotcraft.media.stills import load_still, read_image
 from shotcraft.media.timing import frame_at_fraction, frame_at_seconds
 from shotcraft.spec import (
     DEFAULT_ADHERENCE,
@@ -56,9 +53,6 @@ from shotcraft.spec import (
     TrackLock,
     TransformSpec,
 )
-
-#: Keyframe images whose aspect ratio differs from the clip's by more than this are refused, not resized.
-ASPECT_TOLERANCE = 0.02
 
 #: The largest frame (source or output, in pixels) a job may have unless ``SHOTCRAFT_MAX_PIXELS`` says
 #: otherwise: 8K UHD (7680x4320). Engines hold a few float copies of a frame at once, so memory grows with
@@ -145,93 +139,6 @@ class Canvas:
     y: int
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Display orientation (what the user gives) to storage orientation (what frames are processed in)
-
-
-def quarter_turns(video: VideoInfo) -> int:
-    """How many quarter turns counter-clockwise (``np.rot90``'s ``k``) take a stored frame to the displayed one."""
-    return (video.rotation // 90) % 4
-
-
-def turn_points(
-    points: Iterable[Sequence[float]], k: int, width: int, height: int
-) -> list[tuple[float, float]]:
-    """Points on a displayed frame to the stored frame (``width`` x ``height``) it shows turned ``k`` times.
-
-    Continuous coordinates: the stored frame spans ``0..width`` x ``0..height``, pixel ``i`` covers
-    ``[i, i + 1)``. The way back (stored to displayed) is ``(-k) % 4`` turns on the displayed size.
-    """
-    turned = {
-        0: lambda x, y: (x, y),
-        1: lambda x, y: (width - y, x),
-        2: lambda x, y: (width - x, height - y),
-        3: lambda x, y: (y, height - x),
-    }[k]
-    return [tuple(float(v) for v in turned(float(x), float(y))) for x, y in points]
-
-
-def to_storage_points(points: Iterable[Sequence[float]], video: VideoInfo) -> list[tuple[float, float]]:
-    """Points given on the displayed frame (x right, y down, as a player shows it) on the stored frame.
-
-    Continuous coordinates (the frame spans ``0..width``), as for corners and box edges.
-
-    >>> from fractions import Fraction
-    >>> video = VideoInfo(0, "h264", 96, 64, Fraction(25), Fraction(1, 25), 1, Fraction(1, 25), "yuv420p", 8,
-    ...                   rotation=90)
-    >>> video.display_size, to_storage_points([(0, 0), (64, 96)], video)
-    ((64, 96), [(96.0, 0.0), (0.0, 64.0)])
-    """
-    return turn_points(points, quarter_turns(video), video.width, video.height)
-
-
-def to_storage_pixels(points: Iterable[Sequence[float]], video: VideoInfo) -> list[tuple[float, float]]:
-    """Like :func:`to_storage_points` for pixel-centre coordinates (point ``(x, y)`` is the centre of pixel
-    column ``x``, row ``y``), the convention of polygon locks: a polygon turns onto the same pixels."""
-    centred = ((x + 0.5, y + 0.5) for x, y in points)
-    return [(x - 0.5, y - 0.5) for x, y in to_storage_points(centred, video)]
-
-
-def to_storage_rect(x: int, y: int, width: int, height: int, video: VideoInfo) -> tuple[int, int, int, int]:
-    """A rectangle ``(x, y, width, height)`` on the displayed frame as one on the stored frame.
-
-    The part outside the displayed frame is cut off first (it is nowhere on the stored frame either).
-    """
-    dw, dh = video.display_size
-    x0, y0, x1, y1 = max(0, x), max(0, y), min(dw, x + width), min(dh, y + height)
-    (ax, ay), (bx, by) = to_storage_points([(x0, y0), (x1, y1)], video)
-    sx, sy = round(min(ax, bx)), round(min(ay, by))
-    return sx, sy, round(max(ax, bx)) - sx, round(max(ay, by)) - sy
-
-
-def to_storage_azimuth(azimuth: float, video: VideoInfo) -> float:
-    """A light direction (degrees, 0 = from the right, 90 = from the top of the displayed frame) on the
-    stored frame."""
-    return (azimuth - video.rotation) % 360
-
-
-def to_storage_image(image: np.ndarray, video: VideoInfo) -> np.ndarray:
-    """An image (still, mask frame) the user made on the displayed frame, turned to storage orientation.
-
-    Only an image the size of the displayed frame is turned; one the size of the stored frame when that
-    differs (a frame grabbed without the tag applied) is taken as stored, and any other size is returned
-    unchanged for the caller to refuse or resize.
-    """
-    k = quarter_turns(video)
-    h, w = image.shape[:2]
-    if k and (w, h) == video.display_size:
-        return np.ascontiguousarray(np.rot90(image, k=-k))
-    return image
-
-
-def _box_to_storage(box: tuple[int, int, int, int], video: VideoInfo) -> tuple[int, int, int, int]:
-    """A track box: the tracker follows the quad of its corners, drawn on pixel centres like a polygon."""
-    x, y, w, h = box
-    (ax, ay), (bx, by) = to_storage_pixels([(x, y), (x + w, y + h)], video)
-    sx, sy = round(min(ax, bx)), round(min(ay, by))
-    return sx, sy, round(max(ax, bx)) - sx, round(max(ay, by)) - sy
-
-
 def _lock_to_storage(lock: Lock, video: VideoInfo) -> Lock:
     if isinstance(lock, RectLock):
         x, y, w, h = to_storage_rect(lock.x, lock.y, lock.width, lock.height, video)
@@ -239,7 +146,7 @@ def _lock_to_storage(lock: Lock, video: VideoInfo) -> Lock:
     if isinstance(lock, PolygonLock):
         return lock.model_copy(update={"points": to_storage_pixels(lock.points, video)})
     if isinstance(lock, TrackLock) and lock.box is not None:
-        return lock.model_copy(update={"box": _box_to_storage(lock.box, video)})
+        return lock.model_copy(update={"box": box_to_storage(lock.box, video)})
     # Mask stills and clips are turned as they are read; people and faces are found on the frames.
     return lock
 
@@ -282,7 +189,7 @@ def storage_canvas(video: VideoInfo, aspect: str, anchor: str = "center") -> Can
     >>> storage_canvas(video, "16:9", "right")  # shown 360x640; the shown right is the stored bottom
     Canvas(width=640, height=1138, x=0, y=778)
     """
-    k = quarter_turns(video)
+    k = video.quarter_turns
     dw, dh = video.display_size
     shown = reframe_canvas(dw, dh, aspect, anchor)
     cw, ch = (shown.height, shown.width) if k % 2 else (shown.width, shown.height)
@@ -354,44 +261,6 @@ def resolve_time(at: TimePoint, video: VideoInfo, what: str) -> int:
         target = video.pts[0] + at.seconds / float(video.time_base)
         return max(0, bisect.bisect_right(video.pts, target) - 1)
     return frame_at_seconds(at.seconds, video.fps, count)
-
-
-def load_still(
-    path: Path, video: VideoInfo, notices: list[str] | None = None, what: str = "image"
-) -> np.ndarray:
-    """Load an edited still to match the clip: RGB uint8, storage orientation, the clip's size.
-
-    A still painted on the displayed (rotated) frame is turned back (:func:`to_storage_image`); one of
-    another size but the same aspect ratio is resized with a notice; another aspect ratio is refused.
-    """
-    image = to_storage_image(read_image(path, what), video)
-    h, w = image.shape[:2]
-    if (w, h) != (video.width, video.height):
-        aspect, clip_aspect = w / h, video.width / video.height
-        if abs(aspect / clip_aspect - 1) > ASPECT_TOLERANCE:
-            raise SpecError(
-                f"{what} ({path.name}) is {w}x{h} but the clip is {video.width}x{video.height}: "
-                "the aspect ratio differs, so it cannot be resized to fit"
-            )
-        image = np.asarray(
-            Image.fromarray(image).resize((video.width, video.height), Image.Resampling.LANCZOS)
-        )
-        if notices is not None:
-            notices.append(f"{what} ({path.name}) was {w}x{h}; resized to {video.width}x{video.height}")
-    return image
-
-
-def read_image(path: Path, what: str = "image") -> np.ndarray:
-    """An image file as an RGB uint8 array, or a SpecError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"{what}: {path} does not exist")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise SpecError(f"{what}: {path.name} is not a readable image ({exc})") from None
 
 
 def plan_transform(source: str | os.PathLike[str] | MediaInfo, spec: TransformSpec) -> TransformPlan:

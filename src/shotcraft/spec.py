@@ -247,13 +247,21 @@ class TrackLock(_Model):
 
 
 class PeopleLock(_Model):
+    """Every person the bundled model finds; ``min_size`` leaves out people shorter than that fraction of
+    the frame's height as shown (0.25 = a quarter of it), the model's weakest finds."""
+
     kind: Literal["people"] = "people"
     feather: float = Field(default=3.0, ge=0, le=256)
+    min_size: float = Field(default=0.0, ge=0, le=1)
 
 
 class FacesLock(_Model):
+    """Every detected face with its hair and chin; ``min_size`` leaves out faces shorter than that fraction
+    of the frame's height as shown."""
+
     kind: Literal["faces"] = "faces"
     feather: float = Field(default=3.0, ge=0, le=256)
+    min_size: float = Field(default=0.0, ge=0, le=1)
 
 
 Lock = Annotated[
@@ -264,7 +272,8 @@ Lock = Annotated[
 
 def parse_lock(text: str) -> Lock:
     """Parse a CLI lock: ``rect:X,Y,W,H``, ``polygon:x1,y1,x2,y2,...``, ``mask:path``, ``track:file.json``,
-    ``people``, ``faces``; an optional ``@F`` suffix sets the feather in pixels (``rect:0,0,64,64@4``)."""
+    ``people``, ``faces`` (both take ``:min-size=F``, a fraction of the frame's height); an optional ``@F``
+    suffix sets the feather in pixels (``rect:0,0,64,64@4``, ``people:min-size=0.2@6``)."""
     body, _, feather_text = text.partition("@")
     kind, _, arg = body.partition(":")
     kind = kind.strip().lower()
@@ -288,14 +297,30 @@ def parse_lock(text: str) -> Lock:
         if kind == "track":
             return TrackLock(track_file=Path(arg), **extra)
         if kind == "people":
-            return PeopleLock(**extra)
+            return PeopleLock(**extra, **_lock_options(text, arg, ("min-size",)))
         if kind == "faces":
-            return FacesLock(**extra)
+            return FacesLock(**extra, **_lock_options(text, arg, ("min-size",)))
     except (ValueError, ValidationError) as exc:
         if isinstance(exc, SpecError):
             raise
         raise SpecError(f"lock {text!r} is not valid: {_first_error(exc)}") from None
     raise SpecError(f"lock kind {kind!r} is unknown: use rect, polygon, mask, track, people or faces")
+
+
+def _lock_options(text: str, arg: str, names: tuple[str, ...]) -> dict[str, float]:
+    """``name=value,...`` options of a CLI lock (``min-size=0.2``) as model fields (``min_size``)."""
+    options: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in arg.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or name.strip().lower() not in names:
+            raise SpecError(
+                f"lock {text!r}: option {item!r} is unknown: use {', '.join(n + '=F' for n in names)}"
+            )
+        try:
+            options[name.strip().lower().replace("-", "_")] = float(value)
+        except ValueError:
+            raise SpecError(f"lock {text!r}: {name.strip()} {value!r} is not a number") from None
+    return options
 
 
 class Reference(_Model):
@@ -546,27 +571,36 @@ MAX_SPEC_VALUES = 200_000
 def load_spec(path: Path | str, kind: type[_Model]) -> Any:
     """Load a TransformSpec or GenerateSpec from a YAML or JSON file, with one clear message on failure.
 
-    Relative image paths inside the file are read relative to the file's folder. YAML is read with the safe
-    loader (no Python tags), and a file whose aliases expand past :data:`MAX_SPEC_VALUES` values (a
-    "billion laughs" file) is refused before anything walks it.
+    Relative image paths inside the file are read relative to the file's folder (:func:`read_mapping`
+    says how the file is read).
     """
     path = Path(path)
-    text = read_user_text(path, "spec file")
+    spec = validate_spec(read_mapping(path), kind)
+    return resolve_paths(spec, path.parent)
+
+
+def read_mapping(path: Path | str, what: str = "spec file") -> dict[str, Any]:
+    """The mapping a YAML or JSON file holds, or one :class:`SpecError` naming ``what`` and the reason.
+
+    YAML is read with the safe loader (no Python tags), and a file whose aliases expand past
+    :data:`MAX_SPEC_VALUES` values (a "billion laughs" file) is refused before anything walks it.
+    """
+    path = Path(path)
+    text = read_user_text(path, what)
     language = "JSON" if path.suffix.lower() == ".json" else "YAML"
     try:
         data = json.loads(text) if language == "JSON" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(f"spec file {path} is not valid {language}: {_parse_reason(exc)}") from None
+        raise SpecError(f"{what} {path} is not valid {language}: {_parse_reason(exc)}") from None
     except RecursionError:
-        raise SpecError(f"spec file {path} is nested too deeply to be a spec") from None
+        raise SpecError(f"{what} {path} is nested too deeply to be a spec") from None
     if not isinstance(data, dict):
-        raise SpecError(f"spec file {path} should hold a mapping of settings")
+        raise SpecError(f"{what} {path} should hold a mapping of settings")
     if _too_many_values(data, MAX_SPEC_VALUES):
         raise SpecError(
-            f"spec file {path} expands to more than {MAX_SPEC_VALUES} values (YAML aliases?): not a spec"
+            f"{what} {path} expands to more than {MAX_SPEC_VALUES} values (YAML aliases?): not a spec"
         )
-    spec = validate_spec(data, kind)
-    return _resolve_paths(spec, path.parent)
+    return data
 
 
 def _parse_reason(exc: Exception) -> str:
@@ -690,17 +724,17 @@ def input_paths(model: BaseModel) -> list[Path]:
     return found
 
 
-def _resolve_paths(model: BaseModel, base: Path) -> Any:
+def resolve_paths(model: BaseModel, base: Path) -> Any:
     """Make every relative Path field absolute against ``base`` (the spec file's folder)."""
     for name, value in model:
         if isinstance(value, Path) and not value.is_absolute():
             setattr(model, name, base / value)
         elif isinstance(value, BaseModel):
-            _resolve_paths(value, base)
+            resolve_paths(value, base)
         elif isinstance(value, list):
             for item in value:
                 if isinstance(item, BaseModel):
-                    _resolve_paths(item, base)
+                    resolve_paths(item, base)
         elif isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(item, Path) and not item.is_absolute():

@@ -15,7 +15,7 @@ from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import footage_frames, make_clip, planar_label_frames, planar_label_path
 from shotcraft.pipeline import transform
 from shotcraft.plan import plan_transform
-from shotcraft.signals.masks import polygon_mask
+from shotcraft.signals.shapes import polygon_mask
 from shotcraft.signals.track import Track, TrackFrame
 from shotcraft.spec import SpecError, SwapOp, TransformSpec
 

@@ -16,7 +16,6 @@ from shotcraft.markets import localize, signage_frames
 from shotcraft.media.probe import probe
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
-from shotcraft.plan import quarter_turns
 from shotcraft.signals.ocr import normalise, read_text
 
 pytest.importorskip("rapidocr")
@@ -44,7 +43,7 @@ def test_rotated_clip_gets_upright_replacement(tmp_path: Path, rotation: int) ->
     [result] = localize(clip, tmp_path / "out", ["de"], replacements={SOURCE: {"de": TARGET}})
     assert result.problems == []
     out = VideoReader(result.path)
-    turns = quarter_turns(probe(result.path).video)
+    turns = probe(result.path).video.quarter_turns
     for index in (APPEAR + 3, FRAMES - 2):
         shown = np.ascontiguousarray(np.rot90(out.frame_at(index), turns))
         texts = [normalise(box.text) for box in read_text(shown)]

@@ -332,3 +332,27 @@ def test_web_studio_is_served(client):
     page = client.get("/")
     assert page.status_code == 200 and "shotcraft studio" in page.text
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_project_timeline_exports_every_take_with_its_lineage(client, project, tiny_clip, worker):
+    otio = pytest.importorskip("opentimelineio")
+    assert_error(client.get(f"/api/projects/{project['id']}/timeline"), 422, "no takes yet")
+    asset = upload(client, project, tiny_clip).json()
+    client.post("/api/jobs", json=job_body(project, asset, operations=[{"op": "relight", "preset": "night"}]))
+    assert worker.run_once()
+    take = client.get(f"/api/projects/{project['id']}/takes").json()[0]
+    client.patch(f"/api/takes/{take['id']}", json={"picked": True})
+    response = client.get(f"/api/projects/{project['id']}/timeline", params={"format": "otio"})
+    assert response.status_code == 200, response.text
+    timeline = otio.adapters.read_from_string(response.text, "otio_json")
+    (track,) = timeline.tracks
+    (clip,) = track.find_clips()
+    assert track.name.endswith("(picked)")
+    assert clip.source_range.duration.value == take["frame_count"] == 12
+    meta = clip.metadata["shotcraft"]
+    assert meta["take_id"] == take["id"] and meta["studio_lineage"]["source_asset_id"] == asset["id"]
+    assert meta["spec"]["operations"][0]["preset"] == "night" and meta["content_url"] == take["content_url"]
+    edl = client.get(f"/api/projects/{project['id']}/timeline", params={"format": "edl"})
+    assert edl.status_code == 200 and edl.text.startswith("TITLE:")
+    assert_error(client.get(f"/api/projects/{project['id']}/timeline", params={"format": "aaf"}), 422)
+    assert_error(client.get("/api/projects/prj_unknown/timeline"), 404)

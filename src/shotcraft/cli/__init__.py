@@ -8,7 +8,9 @@ from shotcraft.cli import (
     media,  # noqa: F401  (registers probe, transform, demo)
     models,  # noqa: F401  (registers models list|pull|verify)
     score,  # noqa: F401  (registers score)
+    sequence,  # noqa: F401  (registers sequence run|status|export)
     studio,  # noqa: F401  (registers serve, worker, keys)
+    timeline,  # noqa: F401  (registers conform)
     track,  # noqa: F401  (registers track)
 )
 from shotcraft.cli.app import app, main

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from shotcraft.cli.app import app, friendly, out
+from shotcraft.cli.app import OVERWRITE_HELP, app, friendly, out
 
 
 @app.command()
@@ -36,6 +36,13 @@ def advise(
     ),
     prompt: str = typer.Option("", "--prompt", help="The prompt you have so far, if any."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    write_sequence: Path | None = typer.Option(
+        None,
+        "--write-sequence",
+        metavar="FILE",
+        help="Also write a sequence file for `shotcraft sequence run`.",
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", "-y", help=OVERWRITE_HELP),
 ) -> None:
     """Recommend invent, transform, or invent-then-transform for what you have and want, with reasons and
     suggested settings."""
@@ -51,6 +58,10 @@ def advise(
         prompt=prompt,
     )
     advice = run_advise(assets, goal)
+    if write_sequence is not None:
+        from shotcraft.sequence import sequence_of_advice, write_text_file
+
+        write_text_file(write_sequence, sequence_of_advice(advice, clip), overwrite=overwrite)
     if as_json:
         out.print_json(advice.model_dump_json())
     else:

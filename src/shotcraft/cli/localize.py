@@ -10,6 +10,19 @@ from rich.table import Table
 from shotcraft.cli.app import EXIT_BAD_INPUT, OVERWRITE_HELP, app, console, friendly, out, progress_bar
 
 
+def subtitle_options(items: list[str] | None) -> dict[str, Path]:
+    """``--subtitles MARKET=FILE`` values as a market → file mapping."""
+    from shotcraft.spec import SpecError
+
+    files: dict[str, Path] = {}
+    for item in items or []:
+        market, eq, file = item.partition("=")
+        if not eq or not file:
+            raise SpecError(f"--subtitles {item!r} should look like 'de=subs_de.srt'")
+        files[market.strip()] = Path(file)
+    return files
+
+
 @app.command()
 @friendly
 def localize(
@@ -41,12 +54,7 @@ def localize(
         if not sep or not eq or not src:
             raise SpecError(f"--replace {item!r} should look like 'de:SUMMER SALE=SOMMERSCHLUSSVERKAUF'")
         replacements.setdefault(src, {})[market.strip()] = text
-    subtitle_files: dict[str, Path] = {}
-    for item in subtitles or []:
-        market, eq, file = item.partition("=")
-        if not eq or not file:
-            raise SpecError(f"--subtitles {item!r} should look like 'de=subs_de.srt'")
-        subtitle_files[market.strip()] = Path(file)
+    subtitle_files = subtitle_options(subtitles)
     with progress_bar(quiet) as progress:
         results = run_localize(
             source,

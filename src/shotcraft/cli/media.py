@@ -117,7 +117,8 @@ def transform(
     lock: list[str] = typer.Option(
         None,
         "--lock",
-        help="rect:X,Y,W,H | polygon:x,y,... | mask:FILE | track:FILE | people | faces; @F feathers.",
+        help="rect:X,Y,W,H | polygon:x,y,... | mask:FILE | track:FILE | people[:min-size=F] | faces[:min-size=F]"
+        " (F: fraction of the frame height); @F feathers.",
     ),
     reference: list[str] = typer.Option(None, "--reference", help="Reference image(s) to bring in."),
     reframe: str | None = typer.Option(None, help="New aspect ratio, e.g. 9:16 (outpaints)."),

@@ -9,22 +9,24 @@ from shotcraft.errors import EngineUnavailable
 
 if TYPE_CHECKING:
     from shotcraft.plan import TransformPlan
+    from shotcraft.spec import TransformSpec
+
+
+def engine_name(spec: TransformSpec) -> str:
+    """The engine a spec runs on: the one it names; ``auto`` means classic unless the job needs a
+    generative model (a prompt and nothing else to follow)."""
+    if spec.engine != "auto":
+        return spec.engine
+    return "diffusion" if spec.prompt and not spec.operations and not spec.keyframes else "classic"
 
 
 def select_engine(plan: TransformPlan, **options: Any) -> Engine:
-    """The engine the spec names; ``auto`` means classic unless the job needs a generative model.
+    """The engine :func:`engine_name` names for the plan's spec.
 
     ``options`` say how to run rather than what to make (weights folder, steps, vram_gb, device); only the
     diffusion engine has any, the classic engine needs none.
     """
-    name = plan.spec.engine
-    if name == "auto":
-        name = (
-            "diffusion"
-            if plan.spec.prompt and not plan.spec.operations and not plan.spec.keyframes
-            else "classic"
-        )
-    if name == "classic":
+    if engine_name(plan.spec) == "classic":
         from shotcraft.engines.classic import ClassicEngine
 
         return ClassicEngine()
@@ -33,4 +35,4 @@ def select_engine(plan: TransformPlan, **options: Any) -> Engine:
     return DiffusionEngine.from_spec(plan.spec, **options)
 
 
-__all__ = ["Engine", "EngineUnavailable", "select_engine"]
+__all__ = ["Engine", "EngineUnavailable", "engine_name", "select_engine"]

@@ -57,6 +57,13 @@ class VideoInfo:
         """Width and height as a player shows them (after the rotation tag)."""
         return (self.height, self.width) if self.rotation % 180 else (self.width, self.height)
 
+    @property
+    def quarter_turns(self) -> int:
+        """Quarter turns counter-clockwise (``np.rot90``'s ``k``) from the stored frame to the displayed one."""
+        from shotcraft.media.orientation import quarter_turns
+
+        return quarter_turns(self.rotation)
+
     def time_of(self, index: int) -> Fraction:
         """Presentation time (seconds from the first frame) of frame ``index``."""
         if self.pts:

@@ -319,8 +319,8 @@ class VideoWriter:
     def _write_png(self, frame: np.ndarray | av.VideoFrame) -> None:
         """One frame as a PNG, turned upright: a PNG has no rotation tag to keep, so a rotated clip's
         frames are written as a player shows them (``VideoInfo.rotation`` is counter-clockwise degrees,
-        the quarter turns ``np.rot90`` takes, as :func:`shotcraft.plan.quarter_turns` reads it)."""
-        turns = (self.video.rotation // 90) % 4
+        the quarter turns ``np.rot90`` takes, as :attr:`VideoInfo.quarter_turns` reads it)."""
+        turns = self.video.quarter_turns
         if self.frames_written == 0:
             self._tmp.mkdir(parents=True, exist_ok=False)
             if turns:

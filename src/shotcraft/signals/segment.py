@@ -7,10 +7,16 @@ mediapipe==0.10.21`` purely as the carrier of those files, and OpenCV (``cv2.dnn
 a dependency) runs them; its outputs match the LiteRT interpreter's to 1e-4. ``SHOTCRAFT_MEDIAPIPE_MODELS``
 may point at a folder holding the same ``modules/`` tree instead. Nothing is downloaded at run time.
 
-Masks are smoothed over time so they do not flicker: each frame's probability map is blended with the
-previous smoothed map carried along by optical flow, then cut with hysteresis (a pixel switches on above
-0.6, and stays on down to 0.4 while it was on). The cut is dilated by a small safety band, because a lock
-must cover every pixel of the person; its feather then grows outwards from there.
+Masks hold in time and at the edge (:class:`TemporalMask`): each frame's probability is blended with the
+previous state carried along the optical flow, cut with hysteresis, stripped of regions the model is never
+sure of, and brought to full resolution on the frame's own edges with a guided filter; at a cut nothing is
+carried over. The lock's feather then grows outwards from the mask's edge.
+
+What the bundled model misses: it was trained on people near the camera. People shorter than about a
+fifth of the frame, far away or seen through glass are found late, in part or not at all; it also takes
+things shaped or coloured like a person's clothes (a dark passing car, a bollard beside a leg, a bicycle's
+chain ring) when they touch or overlap one. ``min_size`` (``--lock people:min-size=0.2``) leaves out
+regions shorter than that fraction of the frame's height.
 
 >>> from skimage import data
 >>> people = PeopleSegmenter()
@@ -27,6 +33,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,8 +41,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from shotcraft.signals.flow import compute_flow, warp
-from shotcraft.signals.masks import register_provider
+from shotcraft.signals.flow import compute_flow, is_cut, warp
 from shotcraft.spec import FacesLock, PeopleLock
 
 if TYPE_CHECKING:
@@ -180,59 +186,115 @@ def face_probability(
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Temporal smoothing
+# Masks that hold in time and at the edge
+
+
+@dataclass(frozen=True)
+class MaskSettings:
+    """How per-frame probabilities become hard masks (see :class:`TemporalMask`).
+
+    ``rise`` and ``fall`` are how much of the model's new probability a pixel takes when it goes up and
+    when it goes down: a confident newcomer shows at once (1 * 0.8 clears ``on``); a person the model loses
+    for a frame or two is held (1 → 0.65 → 0.42, above ``off``), and a blob it no longer supports is gone
+    on the third frame (→ 0.27).
+    ``confident`` is the probability a region must reach somewhere to be kept at all; ``min_size`` the
+    height it must have as a fraction of the frame's (upright) height.
+    """
+
+    rise: float = 0.8
+    fall: float = 0.35
+    on: float = 0.6
+    off: float = 0.4
+    confident: float = 0.9
+    min_size: float = 0.0
+    min_area: float = 0.002
 
 
 class TemporalMask:
-    """Turns per-frame probabilities into hard masks that do not flicker (see the module docstring).
+    """Turns per-frame probabilities into hard masks that hold in time and follow the image's edges.
 
-    ``work_size`` is the (width, height) the smoothing runs at; masks come back at the frame's size.
+    Per frame: the previous state is carried along the optical flow and blended with the model's new probability, faster up than down; hysteresis
+    cuts it; regions the model is nowhere confident about, or smaller than ``min_size``, are dropped; the
+    cut is brought to the frame's full resolution with a guided filter on the frame itself, so the edge
+    follows the picture instead of the stair-steps of the model's grid. At a cut (:func:`is_cut`) the state is
+    dropped and the new shot starts from its own first frame: nothing is carried over a cut.
+
+    ``work_size`` is the (width, height) the flow and the state run at; masks come back at the frame's size.
     """
 
-    def __init__(self, work_size: tuple[int, int], *, keep: float = 0.5, on: float = 0.6, off: float = 0.4,
-                 safety: int = 2):  # fmt: skip
+    def __init__(self, work_size: tuple[int, int], settings: MaskSettings = MaskSettings()):
         self.work_size = work_size
-        self.keep, self.on, self.off, self.safety = keep, on, off, safety
+        self.settings = settings
         self._grey: np.ndarray | None = None
-        self._smooth: np.ndarray | None = None
+        self._state: np.ndarray | None = None
         self._hard: np.ndarray | None = None
 
     def update(self, frame: np.ndarray, probability: np.ndarray) -> np.ndarray:
         """Feed one frame and its probability map (at ``work_size``); get the hard float32 mask at frame size."""
-        h, w = frame.shape[:2]
+        s = self.settings
         grey = cv2.resize(
             cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), self.work_size, interpolation=cv2.INTER_AREA
         )
-        if self._smooth is None or self._grey is None or self._hard is None:
-            smooth = probability
-            hard = smooth > 0.5
-        else:
-            # Carry the previous state along the motion from this frame to the previous one.
-            flow = compute_flow(grey, self._grey, scale=1.0, preset="ultrafast")
-            previous = warp(self._smooth, flow)
-            was_on = warp(self._hard.astype(np.float32), flow) > 0.5
-            smooth = (1 - self.keep) * probability + self.keep * previous
-            hard = (smooth > self.on) | (was_on & (smooth > self.off))
-        self._grey, self._smooth, self._hard = grey, smooth, hard
-        full = cv2.resize(hard.astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
-        if self.safety:
-            size = 2 * self.safety + 1
-            full = cv2.dilate(full, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
-        return full.astype(np.float32)
+        state, was_on = probability, np.zeros(probability.shape, bool)
+        if self._grey is not None and self._state is not None and self._hard is not None:
+            back = compute_flow(grey, self._grey, scale=1.0, preset="fast")  # this frame → the previous one
+            forward = compute_flow(self._grey, grey, scale=1.0, preset="fast")
+            if not is_cut(self._grey, grey, forward, back):
+                carried = warp(self._state, back)
+                was_on = warp(self._hard.astype(np.float32), back) > 0.5
+                weight = np.where(probability > carried, s.rise, s.fall)
+                state = weight * probability + (1 - weight) * carried
+        hard = (state > s.on) | (was_on & (state > s.off))
+        hard = self._keep_people(hard, state, was_on)
+        self._grey, self._state, self._hard = grey, state, hard
+        return _to_edges(hard, frame)
+
+    def _keep_people(self, hard: np.ndarray, state: np.ndarray, was_on: np.ndarray) -> np.ndarray:
+        """Only regions tall and large enough that the model is confident about somewhere, now or when they
+        were first kept (a person the model loses for a frame or two is held, not dropped)."""
+        s = self.settings
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(hard.astype(np.uint8), connectivity=8)
+        if count <= 1:
+            return hard
+        support = np.where(was_on, 1.0, state)
+        keep = np.zeros(count, bool)
+        for k in range(1, count):
+            x, y, w, h, area = stats[k]
+            if h < s.min_size * hard.shape[0] or area < s.min_area * hard.size:
+                continue
+            box = (slice(y, y + h), slice(x, x + w))
+            keep[k] = support[box][labels[box] == k].max() >= s.confident
+        return keep[labels]
 
 
-def _work_size(width: int, height: int, longest: int = 256) -> tuple[int, int]:
+def _to_edges(hard: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """A work-size hard mask at the frame's size, its edge moved onto the frame's own edges.
+
+    The mask is upsampled smoothly, then a guided filter with the frame as guide (He et al. 2013) makes it
+    locally a linear function of the frame's colours, which pulls the 0.5 level onto nearby image edges;
+    the radius spans about one cell of the work grid, so it reaches the true edge from the coarse one.
+    """
+    h, w = frame.shape[:2]
+    if not hard.any():
+        return np.zeros((h, w), np.float32)
+    soft = cv2.resize(hard.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    radius = max(2, round(2 * w / hard.shape[1]))
+    refined = cv2.ximgproc.guidedFilter(
+        cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), soft, radius, (0.1 * 255) ** 2
+    )
+    return (refined > 0.5).astype(np.float32)
+
+
+def _work_size(width: int, height: int, longest: int = 320) -> tuple[int, int]:
     scale = min(1.0, longest / max(width, height))
     return max(8, round(width * scale)), max(8, round(height * scale))
 
 
-def _safety(width: int, height: int) -> int:
-    """A band of about 1 % of the frame's short side around every person: the masks' edges are soft."""
-    return max(2, round(min(width, height) / 100))
-
-
 def _stable_masks(
-    frames: Iterable[np.ndarray], turns: int, probability: Callable[[np.ndarray, tuple[int, int]], np.ndarray]
+    frames: Iterable[np.ndarray],
+    turns: int,
+    probability: Callable[[np.ndarray, tuple[int, int]], np.ndarray],
+    settings: MaskSettings,
 ) -> Iterator[np.ndarray]:
     """One :class:`TemporalMask` over ``probability(frame, work_size)``, a map at the work size.
 
@@ -242,26 +304,35 @@ def _stable_masks(
     smoother: TemporalMask | None = None
     for frame in frames:
         upright = np.ascontiguousarray(np.rot90(frame, turns)) if turns else frame
-        h, w = upright.shape[:2]
         if smoother is None:
-            smoother = TemporalMask(_work_size(w, h), safety=_safety(w, h))
+            smoother = TemporalMask(_work_size(upright.shape[1], upright.shape[0]), settings)
         mask = smoother.update(upright, probability(upright, smoother.work_size))
         yield np.ascontiguousarray(np.rot90(mask, -turns)) if turns else mask
 
 
-def people_masks(frames: Iterable[np.ndarray], turns: int = 0) -> Iterator[np.ndarray]:
-    """Temporally stable hard person masks (float32, 1 = person), one per frame.
+def people_masks(
+    frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0
+) -> Iterator[np.ndarray]:
+    """Hard person masks (float32, 1 = person) that hold in time and follow the picture's edges, one per frame.
 
-    ``turns`` is the clip's rotation in quarter turns (:func:`shotcraft.plan.quarter_turns`): the model
-    sees the frames upright and the masks come back in the frames' own (storage) orientation.
+    ``turns`` is the clip's rotation in quarter turns (:attr:`VideoInfo.quarter_turns`): the model
+    sees the frames upright and the masks come back in the frames' own (storage) orientation. ``min_size``
+    drops people shorter than that fraction of the upright frame's height.
     """
     segmenter = PeopleSegmenter()
-    yield from _stable_masks(frames, turns, lambda frame, size: segmenter.probability(frame, size=size))
+    yield from _stable_masks(
+        frames,
+        turns,
+        lambda frame, size: segmenter.probability(frame, size=size),
+        MaskSettings(min_size=min_size),
+    )
 
 
-def face_masks(frames: Iterable[np.ndarray], turns: int = 0) -> Iterator[np.ndarray]:
-    """Temporally stable hard face masks (float32, 1 = face, hair and chin), one per frame; ``turns`` as for
-    :func:`people_masks`."""
+def face_masks(
+    frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0
+) -> Iterator[np.ndarray]:
+    """Hard face masks (float32, 1 = face, hair and chin), one per frame, treated as :func:`people_masks`
+    treats people; ``min_size`` drops faces whose box is shorter than that fraction of the frame's height."""
     detector = FaceDetector()
 
     def probability(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -270,25 +341,24 @@ def face_masks(frames: Iterable[np.ndarray], turns: int = 0) -> Iterator[np.ndar
         boxes = [
             (x * sw / w, y * sh / h, bw * sw / w, bh * sh / h, s)
             for x, y, bw, bh, s in detector.detect(frame)
+            if bh >= min_size * h
         ]
         return face_probability(boxes, sw, sh)
 
-    yield from _stable_masks(frames, turns, probability)
+    # A face is a detection, not a segmentation: every ellipse is confident, and size was judged on the box.
+    yield from _stable_masks(frames, turns, probability, MaskSettings(confident=0.5, min_area=0.0))
 
 
-@register_provider(PeopleLock)
 def people_lock_masks(plan: TransformPlan, lock: PeopleLock, reader: VideoReader) -> Iterator[np.ndarray]:
     """Lock masks for ``people``: every person, from the source frames."""
-    from shotcraft.plan import quarter_turns
 
     model_path(SELFIE_MODEL)  # fail before the first frame is written, not in the middle
-    return people_masks(reader.frames(0, plan.frame_count), quarter_turns(plan.video))
+    frames = reader.frames(0, plan.frame_count)
+    return people_masks(frames, plan.video.quarter_turns, min_size=lock.min_size)
 
 
-@register_provider(FacesLock)
 def faces_lock_masks(plan: TransformPlan, lock: FacesLock, reader: VideoReader) -> Iterator[np.ndarray]:
     """Lock masks for ``faces``: every detected face with its hair and chin, from the source frames."""
-    from shotcraft.plan import quarter_turns
 
     model_path(FACE_MODEL)
-    return face_masks(reader.frames(0, plan.frame_count), quarter_turns(plan.video))
+    return face_masks(reader.frames(0, plan.frame_count), plan.video.quarter_turns, min_size=lock.min_size)

@@ -363,7 +363,7 @@ def find_text_tracks(
     less often while nothing changes).
 
     Each decoded frame is first turned ``turns`` quarter turns counter-clockwise (``np.rot90``'s ``k``;
-    :func:`shotcraft.plan.quarter_turns` for a clip's rotation tag), so text is read upright on the frame
+    :attr:`VideoInfo.quarter_turns` for a clip's rotation tag), so text is read upright on the frame
     as it is shown; the tracks' quads, plates and homographies are then in that orientation.
 
     Results are cached per clip file and settings, so rendering several market versions reads the

@@ -23,7 +23,7 @@ memory is in storage orientation. A track *file* is in *display* orientation (as
 after its rotation tag), the frame the user reads corners off and corrects them on; it records the rotation
 it was made for, and :func:`load_track` turns it back. Version-1 files, made before that, hold storage
 coordinates and say nothing of orientation; they still load. Corners are in pixel-centre coordinates
-(OpenCV's), turned as :func:`shotcraft.plan.to_storage_pixels` turns polygons.
+(OpenCV's), turned as :func:`shotcraft.media.orientation.to_storage_pixels` turns polygons.
 
 >>> import numpy as np
 >>> quad = corners_from_box(10, 20, 100, 50)
@@ -48,7 +48,8 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shotcraft.signals.masks import polygon_mask, register_provider
+from shotcraft.media.orientation import quarter_turns, turn_pixels
+from shotcraft.signals.shapes import polygon_mask
 from shotcraft.spec import SpecError, TimePoint, TrackLock
 
 if TYPE_CHECKING:
@@ -130,16 +131,16 @@ class Track(BaseModel):
         """
         if orientation == self.orientation:
             return self
-        k = (self.rotation // 90) % 4
+        k = quarter_turns(self.rotation)
         if k == 0:
             return self.model_copy(update={"orientation": orientation})
         width, height = (self.height, self.width) if k % 2 else (self.width, self.height)
-        # turn_points takes displayed points to the stored frame; the way back is the opposite turn.
+        # turn_pixels takes displayed points to the stored frame; the way back is the opposite turn.
         turns = k if orientation == "storage" else -k
         frames = [
             f
             if f.corners is None
-            else f.model_copy(update={"corners": _turn_pixels(f.corners, turns % 4, width, height)})
+            else f.model_copy(update={"corners": _as_list(turn_pixels(f.corners, turns % 4, width, height))})
             for f in self.frames
         ]
         return self.model_copy(
@@ -262,7 +263,7 @@ def storage_corners(corners: np.ndarray, video: VideoInfo) -> np.ndarray:
     >>> storage_corners(corners_from_box(0, 0, 10, 20), video).tolist()  # shown top-left is stored top-right
     [[95.0, 0.0], [95.0, 10.0], [75.0, 10.0], [75.0, 0.0]]
     """
-    from shotcraft.plan import to_storage_pixels
+    from shotcraft.media.orientation import to_storage_pixels
 
     corners = np.asarray(corners, np.float64).reshape(4, 2)
     width, height = video.display_size
@@ -723,22 +724,10 @@ def _as_list(corners: np.ndarray) -> list[tuple[float, float]]:
     return [(round(float(x), 3), round(float(y), 3)) for x, y in np.asarray(corners).reshape(4, 2)]
 
 
-def _turn_pixels(
-    corners: list[tuple[float, float]], k: int, width: int, height: int
-) -> list[tuple[float, float]]:
-    """Pixel-centre corners turned ``k`` quarter turns onto a ``width`` x ``height`` frame (see
-    :func:`shotcraft.plan.turn_points`, which works on pixel edges)."""
-    from shotcraft.plan import turn_points
-
-    turned = turn_points([(x + 0.5, y + 0.5) for x, y in corners], k, width, height)
-    return _as_list(np.asarray(turned) - 0.5)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Track locks
 
 
-@register_provider(TrackLock)
 def track_lock_masks(plan: TransformPlan, lock: TrackLock, reader: VideoReader) -> Iterator[np.ndarray]:
     """One hard mask per frame for a track lock; frames where the region is lost lock nothing."""
     from shotcraft.plan import resolve_time

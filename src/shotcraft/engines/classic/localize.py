@@ -37,7 +37,6 @@ from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.classic import text_matte, typeset
 from shotcraft.errors import read_user_text
 from shotcraft.media.subtitles import Cue, cue_at, read_subtitles
-from shotcraft.plan import quarter_turns
 from shotcraft.signals.text_tracks import TextTrack, find_text_tracks
 from shotcraft.spec import LocalizeOp, SpecError
 
@@ -487,7 +486,7 @@ def localize_frames(
     if op.burn_subtitles and market in op.subtitles:
         subtitles = _Subtitles(read_subtitles(op.subtitles[market]), market, plan.video.display_size)
     replacements: list[_Replacement] = []
-    turns = quarter_turns(plan.video)
+    turns = plan.video.quarter_turns
     if strings:
         every = max(1, round(float(plan.video.fps) / OCR_PER_SECOND))
         tracks = find_text_tracks(reader, list(strings), every=every, turns=turns, progress=progress)

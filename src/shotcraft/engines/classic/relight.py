@@ -32,7 +32,8 @@ import cv2
 import numpy as np
 
 from shotcraft.engines.base import Progress, no_progress
-from shotcraft.plan import load_still, to_storage_azimuth
+from shotcraft.media.orientation import to_storage_azimuth
+from shotcraft.media.stills import load_still
 from shotcraft.spec import DirectionalLight, RelightOp
 
 if TYPE_CHECKING:

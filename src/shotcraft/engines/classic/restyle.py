@@ -71,7 +71,7 @@ from shotcraft.engines.classic.look_model import LookModel
 from shotcraft.engines.classic.look_video import look_every_frame, stabilising_strength
 from shotcraft.engines.classic.propagate import Chain, combine
 from shotcraft.engines.classic.temporal import stabilise
-from shotcraft.plan import load_still
+from shotcraft.media.stills import load_still
 from shotcraft.signals.cache import FlowCache
 from shotcraft.signals.flow import FlowSettings, is_cut
 from shotcraft.spec import RestyleOp, SpecError, adherence_level

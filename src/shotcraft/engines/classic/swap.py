@@ -39,8 +39,9 @@ import numpy as np
 
 from shotcraft.engines.base import Progress, no_progress
 from shotcraft.errors import EngineUnavailable
-from shotcraft.plan import PlannedKeyframe, is_edited_frame, quarter_turns, read_image, resolve_time
-from shotcraft.signals.masks import mask_file_frames, polygon_mask
+from shotcraft.media.stills import read_image
+from shotcraft.plan import PlannedKeyframe, is_edited_frame, resolve_time
+from shotcraft.signals.shapes import mask_file_frames, polygon_mask
 from shotcraft.signals.track import Track, load_track, track_region
 from shotcraft.spec import SwapOp
 
@@ -293,7 +294,7 @@ def _occluder_masks(op: SwapOp, plan: TransformPlan, reader: VideoReader) -> Ite
         from shotcraft.signals.segment import SELFIE_MODEL, model_path, people_masks
 
         model_path(SELFIE_MODEL)  # fail now, not at the first frame
-        return people_masks(reader.frames(), quarter_turns(plan.video))
+        return people_masks(reader.frames(), plan.video.quarter_turns)
     # The plan checked the file's size and length; it is read in the clip's storage orientation.
     return mask_file_frames(Path(op.occluders), plan.video, plan.frame_count)
 

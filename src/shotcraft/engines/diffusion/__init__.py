@@ -138,8 +138,8 @@ class DiffusionEngine:
         self, plan: TransformPlan, reader: VideoReader, progress: Progress = no_progress
     ) -> Iterator[np.ndarray]:
         """Yield ``plan.frame_count`` transformed frames at the source size (the reframed size with a reframe)."""
+        from shotcraft.media.stills import read_image
         from shotcraft.media.timing import TimeConform
-        from shotcraft.plan import read_image
         from shotcraft.signals.masks import lock_masks
 
         card, spec = self.card, plan.spec

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel
 
 from shotcraft.server.auth import current_key
 from shotcraft.server.routes.common import PROTECTED, errors, owned, project_rows, store_of
 from shotcraft.server.views import MEDIA_CONTENT, asset_view, take_view
-from shotcraft.studio.models import ApiKey, Asset, Take
+from shotcraft.studio.models import ApiKey, Asset, Project, Take
 
 router = APIRouter(prefix="/api", tags=["takes"], responses=PROTECTED)
 
@@ -80,3 +80,59 @@ def take_content(take_id: str, request: Request, key: ApiKey = Depends(current_k
         media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
         filename=f"{take.id}{path.suffix}",
     )
+
+
+_TIMELINE_TYPES = {
+    "otio": "application/vnd.opentimelineio+json", "fcpxml": "application/xml", "xml": "application/xml",
+    "edl": "text/plain",
+}  # fmt: skip
+
+
+@router.get(
+    "/projects/{project_id}/timeline",
+    summary="The project's takes as an editor's timeline (OpenTimelineIO, FCP X/7 XML or CMX 3600 EDL)",
+    description=(
+        "One video track per take, in the order the takes were made; each clip references the take's file on "
+        "this server at its exact frame rate, with the take's spec, seed, engine, model and lineage (parent take, "
+        "source asset) as metadata. An EDL holds one track: the takes follow each other on it."
+    ),
+    response_class=Response,
+    responses={200: {"description": "the timeline", "content": {t: {} for t in _TIMELINE_TYPES.values()}},
+               **errors(501)},
+)  # fmt: skip
+def project_timeline(
+    project_id: str,
+    request: Request,
+    format: Literal["otio", "fcpxml", "xml", "edl"] = Query("otio", description="the timeline format"),
+    key: ApiKey = Depends(current_key),
+) -> Response:
+    from shotcraft.errors import EngineUnavailable
+    from shotcraft.timeline import take_clip, timeline_of, timeline_text
+
+    store = store_of(request)
+    with store.read() as s:
+        rows = project_rows(s, Take, project_id, key, (Take.created_at, Take.name))
+        project = s.get(Project, project_id)
+        assert project is not None
+        name = project.name
+    if not rows:
+        raise HTTPException(
+            422, f"project {project_id!r} has no takes yet: make some, then export the timeline"
+        )
+    try:
+        tracks = []
+        for take in rows:
+            view = take_view(take)
+            lineage = {"job_id": take.job_id, "parent_take_id": take.parent_take_id,
+                       "source_asset_id": take.source_asset_id}  # fmt: skip
+            extra = {"take_id": take.id, "spec": take.spec, "engine": take.engine, "model": take.model,
+                     "seed": take.seed, "picked": take.picked, "market": view["market"],
+                     "content_url": view["content_url"], "studio_lineage": lineage}  # fmt: skip
+            label = f"{take.name}{' (picked)' if take.picked else ''}"
+            tracks.append((label, [take_clip(store.take_path(take), take.name, extra)]))
+        text = timeline_text(timeline_of(name, tracks), f".{format}")
+    except EngineUnavailable as exc:
+        raise HTTPException(501, str(exc)) from None
+    filename = f"{project_id}.{format}"
+    return Response(text, media_type=_TIMELINE_TYPES[format],
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip

@@ -1,0 +1,126 @@
+"""People masks on bikes.mp4: steadiness per shot, agreement with the hand-drawn truth, and speed.
+
+    python bench/people_masks.py                          # this tree against the per-frame model
+    python bench/people_masks.py --before ../main/src     # ... and against another tree's people_masks
+    python bench/people_masks.py --save masks.npz         # keep the masks (for a contact sheet)
+
+For each method and each shot (cuts found by ``signals.flow.is_cut``): the flow-compensated IoU of
+consecutive masks (median, minimum; pairs where both are empty count as 1, pairs where one is empty are a
+person entering or leaving and are counted apart), the largest jump of the locked share between two frames
+(excluding those enter/leave pairs), IoU against tests/data/people_bikes on every drawn frame, and fps.
+``per-frame`` is the model's probability cut at 0.5 on each frame alone (no time, no edge refinement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from shotcraft.media.read import VideoReader
+from shotcraft.media.samples import sample_clip
+from shotcraft.signals.flow import compute_flow, is_cut, warp
+from shotcraft.signals.segment import PeopleSegmenter, people_masks
+
+TRUTH = Path(__file__).resolve().parent.parent / "tests" / "data" / "people_bikes"
+
+
+def _timed(make) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    masks = np.stack([m > 0.5 for m in make()])
+    return masks, len(masks) / (time.perf_counter() - start)
+
+
+def _before(src: str, out: Path) -> float:
+    """Run another tree's ``people_masks`` on bikes in a child process (its own imports); returns its fps."""
+    code = (
+        "import sys, time, numpy as np\n"
+        "from shotcraft.media.read import VideoReader\nfrom shotcraft.media.samples import sample_clip\n"
+        "from shotcraft.signals.segment import people_masks\n"
+        "frames = list(VideoReader(sample_clip('bikes')).frames())\n"
+        "t = time.perf_counter(); m = np.stack([x > 0.5 for x in people_masks(iter(frames))])\n"
+        "print(len(m) / (time.perf_counter() - t)); np.save(sys.argv[1], m)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": src}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(out)], env=env, check=True, capture_output=True, text=True
+    )
+    return float(done.stdout.split()[-1])
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = (a | b).sum()
+    return 1.0 if union == 0 else float((a & b).sum() / union)
+
+
+def _shots(frames: list[np.ndarray]) -> tuple[list[tuple[int, int]], list[np.ndarray]]:
+    """Shot ranges and the flow from each frame back to the previous one (zeros at the first frame)."""
+    starts, backs = [0], [np.zeros((*frames[0].shape[:2], 2), np.float32)]
+    for i in range(1, len(frames)):
+        back = compute_flow(frames[i], frames[i - 1])
+        if is_cut(frames[i - 1], frames[i], compute_flow(frames[i - 1], frames[i]), back):
+            starts.append(i)
+        backs.append(back)
+    return list(zip(starts, [*starts[1:], len(frames)], strict=True)), backs
+
+
+def _steadiness(masks: np.ndarray, shots, backs) -> list[dict]:
+    rows = []
+    for first, end in shots:
+        overlaps, jumps, events = [], [], 0
+        for i in range(first + 1, end):
+            if masks[i].any() != masks[i - 1].any():
+                events += 1
+                continue
+            overlaps.append(_iou(masks[i], warp(masks[i - 1].astype(np.float32), backs[i]) > 0.5))
+            jumps.append(abs(float(masks[i].mean()) - float(masks[i - 1].mean())))
+        rows.append({"shot": f"f{first}-{end - 1}", "median_iou": float(np.median(overlaps)),
+                     "min_iou": min(overlaps), "max_jump": max(jumps), "enter_leave": events})  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--before", help="a src/ folder of another shotcraft tree to compare against")
+    parser.add_argument("--save", type=Path, help="write every method's masks to this .npz")
+    args = parser.parse_args()
+
+    frames = list(VideoReader(sample_clip("bikes")).frames())
+    segmenter = PeopleSegmenter()
+    methods: dict[str, tuple[np.ndarray, float]] = {
+        "per-frame": _timed(lambda: (segmenter.probability(f) for f in frames)),
+        "this tree": _timed(lambda: people_masks(iter(frames))),
+    }
+    if args.before:
+        with tempfile.TemporaryDirectory() as tmp:
+            fps = _before(args.before, Path(tmp) / "before.npy")
+            methods = {"before": (np.load(Path(tmp) / "before.npy"), fps), **methods}
+    shots, backs = _shots(frames)
+    drawn = sorted(int(p.stem[1:]) for p in TRUTH.glob("f*.png"))
+    report = {}
+    for name, (masks, fps) in methods.items():
+        truth = {f"f{i}": _iou(masks[i], np.asarray(Image.open(TRUTH / f"f{i:03d}.png").convert("L")) > 127)
+                 for i in drawn}  # fmt: skip
+        report[name] = {"fps": fps, "shots": _steadiness(masks, shots, backs), "truth_iou": truth}
+        print(f"\n{name}: {fps:.1f} fps")
+        for row in report[name]["shots"]:
+            print(f"  {row['shot']:>9}  flow IoU median {row['median_iou']:.3f} min {row['min_iou']:.3f}"
+                  f"  max share jump {row['max_jump']:.1%}  enter/leave pairs {row['enter_leave']}")  # fmt: skip
+        print("  truth IoU " + "  ".join(f"{k} {v:.3f}" for k, v in truth.items()))
+    if args.save:
+        np.savez_compressed(args.save, **{name.replace(" ", "_"): m for name, (m, _) in methods.items()})
+    print("\n" + json.dumps({k: {"fps": round(v["fps"], 2)} for k, v in report.items()}))
+
+
+if __name__ == "__main__":
+    main()
