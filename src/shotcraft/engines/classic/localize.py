@@ -26,7 +26,7 @@ import csv
 import functools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,7 +37,7 @@ from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.classic import text_matte, typeset
 from shotcraft.errors import read_user_text
 from shotcraft.media.subtitles import Cue, cue_at, read_subtitles
-from shotcraft.signals.text_tracks import TextTrack, find_text_tracks
+from shotcraft.signals.text_tracks import APPEARANCE_MATCH, TextTrack, appearance, find_text_tracks
 from shotcraft.spec import LocalizeOp, SpecError
 
 if TYPE_CHECKING:
@@ -212,6 +212,8 @@ class _Replacement:
     ring: np.ndarray  # bool, plate pixels used for brightness matching: the sign just around the edit
     smooth: np.ndarray  # float32 blurred RGB plate, for telling where something covers the sign
     surface: np.ndarray  # bool, the sign's surface round the text: only it is compared and drawn on
+    #: (frame index, plate-to-frame homography) of the last frames the old text was found on, newest last.
+    found: list[tuple[int, np.ndarray]] = field(default_factory=list)
 
 
 def text_mask(plate: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -331,17 +333,75 @@ def visible_mask(rep: _Replacement, seen: np.ndarray) -> np.ndarray:
     return 1.0 - cv2.GaussianBlur(covered.astype(np.float32), (0, 0), max(1.0, size / 4))
 
 
-def _lock_on(rep: _Replacement, source: np.ndarray, to_frame: np.ndarray) -> np.ndarray | None:
-    """The plate-to-frame homography corrected on this frame: the old text looked for round where the
-    track puts it (normalised correlation of the reference plate's text box, shifted up to half the
-    text's width and two text heights), then the plate's sign (its surface and letters, not the scene
-    round it) aligned to the frame by ECC from there.
+def _box_centre(rep: _Replacement, to_frame: np.ndarray) -> np.ndarray:
+    """Where the plate's text box centre lands in the frame."""
+    x, y, w, h = rep.track.box
+    return cv2.perspectiveTransform(np.array([[[x + w / 2, y + h / 2]]], np.float64), to_frame)[0, 0]
 
-    The tracker follows points round the text, and on real footage (blur, a sign turning, points on the
-    car that carries it) it drifts by a letter or more; the removal has to cover the old text's own
-    extent on every frame. None when the old text is not found there: then nothing is drawn.
+
+def _text_height(rep: _Replacement, to_frame: np.ndarray) -> float:
+    """The plate's text box height in the frame."""
+    x, y, w, h = rep.track.box
+    ends = cv2.perspectiveTransform(np.array([[[x + w / 2, y], [x + w / 2, y + h]]], np.float64), to_frame)[0]
+    return float(np.linalg.norm(ends[1] - ends[0]))
+
+
+def _predicted(rep: _Replacement, index: int, tracked: np.ndarray) -> np.ndarray:
+    """Where the old text should be on frame ``index``: where it was found on the frame before, moved on
+    as it moved between the two frames before that; the track's own placement when it was not found
+    just before. The points the tracker follows round a fast, blurred sign can slide onto the scene
+    behind it; the text found frame by frame does not."""
+    found = [(i, h) for i, h in rep.found if i >= index - 2]
+    if not found or found[-1][0] != index - 1:
+        return tracked
+    last = found[-1][1]
+    if len(found) == 2:
+        gap = index - 1 - found[0][0]
+        dx, dy = (_box_centre(rep, last) - _box_centre(rep, found[0][1])) / gap
+        return np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64) @ last
+    return last
+
+
+def _place(rep: _Replacement, source: np.ndarray, index: int) -> np.ndarray | None:
+    """The plate-to-frame homography that puts the replacement on the old text in frame ``index``; None
+    where the old text is not seen there (then nothing is drawn).
+
+    The old text is looked for round where it should be (:func:`_predicted`) and aligned there
+    (:func:`_lock_on`). Text partly covered (a pole in front) may not correlate as a whole: then the
+    predicted placement stands if the text is seen there strip by strip (the covered strips drop
+    out), or else the track's own. A placement that jumps more than a text height from the prediction
+    is a different thing that looks alike (a car's lit roof): it is refused.
     """
+    tracked = rep.track.plate_to_frame(index)
+    if tracked is None:
+        return None
     grey = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY)
+    predicted = _predicted(rep, index, tracked)
+    placed = _lock_on(rep, grey, predicted)
+    for guess in (predicted, tracked):
+        if placed is None and _seen_in_strips(rep, grey, guess) >= APPEARANCE_MATCH:
+            placed = guess
+    if placed is not None and predicted is not tracked:
+        jump = float(np.linalg.norm(_box_centre(rep, placed) - _box_centre(rep, predicted)))
+        if jump > _text_height(rep, predicted):
+            placed = None
+    if placed is not None:
+        rep.found = [*rep.found[-1:], (index, placed)]
+    return placed
+
+
+def _seen_in_strips(rep: _Replacement, grey: np.ndarray, to_frame: np.ndarray) -> float:
+    """:func:`shotcraft.signals.text_tracks.appearance` of the old text at plate-to-frame ``to_frame``."""
+    track = rep.track
+    return appearance(track, to_frame @ np.linalg.inv(track.plate_to_reference), grey)
+
+
+def _lock_on(rep: _Replacement, grey: np.ndarray, to_frame: np.ndarray) -> np.ndarray | None:
+    """The plate-to-frame homography ``to_frame`` corrected on this frame: the old text looked for round
+    where ``to_frame`` puts it (normalised correlation of the reference plate's text box, shifted up to
+    half the text's width and two text heights), then the plate's sign (its surface and letters, not
+    the scene round it) aligned to the frame by ECC from there. None when the old text is not found.
+    """
     x, y, w, h = rep.track.box
     ph, pw = rep.track.plate.shape[:2]
     pad_x, pad_y = w // 2 + h, 2 * h
@@ -354,16 +414,15 @@ def _lock_on(rep: _Replacement, source: np.ndarray, to_frame: np.ndarray) -> np.
     template = cv2.GaussianBlur(rep.track.plate_grey, (0, 0), sigma)[y : y + h, x : x + w]
     found = cv2.matchTemplate(cv2.GaussianBlur(canvas, (0, 0), sigma), template, cv2.TM_CCOEFF_NORMED)
     _, peak, _, (bx, by) = cv2.minMaxLoc(found)
-    if peak >= FOUND_TEXT:
-        start = to_frame @ np.array([[1, 0, bx - x - pad_x], [0, 1, by - y - pad_y], [0, 0, 1]], np.float64)
-    else:
+    if peak < FOUND_TEXT:
         return None
+    start = to_frame @ np.array([[1, 0, bx - x - pad_x], [0, 1, by - y - pad_y], [0, 0, 1]], np.float64)
     mask = cv2.dilate(rep.surface.astype(np.uint8), np.ones((3, 3), np.uint8))
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
     try:
-        score, refined = cv2.findTransformECC(
-            rep.track.plate_grey.astype(np.float32), grey.astype(np.float32),
-            (start / start[2, 2]).astype(np.float32), cv2.MOTION_HOMOGRAPHY, criteria, mask, 3 if h < 40 else 5,
+        score, refined = _ecc(
+            rep.track.plate_grey.astype(np.float32), grey.astype(np.float32), mask,
+            (start / start[2, 2]).astype(np.float32), criteria, 3 if h < 40 else 5,
         )  # fmt: skip
     except cv2.error:  # did not converge
         score, refined = 0.0, None
@@ -373,6 +432,22 @@ def _lock_on(rep: _Replacement, source: np.ndarray, to_frame: np.ndarray) -> np.
         if _text_seen(rep, grey, fine, template, sigma) >= FOUND_TEXT:
             return fine
     return start
+
+
+def _ecc(
+    template: np.ndarray, image: np.ndarray, mask: np.ndarray, start: np.ndarray, criteria: tuple, blur: int
+) -> tuple[float, np.ndarray]:
+    """ECC homography from ``template`` (only its ``mask`` pixels) to ``image``, from ``start``.
+
+    OpenCV 5's ``findTransformECC`` takes the mask as the image's, not the template's: there the
+    template's mask goes through ``findTransformECCWithMask``.
+    """
+    if hasattr(cv2, "findTransformECCWithMask"):
+        everywhere = np.full(image.shape[:2], 255, np.uint8)
+        return cv2.findTransformECCWithMask(
+            template, image, mask, everywhere, start, cv2.MOTION_HOMOGRAPHY, criteria, blur
+        )
+    return cv2.findTransformECC(template, image, start, cv2.MOTION_HOMOGRAPHY, criteria, mask, blur)
 
 
 def _text_seen(
@@ -389,12 +464,9 @@ def _text_seen(
 def _apply(frame: np.ndarray, source: np.ndarray, rep: _Replacement, index: int) -> None:
     """Warp one replacement onto ``frame`` (in place) at frame ``index``, brightness matched to the
     ``source`` frame and kept off whatever covers the sign there."""
-    to_frame = rep.track.plate_to_frame(index)
+    to_frame = _place(rep, source, index)
     if to_frame is None:
-        return
-    to_frame = _lock_on(rep, source, to_frame)
-    if to_frame is None:
-        return  # the old text is not where the track says: nothing is drawn anywhere else
+        return  # the old text is not seen: nothing is drawn anywhere else
     ph, pw = rep.alpha.shape
     corners = cv2.perspectiveTransform(
         np.array([[[0, 0], [pw, 0], [pw, ph], [0, ph]]], np.float64), to_frame
