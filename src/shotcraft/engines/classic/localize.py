@@ -207,7 +207,8 @@ class _Replacement:
     """A track's finished patch on its plate, and the plate's surround brightness to match against."""
 
     track: TextTrack
-    patch: np.ndarray  # float32 RGB, plate-sized
+    patch: np.ndarray  # float32 RGB, plate-sized, without the fill's grain
+    grain: np.ndarray  # float32 RGB, plate-sized: the fill's grain (0 elsewhere), added after warping
     alpha: np.ndarray  # float32 [0, 1], plate-sized
     ring: np.ndarray  # bool, plate pixels used for brightness matching: the sign just around the edit
     smooth: np.ndarray  # float32 blurred RGB plate, for telling where something covers the sign
@@ -233,7 +234,7 @@ def build_replacement(track: TextTrack, target: str, market: str) -> _Replacemen
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
     covered = cv2.dilate((source.coverage > 0.05).astype(np.uint8) * 255, kernel)
     covered[~source.surface] = 0
-    clean = text_matte.clean_plate(plate, source, covered)
+    clean, grain = text_matte.clean_plate(plate, source, covered)
 
     line = typeset.choose_fonts(target, market)
     room = _room(source.surface, ink)
@@ -245,7 +246,6 @@ def build_replacement(track: TextTrack, target: str, market: str) -> _Replacemen
     lx0, ly0, lx1, ly1 = layer.ink
     cx, cy = (ink[0] + ink[2]) / 2, (ink[1] + ink[3]) / 2
     at = (round(cx - (lx0 + lx1) / 2), round(cy - (ly0 + ly1) / 2))
-    patch = clean.copy()
     written = np.zeros(covered.shape, np.float32)
     lh, lw = layer.alpha.shape
     written_view = written[max(0, at[1]) : at[1] + lh, max(0, at[0]) : at[0] + lw]
@@ -256,14 +256,15 @@ def build_replacement(track: TextTrack, target: str, market: str) -> _Replacemen
     # Nothing is drawn off the sign's surface: a board edge close to the letters stays the board's.
     written *= source.surface
     ink_colour = np.asarray(source.ink, np.float32)
-    patch = (patch * (1 - written[..., None]) + ink_colour * written[..., None]).astype(np.float32)
+    patch = (clean * (1 - written[..., None]) + ink_colour * written[..., None]).astype(np.float32)
+    grain *= 1 - written[..., None]
     edited = np.maximum(covered.astype(np.float32) / 255, cv2.dilate(written, kernel))
     alpha = np.maximum(edited, cv2.GaussianBlur(edited, (0, 0), max(1.0, grow / 2))) * source.surface
     smooth = cv2.GaussianBlur(plate.astype(np.float32), (0, 0), _blur_sigma(h))
     ring = _surround(alpha, h) & source.surface
     if not ring.any():
         ring = _surround(alpha, h)
-    return _Replacement(track, patch, alpha.astype(np.float32), ring, smooth, source.surface)
+    return _Replacement(track, patch, grain, alpha.astype(np.float32), ring, smooth, source.surface)
 
 
 def _room(surface: np.ndarray, ink: tuple[int, int, int, int]) -> tuple[float, float]:
@@ -498,6 +499,9 @@ def _apply(frame: np.ndarray, source: np.ndarray, rep: _Replacement, index: int)
     ratio = seen[ring][bright] / ref[bright] if bright.any() else seen[ring] / np.maximum(ref, 1.0)
     gain = np.clip(np.median(ratio, axis=0), 0.5, 2.0)
     patch = cv2.warpPerspective(rep.patch * gain, shift, size, flags=cv2.INTER_LINEAR)
+    # The grain is moved, not resampled: interpolating between its pixels at a sign's sub-pixel
+    # positions smooths it to two thirds of the board's grain round it.
+    patch += cv2.warpPerspective(rep.grain * gain, shift, size, flags=cv2.INTER_NEAREST)
     alpha = cv2.warpPerspective(rep.alpha * visible, shift, size, flags=cv2.INTER_LINEAR)[..., None]
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + patch * alpha + 0.5, 0, 255).astype(np.uint8)

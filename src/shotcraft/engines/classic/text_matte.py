@@ -255,21 +255,24 @@ def _core_colour(
     return tuple(int(c) for c in np.median(cores, axis=0))  # type: ignore[return-value]
 
 
-def clean_plate(plate: np.ndarray, text: SignText, covered: np.ndarray, seed: int = 0) -> np.ndarray:
+def clean_plate(
+    plate: np.ndarray, text: SignText, covered: np.ndarray, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``plate`` with the ``covered`` pixels (the letters and a margin, on the surface) refilled from the
-    surface round them: its smooth shading carried in from the nearest surface pixels, and its grain
-    copied in blocks from the surface near the text (so the fill has the sign's own noise, not a flat
-    wash that shows when the contrast is pushed)."""
+    surface round them, in two float32 layers: the plate with its smooth shading carried into them from
+    the nearest surface pixels, and the grain for them (0 elsewhere), copied in blocks from the surface
+    near the text (so the fill has the sign's own noise, not a flat wash that shows when the contrast
+    is pushed). The grain is kept apart so that it can be resampled without being smoothed."""
     height = max(4, text.ink_box[3] - text.ink_box[1])
     known = text.plain & (covered == 0)
-    if not known.any():
-        return plate.copy()
     image = plate.astype(np.float32)
+    if not known.any():
+        return image, np.zeros_like(image)
     smooth = _fill(image, known, height)
     residual = np.where(known[..., None], image - smooth, 0.0)
-    grain = _copy_grain(residual, known, covered > 0, height, seed)
     hole = (covered > 0)[..., None]
-    return np.clip(np.where(hole, smooth + grain, image) + 0.5, 0, 255).astype(np.uint8)
+    grain = np.where(hole, _copy_grain(residual, known, covered > 0, height, seed), 0.0).astype(np.float32)
+    return np.where(hole, smooth, image).astype(np.float32), grain
 
 
 def _fill(image: np.ndarray, known: np.ndarray, height: int) -> np.ndarray:
