@@ -103,7 +103,6 @@ def growing_board(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     return source, result.path
 
 
-@pytest.mark.xfail(reason="open: OCR passes on every frame; residual p99 41.6 > 40 at f16", strict=False)
 def test_the_old_text_is_gone_on_every_frame_of_a_growing_board(growing_board: tuple[Path, Path]) -> None:
     _, output = growing_board
     truth = signage_quads(

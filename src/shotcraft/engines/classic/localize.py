@@ -210,7 +210,7 @@ class _Replacement:
     patch: np.ndarray  # float32 RGB, plate-sized, without the fill's grain
     grain: np.ndarray  # float32 RGB, plate-sized: the fill's grain (0 elsewhere), added after warping
     alpha: np.ndarray  # float32 [0, 1], plate-sized
-    ring: np.ndarray  # bool, plate pixels used for brightness matching: the sign just around the edit
+    ring: np.ndarray  # bool, plate pixels used for brightness matching: the sign, clear of its rim
     smooth: np.ndarray  # float32 blurred RGB plate, for telling where something covers the sign
     surface: np.ndarray  # bool, the sign's surface round the text: only it is compared and drawn on
     #: (frame index, plate-to-frame homography) of the last frames the old text was found on, newest last.
@@ -261,9 +261,7 @@ def build_replacement(track: TextTrack, target: str, market: str) -> _Replacemen
     edited = np.maximum(covered.astype(np.float32) / 255, cv2.dilate(written, kernel))
     alpha = np.maximum(edited, cv2.GaussianBlur(edited, (0, 0), max(1.0, grow / 2))) * source.surface
     smooth = cv2.GaussianBlur(plate.astype(np.float32), (0, 0), _blur_sigma(h))
-    ring = _surround(alpha, h) & source.surface
-    if not ring.any():
-        ring = _surround(alpha, h)
+    ring = _sign_pixels(source.surface, h)
     return _Replacement(track, patch, grain, alpha.astype(np.float32), ring, smooth, source.surface)
 
 
@@ -287,21 +285,23 @@ def _room(surface: np.ndarray, ink: tuple[int, int, int, int]) -> tuple[float, f
     return run(surface[cy], cx, x0, x1), run(surface[:, cx], cy, y0, y1)
 
 
-def _surround(alpha: np.ndarray, text_height: int) -> np.ndarray:
-    """The plate pixels in a band a quarter of the text height wide just outside the edit.
+def _sign_pixels(surface: np.ndarray, text_height: int) -> np.ndarray:
+    """The plate pixels that set the patch's brightness in each frame: the sign's surface, its letters
+    included (the frame shows the same sign there, so pixel by pixel the ratio is the sign's change of
+    light), kept clear of its rim by the reach of the blur they are compared through.
 
-    Only these set the patch's brightness in each frame. The whole plate outside the edit would not
-    do: the plate's margin often reaches past the sign into the scene behind it, which does not dim
-    or brighten with the sign, and a patch matched to it lands brighter or darker than the sign around
-    it, so the filled-in old letters show as a ghost of their own shape.
+    The scene round the sign must stay out: it does not dim or brighten with the sign, and a patch
+    matched to it lands brighter or darker than the sign round it, so the filled-in old letters show as
+    a ghost of their own shape (and where the sign's own margin is thin, a band just outside the edit
+    is mostly that scene).
     """
-    edited = (alpha >= 0.01).astype(np.uint8)
-    band = max(3, round(text_height / 4))
-    near = cv2.dilate(edited, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1)))
-    ring = (near > 0) & (edited == 0)
-    if not ring.any():
-        ring = edited == 0
-    return ring if ring.any() else np.ones_like(ring)
+    reach = int(np.ceil(2 * _blur_sigma(text_height)))
+    inner = cv2.erode(
+        surface.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
+    )
+    if inner.any():
+        return inner > 0
+    return surface if surface.any() else np.ones_like(surface)
 
 
 def _blur_sigma(text_height: int) -> float:
