@@ -212,9 +212,23 @@ def _letters_on_line(coverage: np.ndarray, box: tuple[int, int, int, int]) -> np
             if overlap >= 0.5 * min(sh[k], h) and sx[k] <= hi + h and sx[k] + sw[k] >= lo - h:
                 keep[k] = True
                 lo, hi = min(lo, int(sx[k])), max(hi, int(sx[k] + sw[k]))
+    kept = keep[labels]
+    # Marks (dots, accents, Arabic's dots): small pieces of ink inside the box, close above or below a
+    # letter kept; too small for the size rule above, and too faint, at a few pixels across, for the
+    # threshold that split the letters. Grain is never this ink-like.
+    if keep.any():
+        near = cv2.dilate(kept.astype(np.uint8), np.ones((max(3, h // 2) | 1,) * 2, np.uint8)) > 0
+        count, faint, stats, _ = cv2.connectedComponentsWithStats(
+            (coverage > 0.5).astype(np.uint8), connectivity=8
+        )
+        mx, my, mw, mh = (stats[:, i] for i in range(4))
+        mark = (mx >= x - h) & (mx + mw <= x + w + h) & (my >= y - h // 2) & (mh <= 0.5 * h) & (mw <= 0.5 * h)
+        mark[0] = False
+        mark &= np.isin(np.arange(count), np.unique(faint[near]))
+        kept |= mark[faint]
     # Each letter's anti-aliased rim (coverage under one half) goes with it.
     reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    kept = cv2.dilate(keep[labels].astype(np.uint8), reach) > 0
+    kept = cv2.dilate(kept.astype(np.uint8), reach) > 0
     return np.where(kept, coverage, 0.0).astype(np.float32)
 
 
