@@ -1,16 +1,24 @@
 """Localize one market version: replace tracked on-screen text with its translation, burn subtitles.
 
 For each tracked string (:mod:`shotcraft.signals.text_tracks`) one *replacement patch* is built on the
-track's rectified plate: the old letters are inpainted away (once, on the reference frame's plate) and
-the translation is set on the clean plate in the source text's colour, ink height and stroke weight.
-Every frame then gets that same patch warped by the track's homography, with its brightness matched to
-the sign around the text in that frame. One patch per track, moved with the sign, is what keeps the
-removal temporally stable: nothing is inpainted per frame, so nothing flickers. Where something passes
-in front of the sign, the frame no longer looks like the sign's reference plate there
-(:func:`visible_mask`): the patch goes under it, so the occluder stays in front; a frame where none of
-the sign around the text is in view (covered, or a track that lost its sign) is left as it is.
-All of this happens on the frame as displayed (a clip's rotation tag applied, so text is read and set
-upright), and each finished frame is turned back to storage orientation.
+track's rectified plate (:func:`build_replacement`): the old text's matte is read off the plate
+(:mod:`.text_matte`: letters with their coverage and marks, the sign's surface round them, the ink's
+colour in the strokes' cores, the strokes' width); the letters are taken off by refilling them from the
+surface (its shading carried in, its own grain copied in blocks); and the translation is set on the
+clean plate in that ink colour, at the old ink's height, with the old stroke width (a variable face's
+weight axis, else synthetic bolding), only on the sign's surface. One patch per track, moved with the
+sign, is what keeps the removal temporally stable: nothing is filled per frame, so nothing flickers.
+
+Each frame the old text is found again before anything is drawn (:func:`_place`): looked for round
+where it was found on the frames before (or where the track puts it), aligned by ECC on the sign's
+surface, and refused where it is not seen or jumps more than a text height; then nothing is drawn on
+that frame. The patch is warped there with its brightness matched to the sign itself (the fill's grain
+moved, not resampled, so it stays as strong as the board's). Where something passes in front of the
+sign, the frame no longer looks like the sign's reference plate there (:func:`visible_mask`): the patch
+goes under it, so the occluder stays in front. Text read only while it ran past the frame's edge is
+left as it is, with a notice. All of this happens on the frame as displayed (a clip's rotation tag
+applied, so text is read and set upright), and each finished frame is turned back to storage
+orientation.
 
 Translations come from a table (CSV or JSON, see :func:`load_table`) and/or the operation's explicit
 ``replacements``; the latter win.
