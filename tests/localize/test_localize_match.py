@@ -111,6 +111,36 @@ def test_the_letters_marks_are_part_of_the_text() -> None:
     assert missed == []
 
 
+def test_a_board_little_bigger_than_its_text_is_refilled_with_grain() -> None:
+    # Round letters a few pixels from the board's edge the bare board is slivers: the fill's grain
+    # must still come from them, not leave a flat wash where the letters were.
+    layer = typeset.render_line(typeset.choose_fonts("FRESH BREAD", "en"), 40, (0, 0, 0))
+    x0, y0, x1, y1 = layer.ink
+    w, h = x1 - x0, y1 - y0
+    plate = np.full((h + 60, w + 60, 3), 120, np.float32)
+    plate[25 : 35 + h, 25 : 35 + w] = (38, 84, 60)
+    noise = np.random.default_rng(3).normal(0, 6, (*plate.shape[:2], 1)).astype(np.float32)
+    bare = plate + noise
+    ink = np.zeros(plate.shape[:2], np.float32)
+    ink[30 : 30 + h, 30 : 30 + w] = layer.alpha[y0:y1, x0:x1]
+    sign = bare * (1 - ink[..., None]) + (np.array((240, 228, 196)) + noise) * ink[..., None]
+    image = np.clip(sign, 0, 255).astype(np.uint8)
+    box = (27, 27, w + 6, h + 6)
+    text = text_matte.analyse(image, box)
+    margin = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))  # as localize: a tenth of the box height
+    covered = cv2.dilate((text.coverage > 0.05).astype(np.uint8) * 255, margin)
+    covered[~text.surface] = 0
+    clean, grain = text_matte.clean_plate(image, text, covered)
+    inside = cv2.erode(covered, np.ones((7, 7), np.uint8)) > 0  # clear of the fill's edge
+
+    def high_pass(rgb: np.ndarray) -> np.ndarray:
+        grey = rgb.mean(axis=2)
+        return grey - cv2.GaussianBlur(grey, (0, 0), 1.5)
+
+    ratio = float(high_pass(clean + grain)[inside].std() / high_pass(bare)[inside].std())
+    assert 0.6 < ratio < 1.3, ratio
+
+
 @pytest.fixture(scope="module")
 def growing_board(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("board")

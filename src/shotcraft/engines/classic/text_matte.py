@@ -311,11 +311,17 @@ def _copy_grain(
     residual: np.ndarray, known: np.ndarray, hole: np.ndarray, height: int, seed: int
 ) -> np.ndarray:
     """Grain for the ``hole``: blocks of the surface's own fine detail (``residual``) copied from random
-    places where the block lies wholly on known surface, nearest such places preferred."""
+    places where the block lies wholly on known surface, nearest such places preferred. On a board
+    little bigger than its text the bare surface is only slivers between the letters: the blocks are
+    made smaller (down to 2 px) until some fit."""
     block = int(np.clip(round(height / 3), 4, 24))
-    valid = cv2.erode(known.astype(np.uint8), np.ones((block, block), np.uint8), anchor=(0, 0)) > 0
-    valid[-block:, :] = False
-    valid[:, -block:] = False
+    while True:
+        valid = cv2.erode(known.astype(np.uint8), np.ones((block, block), np.uint8), anchor=(0, 0)) > 0
+        valid[-block:, :] = False
+        valid[:, -block:] = False
+        if valid.any() or block <= 2:
+            break
+        block = max(2, block // 2)
     grain = np.zeros_like(residual)
     if not valid.any() or not hole.any():
         return grain
