@@ -12,8 +12,8 @@ process (its own imports), losslessly, so what is measured is the localization, 
 
 Measured on the sign's plate (each frame pulled back onto the track's rectified reference): stroke
 width new/old and the RGB distance of the strokes' core colours (``text_matte.analyse``),
-the fill's grain (high-pass std where the old letters were and the new are not, over the bare board
-round them, clear of edges), OCR per frame (the share of frames that read as the new text, and that
+the fill's grain (high-pass std where the old letters were and the new are not, clear of both's edges,
+over the same on the sign made without letters), OCR per frame (the share of frames that read as the new text, and that
 still read any of the old), and for the taxi the frames on which something changed off the sign round
 its red letters. Medians over every 5th frame of the track for the plate measures.
 """
@@ -74,6 +74,15 @@ def _clips(folder: Path) -> dict[str, Path]:
             folder / "board.mp4", frames=48, width=480, height=272, fps=25,
             content=signage_frames("FRESH BREAD", 48, 480, 272, **BOARD),
         ),
+        # The same signs without their letters (ink in the board's colour): the grain a fill should have.
+        "sign bare": make_clip(
+            folder / "sign_bare.mp4", frames=40, width=480, height=272, fps=25,
+            content=signage_frames("SUMMER SALE", 40, 480, 272, appear=5, ink=(236, 226, 198)),
+        ),
+        "board bare": make_clip(
+            folder / "board_bare.mp4", frames=48, width=480, height=272, fps=25,
+            content=signage_frames("FRESH BREAD", 48, 480, 272, **{**BOARD, "ink": BOARD["board"]}),
+        ),
     }  # fmt: skip
     return {**clips, "bikes": sample_clip("bikes")}
 
@@ -103,33 +112,34 @@ def _plate(frame: np.ndarray, track, index: int) -> np.ndarray:
     return cv2.warpPerspective(frame, track.plate_to_frame(index), (pw, ph), flags=cv2.WARP_INVERSE_MAP)
 
 
-def _on_plates(clip: Path, output: Path, old_text: str) -> dict[str, float]:
-    """Stroke ratio, core colour distance and grain ratio, medians over every 5th frame of each track."""
+def _high_pass(rgb: np.ndarray) -> np.ndarray:
+    grey = rgb.astype(np.float32).mean(axis=2)
+    return grey - cv2.GaussianBlur(grey, (0, 0), 1.5)
+
+
+def _on_plates(clip: Path, bare: Path, output: Path, old_text: str) -> dict[str, float]:
+    """Stroke ratio, core colour distance and grain ratio (the fill against the same pixels of the sign
+    made without letters), medians over every 5th frame of each track."""
     strokes, colours, grains = [], [], []
     near = np.ones((9, 9), np.uint8)
-    result = VideoReader(output)
+    result, truth = VideoReader(output), VideoReader(bare)
     for track in find_text_tracks(VideoReader(clip), [old_text], every=8):
         if track.clipped:
             continue
         old = text_matte.analyse(track.plate, track.box)
         holes = cv2.dilate(old.letters, np.ones((5, 5), np.uint8)) > 0
-        ring = (cv2.erode(old.plain.astype(np.uint8), near) > 0) & ~(
-            cv2.dilate(holes.astype(np.uint8), near) > 0
-        )
+        on_sign = cv2.erode(old.surface.astype(np.uint8), near) > 0
         for index in sorted(track.homographies)[::5]:
             plate = _plate(result.frame_at(index), track, index)
             new = text_matte.analyse(plate, track.box)
             strokes.append(new.stroke / max(old.stroke, 1e-6))
             colours.append(float(np.linalg.norm(np.subtract(new.ink, old.ink))))
-            grey = plate.astype(np.float32).mean(axis=2)
-            grain = grey - cv2.GaussianBlur(grey, (0, 0), 1.5)
-            filled = (
-                holes
-                & ~(cv2.dilate(new.letters, near) > 0)
-                & (cv2.erode(old.surface.astype(np.uint8), near) > 0)
-            )
-            if filled.sum() > 50 and ring.sum() > 50:
-                grains.append(float(grain[filled].std() / grain[ring].std()))
+            # Where the old letters were and the new ones are not, clear of both's edges.
+            filled = (holes & ~(cv2.dilate(new.letters, near) > 0)).astype(np.uint8)
+            filled = (cv2.erode(filled, np.ones((5, 5), np.uint8)) > 0) & on_sign
+            if filled.sum() > 50:
+                expected = _high_pass(_plate(truth.frame_at(index), track, index))[filled].std()
+                grains.append(float(_high_pass(plate)[filled].std() / expected))
     median = lambda v: float(np.median(v)) if v else float("nan")  # noqa: E731
     return {
         "stroke_ratio": median(strokes),
@@ -206,7 +216,7 @@ def measure(before: str | None) -> dict[str, dict[str, dict]]:
                 if key == "bikes":
                     row |= _taxi(clips[key], output)
                 else:
-                    row |= _on_plates(clips[key], output, old)
+                    row |= _on_plates(clips[key], clips[f"{key} bare"], output, old)
                     appear = 5 if key == "sign" else BOARD["appear"]
                     row |= _ocr(output, range(appear + 1, frames), old, new)
                 report.setdefault(name, {})[tree] = row
