@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := classic,localize,diffusion,studio,timeline,dev
+EXTRAS := classic,localize,diffusion,studio,timeline,scale,dev
 
-.PHONY: demo test lint bench install clean browser
+.PHONY: demo test lint bench install clean browser gpu-wheelhouse
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 	# Model carriers without their dependency metadata (it asks for a second OpenCV and numpy<2): rapidocr's
-	# PP-OCR ONNX models and mediapipe's person/face .tflite files, run through onnxruntime and OpenCV.
+	# PP-OCR ONNX models and mediapipe's person/pose/face .tflite files, run through onnxruntime, OpenCV and LiteRT.
 	$(BIN)/pip install --quiet --no-deps rapidocr==3.10.0 mediapipe==0.10.21
 	touch $(STAMP)
 
@@ -38,6 +38,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/media.py
+
+# The wheels the offline GPU machine needs for bench/gpu.py (CPython 3.12, manylinux x86_64), checked against
+# the hashes in bench/gpu_wheels.txt; docs/benchmarks.md says how to carry, install and run them.
+WHEELHOUSE := .wheelhouse
+gpu-wheelhouse:
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		--require-hashes -d $(WHEELHOUSE) -r bench/gpu_wheels.txt
+	du -sh $(WHEELHOUSE)
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -170,7 +170,14 @@ def run_load(
                 params={"filename": "small.mp4"},
                 content=clip.read_bytes(),
             ).json()
-        body = {"project_id": project["id"], "kind": "transform", "source_asset_id": asset["id"], "spec": {}}
+        # The lightest transform that changes something (one that changes nothing is refused).
+        spec = {"operations": [{"op": "relight", "exposure": 0.5}]}
+        body = {
+            "project_id": project["id"],
+            "kind": "transform",
+            "source_asset_id": asset["id"],
+            "spec": spec,
+        }
         lock = threading.Lock()
         threads = [
             threading.Thread(

@@ -1,8 +1,9 @@
-"""People masks on bikes.mp4: steadiness per shot, agreement with the hand-drawn truth, and speed.
+"""People masks on a bundled clip: steadiness per shot, agreement with the hand-drawn truth, and speed.
 
-    python bench/people_masks.py                          # this tree against the per-frame model
+    python bench/people_masks.py                          # this tree against the per-frame model, on bikes
     python bench/people_masks.py --before ../main/src     # ... and against another tree's people_masks
     python bench/people_masks.py --save masks.npz         # keep the masks (for a contact sheet)
+    python bench/people_masks.py --clip carphone          # another clip (truth IoU only on bikes)
 
 For each method and each shot (cuts found by ``signals.flow.is_cut``): the flow-compensated IoU of
 consecutive masks (median, minimum; pairs where both are empty count as 1, pairs where one is empty are a
@@ -39,19 +40,19 @@ def _timed(make) -> tuple[np.ndarray, float]:
     return masks, len(masks) / (time.perf_counter() - start)
 
 
-def _before(src: str, out: Path) -> float:
+def _before(src: str, clip: str, out: Path) -> float:
     """Run another tree's ``people_masks`` on bikes in a child process (its own imports); returns its fps."""
     code = (
         "import sys, time, numpy as np\n"
         "from shotcraft.media.read import VideoReader\nfrom shotcraft.media.samples import sample_clip\n"
         "from shotcraft.signals.segment import people_masks\n"
-        "frames = list(VideoReader(sample_clip('bikes')).frames())\n"
+        "frames = list(VideoReader(sample_clip(sys.argv[2])).frames())\n"
         "t = time.perf_counter(); m = np.stack([x > 0.5 for x in people_masks(iter(frames))])\n"
         "print(len(m) / (time.perf_counter() - t)); np.save(sys.argv[1], m)\n"
     )
     env = {**os.environ, "PYTHONPATH": src}
     done = subprocess.run(
-        [sys.executable, "-c", code, str(out)], env=env, check=True, capture_output=True, text=True
+        [sys.executable, "-c", code, str(out), clip], env=env, check=True, capture_output=True, text=True
     )
     return float(done.stdout.split()[-1])
 
@@ -82,8 +83,8 @@ def _steadiness(masks: np.ndarray, shots, backs) -> list[dict]:
                 continue
             overlaps.append(_iou(masks[i], warp(masks[i - 1].astype(np.float32), backs[i]) > 0.5))
             jumps.append(abs(float(masks[i].mean()) - float(masks[i - 1].mean())))
-        rows.append({"shot": f"f{first}-{end - 1}", "median_iou": float(np.median(overlaps)),
-                     "min_iou": min(overlaps), "max_jump": max(jumps), "enter_leave": events})  # fmt: skip
+        rows.append({"shot": f"f{first}-{end - 1}", "median_iou": float(np.median(overlaps or [1.0])),
+                     "min_iou": min(overlaps, default=1.0), "max_jump": max(jumps, default=0.0), "enter_leave": events})  # fmt: skip
     return rows
 
 
@@ -93,9 +94,10 @@ def main() -> None:
     )
     parser.add_argument("--before", help="a src/ folder of another shotcraft tree to compare against")
     parser.add_argument("--save", type=Path, help="write every method's masks to this .npz")
+    parser.add_argument("--clip", default="bikes", help="a sample clip (shotcraft.media.samples)")
     args = parser.parse_args()
 
-    frames = list(VideoReader(sample_clip("bikes")).frames())
+    frames = list(VideoReader(sample_clip(args.clip)).frames())
     segmenter = PeopleSegmenter()
     methods: dict[str, tuple[np.ndarray, float]] = {
         "per-frame": _timed(lambda: (segmenter.probability(f) for f in frames)),
@@ -103,10 +105,10 @@ def main() -> None:
     }
     if args.before:
         with tempfile.TemporaryDirectory() as tmp:
-            fps = _before(args.before, Path(tmp) / "before.npy")
+            fps = _before(args.before, args.clip, Path(tmp) / "before.npy")
             methods = {"before": (np.load(Path(tmp) / "before.npy"), fps), **methods}
     shots, backs = _shots(frames)
-    drawn = sorted(int(p.stem[1:]) for p in TRUTH.glob("f*.png"))
+    drawn = sorted(int(p.stem[1:]) for p in TRUTH.glob("f*.png")) if args.clip == "bikes" else []
     report = {}
     for name, (masks, fps) in methods.items():
         truth = {f"f{i}": _iou(masks[i], np.asarray(Image.open(TRUTH / f"f{i:03d}.png").convert("L")) > 127)
@@ -116,7 +118,9 @@ def main() -> None:
         for row in report[name]["shots"]:
             print(f"  {row['shot']:>9}  flow IoU median {row['median_iou']:.3f} min {row['min_iou']:.3f}"
                   f"  max share jump {row['max_jump']:.1%}  enter/leave pairs {row['enter_leave']}")  # fmt: skip
-        print("  truth IoU " + "  ".join(f"{k} {v:.3f}" for k, v in truth.items()))
+        print(f"  locked share mean {masks.mean():.1%}")
+        if truth:
+            print("  truth IoU " + "  ".join(f"{k} {v:.3f}" for k, v in truth.items()))
     if args.save:
         np.savez_compressed(args.save, **{name.replace(" ", "_"): m for name, (m, _) in methods.items()})
     print("\n" + json.dumps({k: {"fps": round(v["fps"], 2)} for k, v in report.items()}))

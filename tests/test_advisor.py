@@ -489,3 +489,15 @@ def test_written_sequence_for_an_idea_invents_picks_and_localizes(tmp_path: Path
     assert [s.kind for s in seq.steps] == ["invent", "pick", "markets"]
     assert seq.spec.markets is not None and seq.spec.markets.markets == ["FR", "DE"]
     assert "strings.csv" in text.split("name:")[0]  # the header says what to write before running
+
+
+def test_a_server_that_cannot_invent_gets_only_what_it_can_run(stills, clips) -> None:
+    # No clip, an idea to invent: nothing to run yet, and the advice says to bring the footage first.
+    idea = advise(Assets(), "make a short video of a lighthouse in a storm", can_invent=False)
+    assert (idea.workflow, idea.settings) == ("transform", {})
+    assert "upload" in idea.steps[0] and "not available" in idea.reasons[0]
+    # A clip whose direction is still open would be explored by inventing; here it is transformed.
+    explore = Assets(clip=clips["short"], references=[stills["style"]])
+    assert advise(explore, "explore a few looks for this shot").workflow == "invent-then-transform"
+    limited = advise(explore, "explore a few looks for this shot", can_invent=False)
+    assert limited.workflow == "transform" and set(limited.settings) == {"transform"}

@@ -408,6 +408,12 @@ WORKFLOW_RULES: tuple[Rule, ...] = (
     _rule("an idea", "invent", "no_clip"),
 )  # fmt: skip
 
+#: Why, on a server that cannot invent, a goal with no clip gets no settings yet.
+NO_INVENT_NO_CLIP = (
+    "Inventing new shots is not available here (no video model is set up), so the work starts from footage: "
+    "there is no clip yet to transform."
+)
+
 REASONS: dict[str, str] = {
     "footage": "The source clip already holds what is worth keeping (timing, motion, camera path, performance, "
     "product placement, edit duration): transform it with control instead of inventing a new shot.",
@@ -579,11 +585,13 @@ class Advice(BaseModel):
 _TIMED_KEYFRAME = re.compile(r"^(?P<at>\d+(\.\d+)?s|\d+(\.\d+)?%|f?\d+):(?P<image>.+)$")
 
 
-def advise(assets: Assets, goal: str) -> Advice:
+def advise(assets: Assets, goal: str, *, can_invent: bool = True) -> Advice:
     """Recommend a workflow for ``assets`` and ``goal`` (free English text), with reasons and settings.
 
     The clip, if any, is probed (duration, fps, size, variable frame rate); a clip that cannot be probed or
-    an asset file that does not exist raises :class:`~shotcraft.spec.SpecError`.
+    an asset file that does not exist raises :class:`~shotcraft.spec.SpecError`. ``can_invent=False`` (a
+    server without a video model) recommends only what can run there: transforming a clip, or, with no clip,
+    bringing one first.
     """
     if not goal.strip():
         raise SpecError("say what you want to do (the goal), e.g. 'relight this for night'")
@@ -592,8 +600,8 @@ def advise(assets: Assets, goal: str) -> Advice:
     intents, values = read_goal(goal)
     if video is None and _footage_open(intents, assets):
         # The words leave open whether the shot exists: advise for both answers, the likelier one first.
-        have = _decide(assets, (intents - {"maybe_footage"}) | {"has_footage"}, values, None)
-        lack = _decide(assets, intents - {"maybe_footage"} | {"no_footage"}, values, None)
+        have = _decide(assets, (intents - {"maybe_footage"}) | {"has_footage"}, values, None, can_invent)
+        lack = _decide(assets, intents - {"maybe_footage"} | {"no_footage"}, values, None, can_invent)
         if have.workflow != lack.workflow:
             advice = have if "maybe_footage" in intents else lack
             advice.question = OPEN_QUESTION
@@ -605,7 +613,7 @@ def advise(assets: Assets, goal: str) -> Advice:
             ]  # fmt: skip
             advice.understood = understood_words(goal, intents)
             return advice
-    advice = _decide(assets, intents, values, video)
+    advice = _decide(assets, intents, values, video, can_invent)
     advice.understood = understood_words(goal, intents)
     return advice
 
@@ -622,11 +630,23 @@ def _footage_open(intents: set[str], assets: Assets) -> bool:
     return "maybe_footage" in intents or bool(intents & VERSIONING)
 
 
-def _decide(assets: Assets, intents: set[str], values: dict[str, Any], video: VideoInfo | None) -> Advice:
+def _decide(
+    assets: Assets, intents: set[str], values: dict[str, Any], video: VideoInfo | None, can_invent: bool
+) -> Advice:
     facts = intents | _asset_facts(assets)
     if video is not None:
         facts |= _implied_operations(facts)
     rule = next(r for r in WORKFLOW_RULES if r.matches(facts))
+    if not can_invent and rule.workflow != "transform":
+        if video is None:
+            return Advice(
+                workflow="transform",
+                reasons=[NO_INVENT_NO_CLIP],
+                steps=["Bring the clip you want to change (upload it), then ask again."],
+                settings={},
+                understood=sorted(intents),
+            )
+        rule = next(r for r in WORKFLOW_RULES if r.workflow == "transform" and r.matches(facts))
     facts |= rule.adds
     # The transform works on a source clip (given, or named in the goal) unless it follows an invention.
     on_source = video is not None or rule.workflow == "transform"
@@ -649,8 +669,8 @@ def _decide(assets: Assets, intents: set[str], values: dict[str, Any], video: Vi
             transform, after_invent=rule.workflow != "transform", clip=video is not None
         )
         if video is None and rule.workflow == "transform":
-            warnings.append("The goal speaks of footage that exists, but no clip was given: pass it (--clip) so "
-                            "its length and frame rate can be checked.")  # fmt: skip
+            warnings.append("The goal speaks of footage that exists, but no clip was given: bring it (upload it, "
+                            "or --clip) so its length and frame rate can be checked.")  # fmt: skip
     if "beginner" in facts:
         reasons.append(FACT_REASONS["beginner"])
     if video is not None:

@@ -1,27 +1,28 @@
 """One transform, end to end: probe → plan → engine → finishing → write, streaming frame by frame.
 
-This is the single place that strings the stages together; the CLI, the Python API and the studio's
-workers all call :func:`transform` so they behave identically.
+This is the single place that strings the stages together, from the pieces in :mod:`shotcraft.render`; the
+CLI, the Python API and the studio's workers all call :func:`transform` (the studio's resumable chunks call
+the same pieces), so they behave identically.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shotcraft import __version__
-from shotcraft.engines import select_engine
-from shotcraft.engines.base import Progress, no_progress
-from shotcraft.finishing.locks import locked_transform
+from shotcraft.engines.base import EngineOptions, Progress, no_progress
 from shotcraft.media.output_path import check_output
 from shotcraft.media.read import VideoReader
-from shotcraft.media.write import VideoWriter
-from shotcraft.plan import TransformPlan, check_output_format, plan_transform
+from shotcraft.plan import check_output_format, plan_transform
+from shotcraft.render import part_overlap, render_frames, split_parts, split_refusal, write_take
 from shotcraft.spec import OutputSpec, TransformSpec, input_paths
+
+if TYPE_CHECKING:
+    from shotcraft.executors import PartExecutor
 
 
 @dataclass
@@ -43,8 +44,10 @@ def transform(
     *,
     progress: Progress = no_progress,
     lineage: dict[str, Any] | None = None,
-    engine_options: dict[str, Any] | None = None,
+    engine_options: EngineOptions | None = None,
     overwrite: bool = False,
+    parts: int = 1,
+    executor: PartExecutor | None = None,
 ) -> TakeResult:
     """Transform ``source`` into ``output`` under the output contract.
 
@@ -53,6 +56,11 @@ def transform(
 
     With an empty spec this is the identity transform: decoded frames are re-encoded without a trip
     through RGB, so lossless output is pixel-identical to the source.
+
+    ``parts`` > 1 splits the clip into that many frame ranges rendered side by side by ``executor`` (local
+    processes by default, :class:`~shotcraft.executors.RayExecutor` for a cluster) and assembled into one
+    take with the same frames as a one-part render; a spec that carries state across the whole clip
+    (:func:`~shotcraft.render.split_refusal`) renders as one part, and a notice says why.
 
     An existing output (or sidecar) file is replaced only with ``overwrite``; folders, devices, the source
     and the spec's other inputs never are (:mod:`shotcraft.media.output_path`).
@@ -70,43 +78,27 @@ def transform(
     folder = spec.output.format == "png_sequence"
     check_output(output, source=source, inputs=inputs, folder=folder, overwrite=overwrite)
     plan = plan_transform(source, spec)
-    reader = VideoReader(plan.source.path, plan.source)
-    total = plan.frame_count
-    with VideoWriter(
-        output, plan.source, spec.output, size=plan.output_size, overwrite=overwrite, inputs=inputs
-    ) as writer:
-        if plan.is_identity and not spec.locks:
-            engine_name = "identity"
-            frames: Iterator[Any] = reader.av_frames()
-        else:
-            engine = select_engine(plan, **(engine_options or {}))
-            engine_name = engine.name
-            frames = locked_transform(plan, engine, reader, progress)
-        for index, frame in enumerate(frames):
-            if index == total:
-                raise RuntimeError(f"engine {engine_name} produced more than the source's {total} frames")
-            writer.write(frame)
-            progress("write", index + 1, total)
-        if writer.frames_written != total:
-            raise RuntimeError(f"engine {engine_name} produced {writer.frames_written} frames for {total}")
-        notices = plan.notices + writer.notices
-        writer.sidecar = _take_record(plan, output, engine_name, notices, lineage)
+    refusal = split_refusal(spec) if parts > 1 else None
+    if refusal is not None:
+        plan.notices.append(f"rendered as one part: {refusal}")
+    if parts > 1 and refusal is None and plan.frame_count > 1:
+        from shotcraft.executors import LocalExecutor, render_parts
+
+        pieces = split_parts(plan.frame_count, parts, part_overlap(spec))
+        # Processes started here for this transform alone stop with it; a caller's executor is the caller's.
+        runner = LocalExecutor(parts) if executor is None else contextlib.nullcontext(executor)
+        with runner as ex, render_parts(plan, pieces, ex, output, engine_options, progress) as rendered:
+            engine_name, frames = rendered
+            sidecar, notices = write_take(
+                plan, output, frames, engine_name, overwrite=overwrite, inputs=inputs, lineage=lineage,
+                progress=progress, parts=len(pieces),
+            )  # fmt: skip
+    else:
+        reader = VideoReader(plan.source.path, plan.source)
+        engine_name, frames = render_frames(plan, reader, engine_options, progress)
+        sidecar, notices = write_take(
+            plan, output, frames, engine_name, overwrite=overwrite, inputs=inputs, lineage=lineage,
+            progress=progress,
+        )  # fmt: skip
     elapsed = time.perf_counter() - started
-    return TakeResult(output, writer.sidecar_path, total, engine_name, elapsed, notices)
-
-
-def _take_record(
-    plan: TransformPlan, output: Path, engine: str, notices: list[str], lineage: dict[str, Any] | None
-) -> dict[str, Any]:
-    return {
-        "kind": "transform",
-        "shotcraft": __version__,
-        "output": str(output),
-        "source": plan.source.to_dict(),
-        "spec": plan.spec.model_dump(mode="json"),
-        "engine": engine,
-        "frame_count": plan.frame_count,
-        "fps": str(plan.video.fps),
-        "notices": notices,
-        "lineage": lineage or {},
-    }
+    return TakeResult(output, sidecar, plan.frame_count, engine_name, elapsed, notices)

@@ -43,6 +43,7 @@ from shotcraft.spec import (
     MaskVideoLock,
     Operation,
     OutputSpec,
+    PeopleLock,
     PolygonLock,
     RectLock,
     RelightOp,
@@ -383,6 +384,11 @@ def _check_lock(lock, video: VideoInfo, problems: list[str], notices: list[str])
             notices.append(
                 f"rect lock {lock.x},{lock.y},{lock.width},{lock.height} was clipped to the {w}x{h} frame"
             )
+    elif isinstance(lock, PeopleLock):
+        from shotcraft.signals.segment import POSE_FALLBACK_NOTICE, pose_available  # cv2: only when needed
+
+        if not pose_available():
+            notices.append(POSE_FALLBACK_NOTICE)
     elif isinstance(lock, PolygonLock):
         _check_points(lock.points, video, "polygon lock points", problems, notices, clip=True)
     elif isinstance(lock, MaskVideoLock):

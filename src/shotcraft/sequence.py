@@ -757,7 +757,9 @@ class _Runner:
         from shotcraft.pipeline import transform
 
         target = step.outputs[0]
-        options = {"weights": self.seq.spec.weights} if self.seq.spec.weights else {}
+        from shotcraft.engines.base import EngineOptions
+
+        options = EngineOptions(weights=self.seq.spec.weights)
         result = transform(parent["main"], target, step.spec, progress=self.progress, lineage=lineage,
                            engine_options=options, overwrite=self.may_replace(target))  # fmt: skip
         record = _record(key, [result.path], result.notices)
@@ -828,14 +830,14 @@ def score_take(path: Path, score: PickScore, samples: int = 24) -> float:
     import numpy as np
 
     from shotcraft.media.read import VideoReader
-    from shotcraft.metrics import edge_map, scoring_size
+    from shotcraft.metrics import canny_edges, scoring_size
 
     reader = VideoReader(path)
     count = reader.video.frame_count
     step = max(1, count // samples)
     frames = [scoring_size(f).astype(np.float32) for i, f in enumerate(reader.frames()) if i % step == 0]
     if score == "sharpest":
-        return float(np.mean([edge_map(f.astype(np.uint8)).mean() for f in frames]))
+        return float(np.mean([canny_edges(f.astype(np.uint8)).mean() for f in frames]))
     if len(frames) < 2:
         return 0.0
     return -float(np.mean([np.abs(b - a).mean() for a, b in itertools.pairwise(frames)]))

@@ -429,6 +429,49 @@ class SwapOp(_Model):
             raise ValueError("a swap needs either four corners or a track_file")
         return self
 
+    @classmethod
+    def parse(cls, text: str, **options: Any) -> SwapOp:
+        """The CLI's ``--swap``: ``x1,y1;x2,y2;x3,y3;x4,y4@TIME:IMAGE`` — four corners on the frame as
+        shown, clockwise from top-left, ``;`` between the pairs; ``@TIME`` (``2.5s``, ``50%``, ``f12``; frame
+        0 when left out) is the frame they are given on. ``options`` are the operation's other fields.
+
+        >>> op = SwapOp.parse("10,20;110,22;108,90;12,88@2.5s:label.png")
+        >>> op.corners[1], op.at.seconds, op.image.name
+        ((110.0, 22.0), 2.5, 'label.png')
+        """
+        example = "'x1,y1;x2,y2;x3,y3;x4,y4@2.5s:label.png'"
+        region, sep, image = text.partition(":")
+        corners_text, _, at = region.partition("@")
+        if not sep or not image.strip() or not corners_text.strip():
+            raise SpecError(f"swap {text!r} should look like {example}")
+        pairs = corners_text.split(";")
+        try:
+            corners = [tuple(float(v) for v in pair.split(",")) for pair in pairs]
+        except ValueError:
+            corners = []
+        if len(corners) != 4 or any(len(c) != 2 for c in corners):
+            raise SpecError(
+                f"swap corners {corners_text!r} should be four x,y pairs separated by ';', like {example}"
+            )
+        when = parse_time_point(at) if at.strip() else TimePoint(frame=0)
+        return cls._checked(text, image=Path(image.strip()), corners=corners, at=when, **options)
+
+    @classmethod
+    def parse_track(cls, text: str, **options: Any) -> SwapOp:
+        """The CLI's ``--swap-track``: ``TRACK.json:IMAGE``, a track file made (and perhaps corrected) with
+        ``shotcraft track``."""
+        track, sep, image = text.partition(":")
+        if not sep or not track.strip() or not image.strip():
+            raise SpecError(f"swap track {text!r} should look like 'track.json:label.png'")
+        return cls._checked(text, image=Path(image.strip()), track_file=Path(track.strip()), **options)
+
+    @classmethod
+    def _checked(cls, text: str, **fields: Any) -> SwapOp:
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            raise SpecError(f"swap {text!r}: {_first_error(exc)}") from None
+
 
 class LocalizeOp(_Model):
     """Market versions: replace on-screen text per market and add subtitles."""

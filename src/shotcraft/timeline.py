@@ -28,7 +28,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shotcraft.engines.base import Progress, no_progress
+from shotcraft.engines.base import EngineOptions, Progress, no_progress
 from shotcraft.errors import EngineUnavailable, MediaError, SpecError
 from shotcraft.media.output_path import check_folder, check_output, commit, sidecar_of, temp_name
 from shotcraft.media.probe import MediaInfo, VideoInfo, probe
@@ -439,7 +439,7 @@ def conform(
     subtitles: dict[str, Path] | None = None,
     handles: int = DEFAULT_HANDLES,
     rate: Fraction | None = None,
-    engine_options: dict[str, Any] | None = None,
+    engine_options: EngineOptions | None = None,
     progress: Progress = no_progress,
     overwrite: bool = False,
 ) -> ConformResult:

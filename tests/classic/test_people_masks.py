@@ -1,8 +1,9 @@
 """People masks on real footage (bikes.mp4): remade at a cut, steady along the flow, true to a hand-drawn
-ground truth (tests/data/people_bikes), and the ``min-size`` option."""
+ground truth (tests/data/people_bikes), BlazePose keeping cars out of them, and the ``min-size`` option."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -14,9 +15,10 @@ from skimage import data
 from shotcraft.errors import SpecError
 from shotcraft.media.read import VideoReader
 from shotcraft.media.samples import sample_clip
+from shotcraft.plan import plan_transform
 from shotcraft.signals import segment
 from shotcraft.signals.flow import compute_flow, warp
-from shotcraft.spec import FacesLock, PeopleLock, parse_lock
+from shotcraft.spec import FacesLock, PeopleLock, RelightOp, TransformSpec, parse_lock
 
 TRUTH = Path(__file__).parent.parent / "data" / "people_bikes"
 FIRST, CUT, LAST = 26, 30, 43  # the end of shot 1 (no one), the cut, the man in shot 2 until he turns to go
@@ -32,7 +34,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def bikes() -> tuple[list[np.ndarray], list[np.ndarray]]:
-    frames = list(VideoReader(sample_clip("bikes")).frames(FIRST, LAST + 1))
+    frames = list(VideoReader(sample_clip("bikes")).frames(FIRST, LAST + 2))  # and f44, as he leaves
     masks = [mask > 0.5 for mask in segment.people_masks(frames)]
     return frames, masks
 
@@ -43,6 +45,9 @@ def test_the_man_is_locked_from_the_first_frame_after_the_cut(bikes):
         assert not masks[index - FIRST].any(), f"f{index}: shot 1 has no one in it"
     for index in (CUT, CUT + 1):  # the old lock missed f30 and caught him at f31: a one-frame pop
         assert iou(masks[index - FIRST], truth(index)) >= 0.85, f"f{index}"
+    # Held at the frame's edge in the dark; the pose gate keeps the car door beside him from being locked
+    # too (0.57 with the selfie model alone). Still short of 0.85: the held mask lags him as he leaves.
+    assert iou(masks[44 - FIRST], truth(44)) >= 0.62
 
 
 def test_the_mask_holds_along_the_flow_within_the_shot(bikes):
@@ -94,3 +99,104 @@ def test_min_size_is_parsed_from_the_cli_form():
         parse_lock("people:min-size=big")
     with pytest.raises(SpecError, match="not valid"):
         parse_lock("people:min-size=2")
+
+
+@pytest.fixture(scope="module")
+def cyclist() -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+    """The cyclist's shot (f76-136): a van passes in front of him (f83-102, hidden), then a car (f95-105)."""
+    frames = list(VideoReader(sample_clip("bikes")).frames(76, 137))
+    return frames, {76 + i: mask > 0.5 for i, mask in enumerate(segment.people_masks(frames))}
+
+
+def test_the_cyclist_leaves_behind_the_van_without_a_pop_or_a_stale_blob(cyclist):
+    frames, masks = cyclist
+    for index in range(83, 102):  # hidden by the van: both models lose him, nothing of him is held on it
+        assert not masks[index].any(), f"f{index}: {masks[index].mean():.1%} of the frame locked on the van"
+    overlaps = {}
+    for index in range(77, 137):
+        now, before = masks[index], masks[index - 1]
+        if now.any() != before.any():
+            continue  # he goes behind the van (f83) or comes out (f103): a person leaving or entering
+        jump = abs(float(now.mean()) - float(before.mean()))
+        assert jump <= 0.05, f"f{index}: the locked share jumps by {jump:.1%} of the frame"
+        back = compute_flow(frames[index - 76], frames[index - 77])
+        overlaps[index] = iou(now, warp(before.astype(np.float32), back) > 0.5) if now.any() else 1.0
+    assert np.median(list(overlaps.values())) >= 0.9
+    # f82: as the van's nose covers his legs, the pose model still draws them on it (3.9 % of the frame, one
+    # frame). Elsewhere the mask only changes as the van uncovers him (f104-108) or he turns.
+    worst = {i: round(v, 2) for i, v in overlaps.items() if v < 0.8 and i != 82}
+    assert not worst, worst
+
+
+def test_without_litert_people_are_the_selfie_models_with_a_notice(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # as on a platform without its wheel
+    monkeypatch.setattr(segment, "PoseTracker", None)  # and nothing may reach for BlazePose
+    assert not segment.pose_available()
+    clip = sample_clip("bikes")
+    plan = plan_transform(clip, TransformSpec(operations=[RelightOp(preset="night")], locks=[PeopleLock()]))
+    assert segment.POSE_FALLBACK_NOTICE in plan.notices
+    frame = next(VideoReader(clip).frames(103, 104))
+    mask = next(segment.people_lock_masks(plan, PeopleLock(), _OneFrame(frame))) > 0.5
+    assert iou(mask, truth(103)) < 0.3  # the passing car is locked with him, as before BlazePose
+
+
+class _OneFrame:
+    def __init__(self, frame: np.ndarray):
+        self.frame = frame
+
+    def frames(self, *_range: int):
+        yield self.frame
+
+
+@pytest.mark.parametrize(
+    ("frame", "least"),
+    [
+        # The selfie model is as sure of the passing car (f103) and the pavement under the wheel (f125) as
+        # of the cyclist (truth IoU 0.13 and 0.52 without the pose gate). What is still missed: the passer-by
+        # in white half hidden behind him, whom BlazePose does not find (the truth includes him).
+        (103, 0.7),
+        (125, 0.7),
+    ],
+)
+def test_the_passing_car_and_the_pavement_are_not_the_cyclist(cyclist, frame, least):
+    assert iou(cyclist[1][frame], truth(frame)) >= least
+
+
+def test_the_pose_tracker_follows_the_cyclist_and_not_the_car():
+    frames = list(VideoReader(sample_clip("bikes")).frames(100, 106))
+    tracker, selfie = segment.PoseTracker(), segment.PeopleSegmenter()
+    for index, frame in enumerate(frames, start=100):
+        people = tracker.update(frame, selfie.probability(frame, size=(320, 136))).people
+        if index < 103:
+            continue  # the car hides him
+        assert len(people) == 1, f"f{index}"
+        body = cv2.resize(people[0].probability, (640, 272)) > 0.5
+        assert iou(body, truth(103)) > 0.6 if index == 103 else body[:, :300].sum() == 0  # not on the car
+
+
+def test_a_region_the_pose_model_sees_replaces_the_selfie_spill():
+    selfie = np.zeros((40, 60), np.float32)
+    selfie[5:35, 20:30] = 1.0  # a person ...
+    selfie[25:35, 0:20] = 1.0  # ... and a car touching them
+    selfie[5:15, 45:55] = 1.0  # someone else, apart
+    inside = np.zeros_like(selfie, bool)
+    inside[0:40, 15:35] = True
+    body = np.zeros_like(selfie)
+    body[5:35, 20:30] = 0.95
+    roi = segment.PoseRoi((25.0, 20.0), 20.0, 0.0)
+    gated = segment.gate_by_pose(selfie, [segment.PosePerson(roi, 1.0, body, inside, roi)])
+    assert (gated[5:35, 20:30] == np.float32(0.95)).all()
+    assert not gated[25:35, 0:15].any(), "the car's part outside the person's region is dropped"
+    assert (gated[5:15, 45:55] == 1).all(), "a region no skeleton touches stays"
+
+
+def test_a_pose_region_stands_on_the_hips_and_turns_with_the_body():
+    upright = segment.PoseRoi.from_points(np.array([100.0, 200.0]), np.array([100.0, 120.0]))
+    assert upright.centre == (100.0, 200.0) and upright.size == pytest.approx(200.0)
+    assert upright.angle == pytest.approx(0.0)
+    lying = segment.PoseRoi.from_points(
+        np.array([100.0, 200.0]), np.array([180.0, 200.0])
+    )  # head to the right
+    assert lying.angle == pytest.approx(np.pi / 2)
+    top_of_crop = lying.matrix(256) @ np.array([128.0, 0.0, 1.0])
+    assert top_of_crop == pytest.approx([200.0, 200.0])  # the crop's "up" is towards the head

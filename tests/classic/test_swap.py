@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
+from typer.testing import CliRunner
 
+from shotcraft.cli import app
 from shotcraft.engines.classic.swap import swap
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import footage_frames, make_clip, planar_label_frames, planar_label_path
@@ -168,3 +170,51 @@ def test_keyframe_swap_restricted_to_the_tracked_region(scene, tmp_path):
         inside, outside = regions(truth[index], 4, 4)
         assert (frame[outside] == source[outside]).all()
         assert np.abs(frame[inside].astype(int) - source[inside]).mean() > 40
+
+
+def test_cli_swap_flags_need_no_spec_file(scene, tmp_path):
+    runner = CliRunner()
+    given = np.round(scene["truth"][0], 3)
+    corners = ";".join(f"{x:.3f},{y:.3f}" for x, y in given)
+    by_flag = runner.invoke(app, ["transform", str(scene["clip"]), "-o", str(tmp_path / "flag"), "-q",
+                                  "--format", "png_sequence", "--swap", f"{corners}@f0:{scene['art']}"])  # fmt: skip
+    assert by_flag.exit_code == 0, by_flag.output
+    op = SwapOp(image=scene["art"], corners=[tuple(p) for p in given])
+    by_spec = transform(scene["clip"], tmp_path / "spec", TransformSpec(operations=[op]))
+    flag_frames, spec_frames = sorted((tmp_path / "flag").glob("*.png")), sorted(by_spec.path.glob("*.png"))
+    assert len(flag_frames) == len(spec_frames) == FRAMES
+    for a, b in zip(flag_frames, spec_frames, strict=True):  # the flag is the spec's swap, nothing else
+        assert (np.asarray(Image.open(a)) == np.asarray(Image.open(b))).all()
+    # The track-file form, with the occluder and lighting options.
+    hand = np.zeros((HEIGHT, WIDTH), np.uint8)
+    centre = scene["truth"][0].mean(axis=0).astype(int)
+    hand[centre[1] - 15 : centre[1] + 15, centre[0] - 15 : centre[0] + 15] = 255
+    Image.fromarray(hand).save(tmp_path / "hand.png")
+    tracked = runner.invoke(app, ["transform", str(scene["clip"]), "-o", str(tmp_path / "track"), "-q",
+                                  "--format", "png_sequence", "--swap-track", f"{scene['track']}:{scene['art']}",
+                                  "--swap-occluders", str(tmp_path / "hand.png"), "--no-swap-lighting"])  # fmt: skip
+    assert tracked.exit_code == 0, tracked.output
+    art = np.asarray(Image.open(scene["art"]).convert("RGB"))
+    first = np.asarray(Image.open(sorted((tmp_path / "track").glob("*.png"))[0]).convert("RGB"))
+    source = VideoReader(scene["clip"]).frame_at(0)
+    assert (first[hand > 0] == source[hand > 0]).all()  # the occluder stays in front
+    inside = regions(scene["truth"][0], 2, 2)[0] & (hand == 0)
+    assert psnr(first[inside], expected_warp(art, scene["truth"][0])[inside]) >= 30.0  # no lighting match
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--swap", "1,2;3,4;5,6@f0:art.png", "should be four x,y pairs separated by ';'"),
+        ("--swap", "1,2;3,4;5,6;7,8@f0", "should look like 'x1,y1;x2,y2;x3,y3;x4,y4@2.5s:label.png'"),
+        ("--swap", "1,2;3,4;5,6;7,x@f0:art.png", "should be four x,y pairs"),
+        ("--swap", "1,2;3,4;5,6;7,8@0.5:art.png", "time point '0.5' is ambiguous"),
+        ("--swap-track", "track.json", "should look like 'track.json:label.png'"),
+    ],
+)
+def test_cli_swap_malformed_values_are_one_line(scene, tmp_path, flag, value, message):
+    result = CliRunner().invoke(
+        app, ["transform", str(scene["clip"]), "-o", str(tmp_path / "x.mp4"), flag, value]
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1

@@ -107,9 +107,10 @@ def build_ltx():
         decoder_inject_noise=(False,) * 5, upsample_residual=(False,) * 4, upsample_factor=(1,) * 4,
         patch_size=4, patch_size_t=1, encoder_causal=True, decoder_causal=False,
     )  # fmt: skip
+    # two blocks: step caching (drafts) needs a head block and a tail block
     transformer = diffusers.LTXVideoTransformer3DModel(
         in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=2, attention_head_dim=8,
-        cross_attention_dim=16, num_layers=1, caption_channels=32,
+        cross_attention_dim=16, num_layers=2, caption_channels=32,
     )  # fmt: skip
     return diffusers.LTXConditionPipeline(
         scheduler=diffusers.FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=tiny_text_encoder(vocab, False),

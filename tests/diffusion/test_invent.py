@@ -113,3 +113,78 @@ def test_finalising_a_take_with_a_broken_sidecar_says_so(tmp_path):
     (tmp_path / "draft.mp4.json").write_text('{"spec": {"prompt": "a lighthouse"}}')
     with pytest.raises(SpecError, match="not a take record shotcraft can finalise"):
         final_of(draft)
+
+
+def test_the_final_starts_from_its_draft_scaled_up_and_renoised(models_env, tmp_path):
+    """A final keeps its draft's shot: its first latents are the draft's, scaled to full size, encoded and
+    re-noised to FINAL_REFINE_SIGMA (the same seed alone would start from noise of another shape)."""
+    from shotcraft.engines.diffusion import engine_for
+    from shotcraft.engines.diffusion import wan as wan_runner
+    from shotcraft.engines.diffusion.controls import resize
+    from shotcraft.engines.diffusion.latent_locks import renoise, starting_sigma
+    from shotcraft.invent import FINAL_REFINE_SIGMA
+
+    torch = pytest.importorskip("torch")
+    draft = generate(_spec(model="wan2.1-t2v-1.3b", quality="draft", seed=5), tmp_path / "d.mp4")[0]
+    assert probe(draft.path).video.width == 16
+    spec, seed = final_of(draft.path)
+    pipe, _ = engine_for("wan2.1-t2v-1.3b").pipeline("t2v")  # the final's pipeline
+    seen: list = []
+    handle = pipe.transformer.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(kwargs["hidden_states"].clone()), with_kwargs=True
+    )
+    try:
+        final = generate(spec, tmp_path / "f.mp4", seed=seed, refine=draft.path, steps=6)[0]
+    finally:
+        handle.remove()
+    assert probe(final.path).video.width == 32
+    x0 = wan_runner.encode(pipe, np.stack([resize(f, (32, 32)) for f in _frames(draft.path)]))
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed + 1))
+    sigma0 = starting_sigma(pipe.scheduler, 6, FINAL_REFINE_SIGMA)
+    assert 0.5 < sigma0 < 0.9
+    assert torch.allclose(seen[0], renoise(x0, noise, sigma0), atol=1e-5)
+
+
+def _spy_jobs(monkeypatch):
+    import shotcraft.engines.diffusion as engine_module
+
+    jobs = []
+    real = engine_module.run_job
+
+    def spy(pipe, card, job):
+        jobs.append(job)
+        return real(pipe, card, job)
+
+    monkeypatch.setattr(engine_module, "run_job", spy)
+    return jobs
+
+
+def test_extend_works_at_the_takes_own_size(models_env, tmp_path, monkeypatch):
+    take = generate(_spec(model="wan2.1-vace-1.3b", seed=3), tmp_path / "take.mp4")[0]
+    jobs = _spy_jobs(monkeypatch)
+    spec = GenerateSpec.model_validate({"prompt": "a red car", "model": "wan2.1-vace-1.3b", "seed": 4,
+                                        "extend": {"take": take.path, "seconds": 0.5},
+                                        "output": {"lossless": True}})  # fmt: skip
+    extended = generate(spec, tmp_path / "ext.mp4")[0]  # a draft, no size given: still the take's size
+    assert (jobs[0].width, jobs[0].height) == (32, 32)
+    info = probe(extended.path).video
+    assert (info.width, info.height) == (32, 32)
+    original = _frames(take.path)
+    assert all(np.array_equal(a, b) for a, b in zip(_frames(extended.path), original, strict=False))
+
+
+def test_extend_pads_a_take_off_the_grid_and_crops_back_never_stretching(
+    models_env, clip_factory, tmp_path, monkeypatch
+):
+    take = clip_factory("odd.mp4", frames=9, width=40, height=24, fps=Fraction(16))
+    jobs = _spy_jobs(monkeypatch)
+    spec = _spec(model="wan2.1-vace-1.3b", seed=1, width=None, height=None,
+                 extend=ExtendSpec(take=take, seconds=0.5))  # fmt: skip
+    extended = generate(spec, tmp_path / "ext.mp4")[0]
+    job = jobs[0]
+    assert (job.width, job.height) == (48, 32)
+    held = _frames(take)[-len(job.fixed) :]
+    assert all(np.array_equal(job.fixed[j][:24, :40], frame) for j, frame in enumerate(held))  # not scaled
+    assert any("padded to 48x32" in n for n in extended.notices)
+    info = probe(extended.path).video
+    assert (info.width, info.height) == (40, 24)

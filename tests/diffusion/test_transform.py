@@ -103,7 +103,7 @@ def test_ltx_keyframe_is_a_condition_at_its_frame_index(models_env, frame):
     video_tokens = engine.card.latent_frames(17) * tokens_per_frame
     extra = coords.shape[1] - video_tokens
     assert extra == tokens_per_frame  # one image condition, one latent frame of tokens
-    assert torch.allclose(coords[0, :extra] * 25, torch.tensor(float(frame)))  # frame_rate 25
+    assert torch.allclose(coords[0, :extra] * 24, torch.tensor(float(frame)))  # the card's 24 fps
     assert job.report["conditions"] == [(frame, "image")]
 
 

@@ -27,9 +27,32 @@ from shotcraft.studio.worker import Worker
 TEST_UPLOAD_LIMIT = 4 * 1024 * 1024
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
+    """The database a studio test runs on: SQLite in the home folder, then a fresh PostgreSQL database on
+    the server ``SHOTCRAFT_TEST_DATABASE_URL`` names (``.ci/postgres`` starts one; CI always has it).
+    Processes the test starts find it through ``SHOTCRAFT_DATABASE_URL``."""
+    if request.param == "sqlite":
+        yield None
+        return
+    admin = os.environ.get("SHOTCRAFT_TEST_DATABASE_URL")
+    if not admin:
+        pytest.skip("no PostgreSQL server configured: set SHOTCRAFT_TEST_DATABASE_URL (source .ci/postgres)")
+    import psycopg
+
+    name = f"shotcraft_test_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.rsplit("/", 1)[0] + "/" + name
+    monkeypatch.setenv("SHOTCRAFT_DATABASE_URL", url)
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "studio")
+def store(tmp_path: Path, database: str | None) -> Iterator[Store]:
+    s = Store.open(tmp_path / "studio", database)
     yield s
     s.close()
 
@@ -163,6 +186,27 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def serve_studio(processes: Processes, home: Path, log: Path, workers: int = 1) -> str:
+    """``shotcraft serve`` on a free port with ``workers`` worker processes; its address once it answers."""
+    import httpx
+
+    port = free_port()
+    processes.start(
+        "serve", "--home", str(home), "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        log=log,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/api/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, 60, "the studio server", interval=0.2)
+    return base
+
+
 def start_serve_with_worker(store, processes, log: Path):
     """``shotcraft serve`` on a free port with its log at ``log``; returns the server process and the pid
     of the worker it started (read from the log)."""
@@ -171,3 +215,38 @@ def start_serve_with_worker(store, processes, log: Path):
         lambda: re.search(r"worker \S+:(\d+) started", log.read_text(errors="replace")), 90, "the worker"
     )
     return server, int(started.group(1))
+
+
+#: Debian's browser, driven by the playwright package (``make browser`` installs both); nothing is downloaded.
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def skip_without_browser() -> None:
+    """Skip a browser test module where the browser is missing (in CI it must be there: the tests then fail)."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        installed = False
+    else:
+        installed = CHROMIUM.exists()
+    if not installed and os.environ.get("CI", "").lower() != "true":
+        pytest.skip(
+            "needs Debian's chromium and the playwright package (run `make browser`)", allow_module_level=True
+        )
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for every browser test; each test opens its own context (cookies, storage)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def wait_in_page(page, expression: str, arg=None, timeout: float = 30, what: str | None = None):
+    """Poll a JS function of ``arg`` in the page until it returns something truthy. (Playwright's
+    ``wait_for_function`` polls with ``eval``, which the studio's Content-Security-Policy rightly refuses.)"""
+    return wait_for(lambda: page.evaluate(expression, arg), timeout, what or expression, interval=0.1)

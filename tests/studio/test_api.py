@@ -155,6 +155,9 @@ def test_path_traversal_in_a_file_name_never_reaches_the_disk(client, project, t
 
 
 def job_body(project, asset, **spec):
+    """A transform of ``asset``; one that names no operation relights for night (a transform that changes
+    nothing is refused)."""
+    spec.setdefault("operations", [{"op": "relight", "preset": "night"}])
     return {"project_id": project["id"], "kind": "transform", "source_asset_id": asset["id"], "spec": spec}
 
 
@@ -185,7 +188,12 @@ def test_jobs_takes_lineage_range_download_and_events(client, project, tiny_clip
     # A second transform from the take: its lineage leads back through the first take to the upload.
     child_job = client.post(
         "/api/jobs",
-        json={"project_id": project["id"], "kind": "transform", "source_take_id": take["id"], "spec": {}},
+        json={
+            "project_id": project["id"],
+            "kind": "transform",
+            "source_take_id": take["id"],
+            "spec": {"operations": [{"op": "relight", "exposure": 0.5}]},
+        },
     ).json()
     assert worker.run_once()
     child_id = client.get(f"/api/jobs/{child_job['id']}").json()["take_ids"][0]
@@ -274,10 +282,12 @@ def test_bad_job_requests_get_clear_errors(client, project, tiny_clip, tmp_path)
     still = tmp_path / "mask.png"
     Image.fromarray(np.full((48, 64), 255, np.uint8)).save(still)
     mask_asset = upload(client, project, still).json()
-    ok = client.post(
-        "/api/jobs", json=job_body(project, asset, locks=[{"kind": "mask", "path": mask_asset["ref"]}])
-    )
-    assert ok.status_code == 202
+    masked = {
+        "locks": [{"kind": "mask", "path": mask_asset["ref"]}],
+        "operations": [{"op": "restyle", "look": "pencil"}],
+    }
+    ok = client.post("/api/jobs", json=job_body(project, asset, **masked))
+    assert ok.status_code == 202, ok.text
     assert_error(client.post("/api/jobs", json=job_body(project, mask_asset)), 422, "needs a video")
 
 
@@ -347,7 +357,7 @@ def test_project_timeline_exports_every_take_with_its_lineage(client, project, t
     timeline = otio.adapters.read_from_string(response.text, "otio_json")
     (track,) = timeline.tracks
     (clip,) = track.find_clips()
-    assert track.name.endswith("(picked)")
+    assert track.name == "relight · night (picked)" and clip.name == "relight · night"  # the studio's words
     assert clip.source_range.duration.value == take["frame_count"] == 12
     meta = clip.metadata["shotcraft"]
     assert meta["take_id"] == take["id"] and meta["studio_lineage"]["source_asset_id"] == asset["id"]

@@ -7,10 +7,13 @@
 3. localize a signage clip into two markets from a small text table;
 4. compare the two market takes side by side and pick one;
 5. invent two takes with a tiny random model (seeds recorded);
-6. switch to a new project and back.
+6. the project's sequence: every take under what it was made from;
+7. switch to a new project and back.
 
 The browser is Debian's ``chromium`` (``make browser`` installs it) driven by the ``playwright`` package;
-nothing is downloaded at run time. The screenshots in ``docs/img/studio-*.png`` come from this test.
+nothing is downloaded at run time. The screenshots in ``docs/img/studio-*.png`` come from this test: it writes
+them there only with ``SHOTCRAFT_REFRESH_DOCS=1`` (otherwise into the test's temporary folder), so a test run
+never rewrites the docs' tracked pictures.
 """
 
 from __future__ import annotations
@@ -24,25 +27,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.studio.conftest import INVENT_MODEL, free_port, wait_for
+from tests.studio.conftest import INVENT_MODEL, serve_studio, skip_without_browser, wait_in_page
 
 from shotcraft.media.probe import probe
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
 
-CHROMIUM = Path("/usr/bin/chromium")
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
-IN_CI = os.environ.get("CI", "").lower() == "true"
+REFRESH_DOCS = os.environ.get("SHOTCRAFT_REFRESH_DOCS") == "1"
 
-try:
-    from playwright.sync_api import Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the install
-    sync_playwright = None
+skip_without_browser()
 
-if not IN_CI and (sync_playwright is None or not CHROMIUM.exists()):
-    pytest.skip(
-        "needs Debian's chromium and the playwright package (run `make browser`)", allow_module_level=True
-    )
+from playwright.sync_api import Page, expect  # noqa: E402
 
 #: Long enough for a job on 2 busy shared cores; a job that takes longer has a problem worth seeing.
 JOB_TIMEOUT_MS = 180_000
@@ -50,41 +46,17 @@ JOB_TIMEOUT_MS = 180_000
 
 @pytest.fixture
 def studio_url(store, secret, processes, tmp_path, invent_env):
-    import httpx
-
-    port = free_port()
     store.close()
-    processes.start(
-        "serve",
-        "--home",
-        str(store.home),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        log=tmp_path / "serve.log",
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{base}/api/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, 60, "the studio server", interval=0.2)
-    return base, secret
+    return serve_studio(processes, store.home, tmp_path / "serve.log"), secret
 
 
 class Studio:
     """The page and the API behind it, with the steps every flow repeats."""
 
-    def __init__(self, page: Page, base: str, secret: str, folder: Path):
+    def __init__(self, page: Page, base: str, secret: str, folder: Path, pictures: Path):
         import httpx
 
-        self.page, self.folder = page, folder
+        self.page, self.folder, self.pictures = page, folder, pictures
         self.api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
 
     def tab(self, name: str) -> None:
@@ -106,7 +78,7 @@ class Studio:
         return path
 
     def shot(self, name: str, videos: str | None = None, at: float = 0.3) -> None:
-        """Screenshot into docs/img. ``videos`` (a selector) are paused at ``at`` seconds and shown without
+        """Screenshot (into docs/img when refreshing the docs). ``videos`` (a selector) are paused at ``at`` seconds and shown without
         their controls for the picture, so it shows their frames rather than a loading spinner."""
         if not videos:
             self._save(name)
@@ -117,8 +89,8 @@ class Studio:
                 v.currentTime = Math.min(at, (v.duration || 1) - 0.01); })))""",
             [videos, at],
         )
-        self.page.wait_for_function(
-            "sel => [...document.querySelectorAll(sel)].every(v => v.readyState >= 2)", arg=videos
+        wait_in_page(
+            self.page, "sel => [...document.querySelectorAll(sel)].every(v => v.readyState >= 2)", videos
         )
         controls = f"on => document.querySelectorAll({videos!r}).forEach(v => {{ v.controls = on; }})"
         self.page.evaluate(controls, False)
@@ -129,34 +101,38 @@ class Studio:
         # A 256-colour palette keeps the docs' pictures small (about a third of the full-colour size).
         picture = Image.open(io.BytesIO(self.page.screenshot())).convert("RGB")
         picture.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(
-            DOCS_IMG / f"studio-{name}.png", optimize=True
+            self.pictures / f"studio-{name}.png", optimize=True
         )
 
 
-def test_every_studio_screen_in_one_browser_session(studio_url, bikes, clip_factory, tmp_path):
+def test_every_studio_screen_in_one_browser_session(studio_url, chromium, bikes, clip_factory, tmp_path):
     base, secret = studio_url
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1360, "height": 900}, accept_downloads=True)
-        page.goto(f"{base}/#key={secret}")
-        expect(page.locator("body[data-ready=true] #studio")).to_be_visible(timeout=30_000)
-        assert "key=" not in page.url  # the key left the address bar once exchanged for the cookie
-        studio = Studio(page, base, secret, tmp_path)
-        try:
-            relight_with_a_painted_lock(studio, bikes)
-            restyle_by_a_keyframe_on_the_timeline(studio, clip_factory)
-            localize_into_two_markets(studio, tmp_path)
-            compare_and_pick(studio)
-            invent_two_takes(studio)
-            switch_projects(studio)
-        except Exception:
-            # What the server and its worker said is the first thing to read when a flow fails.
-            print((tmp_path / "serve.log").read_text(errors="replace")[-6000:])
-            raise
-        finally:
-            studio.api.close()
-            browser.close()
+    pictures = DOCS_IMG if REFRESH_DOCS else tmp_path
+    pictures.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{base}/#key={secret}")
+    expect(page.locator("body[data-ready=true] #studio")).to_be_visible(timeout=30_000)
+    assert "key=" not in page.url  # the key left the address bar once exchanged for the cookie
+    studio = Studio(page, base, secret, tmp_path, pictures)
+    try:
+        relight_with_a_painted_lock(studio, bikes)
+        restyle_by_a_keyframe_on_the_timeline(studio, clip_factory)
+        localize_into_two_markets(studio, tmp_path)
+        compare_and_pick(studio)
+        invent_two_takes(studio)
+        the_sequence(studio)
+        switch_projects(studio)
+    except Exception:
+        # What the server and its worker said is the first thing to read when a flow fails.
+        print((tmp_path / "serve.log").read_text(errors="replace")[-6000:])
+        raise
+    finally:
+        studio.api.close()
+        context.close()
+    assert errors == [], errors
 
 
 def relight_with_a_painted_lock(studio: Studio, bikes: Path) -> None:
@@ -167,7 +143,7 @@ def relight_with_a_painted_lock(studio: Studio, bikes: Path) -> None:
     studio.shot("clip")
 
     studio.tab("transform")
-    page.wait_for_function("document.querySelector('#lock-canvas').width === 640", timeout=30_000)
+    expect(page.locator("#lock-canvas")).to_have_attribute("width", "640", timeout=30_000)
     page.check("#op-relight")
     page.select_option("#relight-preset", "night")
     box = page.locator("#lock-canvas").bounding_box()
@@ -218,7 +194,7 @@ def restyle_by_a_keyframe_on_the_timeline(studio: Studio, clip_factory) -> None:
 
     studio.upload(clip)  # the new clip becomes the transform's source
     studio.tab("transform")
-    page.wait_for_function("document.querySelector('#lock-canvas').width === 240", timeout=30_000)
+    expect(page.locator("#lock-canvas")).to_have_attribute("width", "240", timeout=30_000)
     expect(page.locator("#locks-list")).to_have_text("")  # locks belong to the previous source
     page.locator("#timeline").fill("480")  # 0.48 s of the clip's 1 s: frame 12
     expect(page.locator("#timeline-time")).to_have_text("0.48 s")
@@ -284,15 +260,19 @@ def compare_and_pick(studio: Studio) -> None:
     studio.tab("takes")
     grid = page.locator("#takes-grid .card")
     expect(grid).to_have_count(4)  # relit bikes, restyled street, two market versions
-    expect(page.locator("#compare-box")).to_be_hidden()
-    for market in ("de", "fr"):
-        grid.filter(has_text=f"localize:{market}").locator("input[type=checkbox]").check()
-    compared = page.locator("#compare .card")
-    expect(compared).to_have_count(2)
-    expect(compared.nth(0)).to_contain_text("market-de")
-    expect(compared.nth(1)).to_contain_text("market-fr")
-    page.click("#compare-play")
-    page.wait_for_function("[...document.querySelectorAll('#compare video')].every(v => !v.paused)")
+    expect(grid.filter(has_text="localize:de").locator(".title")).to_have_text("localize · de")
+    # The two market versions in the before/after viewer, wiped across one picture.
+    grid.filter(has_text="localize:de").locator("button", has_text="Before / after").click()
+    expect(page.locator("#viewer-a option:checked")).to_have_text("clip signage.mp4")
+    fr = grid.filter(has_text="localize:fr").get_attribute("data-take")
+    page.select_option("#viewer-a", f"take:{fr}")
+    page.select_option("#viewer-mode", "wipe")
+    wait_in_page(
+        page, "() => [...document.querySelectorAll('#viewer-stage video')].every(v => v.readyState >= 2)"
+    )
+    page.click("#viewer-play")
+    wait_in_page(page, "() => [...document.querySelectorAll('#viewer-stage video')].every(v => !v.paused)")
+    page.click("#viewer-play")
     grid.filter(has_text="localize:fr").locator("button", has_text="Pick").click()
     expect(page.locator("#takes-grid .card.picked")).to_have_count(2)  # the relit take and the fr version
     studio.shot("compare", videos="#tab-takes video")
@@ -318,6 +298,15 @@ def invent_two_takes(studio: Studio) -> None:
     studio.shot("invent", videos="#invent-takes-grid video")
     take = studio.api.get(f"/api/takes/{cards.nth(1).get_attribute('data-take')}").json()
     assert (take["model"], take["frame_count"], take["fps"]) == (INVENT_MODEL, 9, "16")
+
+
+def the_sequence(studio: Studio) -> None:
+    studio.tab("sequence")
+    expect(studio.page.locator("#sequence-tree [data-take]")).to_have_count(
+        6
+    )  # every take, each in its place
+    studio.page.locator("#tab-sequence").evaluate("t => t.scrollIntoView({ block: 'start' })")
+    studio.shot("sequence")
 
 
 def switch_projects(studio: Studio) -> None:

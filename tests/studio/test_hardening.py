@@ -202,7 +202,7 @@ def test_errors_name_assets_not_server_files(client, project, store, secret, tin
     refused = client.post(
         "/api/jobs", json=job_body(project, asset, locks=[{"kind": "mask", "path": small["ref"]}])
     )
-    assert_error(refused, 422, small["ref"], "10x10")
+    assert_error(refused, 422, "small.png", "10x10")  # named as the user named it, never by id or hash
     assert str(store.home) not in refused.text and small["sha256"] not in refused.text
 
     # A job whose file went away after it was queued fails with the asset's name, not the blob's path.
@@ -215,7 +215,8 @@ def test_errors_name_assets_not_server_files(client, project, store, secret, tin
     assert worker.run_once()
     failed = client.get(f"/api/jobs/{job.json()['id']}").json()
     assert failed["state"] == "failed" and failed["attempts"] == 1
-    assert mask["ref"] in failed["error"] and str(store.home) not in failed["error"], failed["error"]
+    assert "mask.png" in failed["error"] and str(store.home) not in failed["error"], failed["error"]
+    assert mask["id"] not in failed["error"] and mask["sha256"] not in failed["error"]
 
 
 def test_the_plan_is_checked_before_a_job_is_queued(client, project, store, tiny_clip, tmp_path, monkeypatch):
@@ -235,7 +236,7 @@ def test_the_plan_is_checked_before_a_job_is_queued(client, project, store, tiny
 
     monkeypatch.setattr(shotcraft.plan, "plan_transform", over_budget)
     response = client.post("/api/jobs", json=job_body(project, asset))
-    assert_error(response, 422, "limit 1", asset["ref"])
+    assert_error(response, 422, "limit 1", "tiny.mp4")
     assert str(store.home) not in response.text
     with store.read() as s:
         assert s.scalars(select(Job)).all() == []
@@ -323,6 +324,7 @@ def test_405_names_the_allowed_methods(client):
     assert set(client.put("/api/takes/take_x").headers["allow"].replace(" ", "").split(",")) == {
         "GET",
         "PATCH",
+        "DELETE",
     }
 
 

@@ -11,9 +11,10 @@ from tests.studio.conftest import add_video_asset
 
 from shotcraft.media.read import VideoReader
 from shotcraft.pipeline import transform
+from shotcraft.render import split_refusal
 from shotcraft.spec import TransformSpec
 from shotcraft.studio import jobs
-from shotcraft.studio.chunks import ChunkedTransform, chunk_refusal
+from shotcraft.studio.chunks import ChunkedTransform
 from shotcraft.studio.models import Job, utcnow
 
 RELIGHT_LOCKED = {
@@ -102,7 +103,7 @@ def test_user_errors_fail_at_once_without_retry(store, queued, worker):
 
 def test_chunked_relight_matches_one_pass_and_resumes(tiny_clip, tmp_path):
     spec = TransformSpec.model_validate(RELIGHT_LOCKED)
-    assert chunk_refusal(spec) is None
+    assert split_refusal(spec) is None
     whole = transform(tiny_clip, tmp_path / "whole.mp4", spec)
     chunked = ChunkedTransform(tiny_clip, tmp_path / "chunked.mp4", spec, tmp_path / "work", chunk_frames=5)
     # Interrupt after the first chunk, as a dying worker would.
@@ -125,14 +126,14 @@ def test_chunked_relight_matches_one_pass_and_resumes(tiny_clip, tmp_path):
 
 
 def test_specs_that_follow_the_clip_over_time_are_not_chunked():
-    assert "keyframes" in chunk_refusal(
+    assert "keyframes" in split_refusal(
         TransformSpec.model_validate({"keyframes": [{"at": {"frame": 0}, "image": "k.png"}]})
     )
-    assert "track" in chunk_refusal(
+    assert "track" in split_refusal(
         TransformSpec.model_validate({"locks": [{"kind": "track", "box": [0, 0, 4, 4]}]})
     )
-    assert chunk_refusal(TransformSpec.model_validate({"locks": [{"kind": "mask", "path": "m.png"}]})) is None
+    assert split_refusal(TransformSpec.model_validate({"locks": [{"kind": "mask", "path": "m.png"}]})) is None
     assert (
-        chunk_refusal(TransformSpec.model_validate({"locks": [{"kind": "mask", "path": "m.mp4"}]}))
+        split_refusal(TransformSpec.model_validate({"locks": [{"kind": "mask", "path": "m.mp4"}]}))
         is not None
     )

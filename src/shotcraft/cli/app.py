@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="shotcraft",
@@ -97,7 +98,8 @@ def friendly(fn: F) -> F:
         except user_errors() as exc:
             problems = getattr(exc, "problems", None) or [str(exc)]
             for problem in problems:
-                console.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
+                # Escaped: a problem may name a file or an extra in brackets (shotcraft[scale]).
+                console.print(f"[red]error:[/red] {escape(str(problem))}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except OSError as exc:
             reason = "the disk is full" if exc.errno == 28 else (exc.strerror or str(exc))

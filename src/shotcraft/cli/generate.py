@@ -27,7 +27,7 @@ def generate(
     seed: int | None = typer.Option(None, "--seed", help="Seed of the first take."),
     final: bool = typer.Option(False, "--final/--draft", help="Final quality (default: a fast draft)."),
     from_take: Path | None = typer.Option(
-        None, "--from-take", help="With --final: re-render this draft take."
+        None, "--from-take", help="With --final: refine this draft take at full size and steps."
     ),
     extend: Path | None = typer.Option(None, "--extend", help="Extend this take."),
     backwards: bool = typer.Option(
@@ -81,7 +81,7 @@ def generate(
     with progress_bar(quiet) as progress:
         results = run_generate(
             spec, output, weights=weights, progress=progress, seed=first_seed, lineage=lineage,
-            steps=steps or spec.steps, vram_gb=vram, device=device, overwrite=overwrite,
+            steps=steps or spec.steps, vram_gb=vram, device=device, overwrite=overwrite, refine=from_take,
         )  # fmt: skip
     for take in results:
         for notice in take.notices:

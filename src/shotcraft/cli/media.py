@@ -99,6 +99,18 @@ def _relight_op(
     return [{"op": "relight", "preset": preset, "keyframes": keys, **values}]
 
 
+def _swap_ops(
+    corners: list[str] | None, tracks: list[str] | None, occluders: str, match_lighting: bool
+) -> list[dict[str, Any]]:
+    """The swap operations asked for by ``--swap`` and ``--swap-track``, with the shared swap options."""
+    from shotcraft.spec import SwapOp
+
+    options: dict[str, Any] = {"occluders": occluders, "match_lighting": match_lighting}
+    ops = [SwapOp.parse(t, **options) for t in corners or []]
+    ops += [SwapOp.parse_track(t, **options) for t in tracks or []]
+    return [op.model_dump() for op in ops]
+
+
 @app.command()
 @friendly
 def transform(
@@ -135,6 +147,25 @@ def transform(
     relight_keyframe: list[str] = typer.Option(
         None, "--relight-keyframe", help="TIME:GRADED.png, a frame graded elsewhere."
     ),
+    swap: list[str] = typer.Option(
+        None,
+        "--swap",
+        help="Product swap: x1,y1;x2,y2;x3,y3;x4,y4@TIME:IMAGE, four corners clockwise from top-left as a "
+        "player shows the frame, given on frame TIME (2.5s, 50%, f12; f0 if left out).",
+    ),
+    swap_track: list[str] = typer.Option(
+        None, "--swap-track", help="Product swap on a track file: TRACK.json:IMAGE (see `shotcraft track`)."
+    ),
+    swap_occluders: str = typer.Option(
+        "none",
+        "--swap-occluders",
+        help="What stays in front of swapped regions: none, people or a mask file.",
+    ),
+    swap_lighting: bool = typer.Option(
+        True,
+        "--swap-lighting/--no-swap-lighting",
+        help="Match the swapped image to the shot's light, blur, grain.",
+    ),
     exposure: float | None = typer.Option(None, help="Relight exposure in stops."),
     temperature: float | None = typer.Option(None, help="Relight white balance, -100 cool .. 100 warm."),
     tint: float | None = typer.Option(None, help="Relight tint, -100 green .. 100 magenta."),
@@ -157,9 +188,19 @@ def transform(
     encoder_preset: str | None = typer.Option(None, "--encoder-preset", help="x264/x265 speed preset."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     overwrite: bool = typer.Option(False, "--overwrite", "-y", help=OVERWRITE_HELP),
+    parallel: int = typer.Option(
+        1,
+        "--parallel",
+        min=1,
+        help="Split the clip into N parts rendered by N local processes (same frames).",
+    ),
+    ray: str | None = typer.Option(
+        None, "--ray", help="Render the parts as tasks on a Ray cluster: auto (local) or its ADDRESS."
+    ),
 ) -> None:
     """Transform a clip: same frames, fps, duration and audio, a new look. With no operation it is a
     faithful re-encode (the identity transform)."""
+    from shotcraft.engines.base import EngineOptions
     from shotcraft.pipeline import transform as run_transform
 
     spec_obj = _transform_spec(
@@ -190,6 +231,7 @@ def transform(
                     "saturation": saturation,
                 },
             ),
+            *_swap_ops(swap, swap_track, swap_occluders, swap_lighting),
         ],
         output={
             "format": format,
@@ -198,15 +240,22 @@ def transform(
             "preset": encoder_preset,
         },
     )
+    executor = None
+    if ray is not None:
+        from shotcraft.executors import RayExecutor
+
+        executor = RayExecutor(ray)
+        parallel = parallel if parallel > 1 else executor.cpus()
     with progress_bar(quiet) as progress:
-        options = {"weights": weights, "steps": steps, "vram_gb": vram, "device": device}
         result = run_transform(
             source,
             output,
             spec_obj,
             progress=progress,
-            engine_options={k: v for k, v in options.items() if v is not None},
+            engine_options=EngineOptions(weights=weights, steps=steps, vram_gb=vram, device=device),
             overwrite=overwrite,
+            parts=parallel,
+            executor=executor,
         )
     for notice in result.notices:
         console.print(f"[yellow]note:[/yellow] {notice}", highlight=False, soft_wrap=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from shotcraft.engines.base import Engine
+from shotcraft.engines.base import Engine, EngineOptions
 from shotcraft.errors import EngineUnavailable
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ def engine_name(spec: TransformSpec) -> str:
     return "diffusion" if spec.prompt and not spec.operations and not spec.keyframes else "classic"
 
 
-def select_engine(plan: TransformPlan, **options: Any) -> Engine:
+def select_engine(plan: TransformPlan, options: EngineOptions | None = None) -> Engine:
     """The engine :func:`engine_name` names for the plan's spec.
 
     ``options`` say how to run rather than what to make (weights folder, steps, vram_gb, device); only the
@@ -32,7 +32,7 @@ def select_engine(plan: TransformPlan, **options: Any) -> Engine:
         return ClassicEngine()
     from shotcraft.engines.diffusion import DiffusionEngine
 
-    return DiffusionEngine.from_spec(plan.spec, **options)
+    return DiffusionEngine.from_spec(plan.spec, options)
 
 
-__all__ = ["Engine", "EngineUnavailable", "engine_name", "select_engine"]
+__all__ = ["Engine", "EngineOptions", "EngineUnavailable", "engine_name", "select_engine"]

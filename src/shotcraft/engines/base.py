@@ -8,8 +8,11 @@ the same way for every engine, so surfaces never branch on engine type.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -23,6 +26,36 @@ Progress = Callable[[str, int, int], None]
 
 def no_progress(stage: str, done: int, total: int) -> None:
     """The default progress callback: report nothing."""
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How to run, as opposed to what to make (that is the spec)."""
+
+    weights: Path | None = None
+    steps: int | None = None
+    vram_gb: float | None = None
+    device: str | None = None
+    #: model frames per window (default: the model's own); tests and small GPUs use shorter windows.
+    window_frames: int | None = None
+    draft: bool = False
+
+    @classmethod
+    def from_environment(cls, **overrides: Any) -> EngineOptions:
+        env = os.environ
+        values: dict[str, Any] = {
+            "weights": Path(env["SHOTCRAFT_WEIGHTS"]) if env.get("SHOTCRAFT_WEIGHTS") else None,
+            "steps": int(env["SHOTCRAFT_STEPS"]) if env.get("SHOTCRAFT_STEPS") else None,
+            "vram_gb": float(env["SHOTCRAFT_VRAM"]) if env.get("SHOTCRAFT_VRAM") else None,
+            "device": env.get("SHOTCRAFT_DEVICE") or None,
+            "window_frames": int(env["SHOTCRAFT_WINDOW"]) if env.get("SHOTCRAFT_WINDOW") else None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def over_environment(self) -> EngineOptions:
+        """These options, with the environment's settings where they leave a field unset."""
+        return EngineOptions.from_environment(**asdict(self))
 
 
 @runtime_checkable

@@ -34,8 +34,9 @@ from shotcraft.errors import MediaError
 PARTIAL_NAME = re.compile(
     r"^\.(?P<name>.+)\.partial-(?P<pid>[1-9][0-9]{0,9})(?P<suffix>\.[A-Za-z0-9]{1,8})?$"
 )
-#: What a PNG-sequence temporary folder holds (frames and the copied audio); nothing else is ever removed.
-_SEQUENCE_PARTS = re.compile(r"^(.+_[0-9]{6}\.png|audio\.mka)$")
+#: What a temporary folder holds: a PNG sequence's frames and copied audio, or a split render's segments
+#: (finished or being written); nothing else is ever removed.
+_SEQUENCE_PARTS = re.compile(r"^(.+_[0-9]{6}\.png|audio\.mka|\.?part-[0-9]{5}(\.partial-[0-9]{1,10})?\.mkv)$")
 #: Paths this process has put in place, so an interrupted command can say what was finished.
 committed: list[Path] = []
 
@@ -264,7 +265,7 @@ def _remove(path: Path) -> None:
 
 
 def remove_partial_folder(path: Path) -> None:
-    """Remove a temporary PNG-sequence folder this process made (its frames and audio only)."""
+    """Remove a temporary folder this process made (a PNG sequence's frames and audio, or segments only)."""
     for part in os.scandir(path):
         if part.is_file(follow_symlinks=False) and _SEQUENCE_PARTS.match(part.name):
             os.unlink(part.path)

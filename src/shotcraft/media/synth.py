@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -202,3 +203,84 @@ def planar_label_frames(
         warped = cv2.warpPerspective(label, homography, (w, h), flags=cv2.INTER_LINEAR)
         alpha = cv2.warpPerspective(ones, homography, (w, h), flags=cv2.INTER_LINEAR)[..., None] / 255.0
         yield np.clip(frame * (1 - alpha) + warped * alpha + 0.5, 0, 255).astype(np.uint8)
+
+
+#: Renders averaged over the open shutter: a 20 px streak (40 px per frame, 180°) in steps of about 1 px.
+_SHUTTER_SAMPLES = 21
+
+
+@dataclass(frozen=True)
+class PlanarScene:
+    """A flat textured label inserted into footage under a known path (see :func:`planar_scene`)."""
+
+    corners: np.ndarray  # (frames, 4, 2): the label's true corners, also where it is hidden or outside
+    visible: np.ndarray  # (frames,): share of the label's area that is in the picture and not covered
+    frames: list[np.ndarray]
+
+
+def fast_planar_path(t: float, width: int, height: int, label_size: tuple[int, int]) -> np.ndarray:
+    """The label's corners at (fractional) frame ``t``: it swings left and right at up to 40 px per frame
+    while it bobs, turns, zooms and tilts, then (from frame 100) leaves the picture to the right at 30."""
+    lw, lh = label_size
+    rect = np.array([[-lw / 2, -lh / 2], [lw / 2, -lh / 2], [lw / 2, lh / 2], [-lw / 2, lh / 2]], np.float64)
+    swing = 0.31 * width  # amplitude x angular rate = 40 px per frame at the centre of the swing
+    rate = 40.0 / swing
+    # It starts at the left end of its swing (still: a sharp reference frame).
+    cx = width / 2 - swing * math.cos(rate * min(t, 100.0)) + 30.0 * max(0.0, t - 100.0)
+    cy = height / 2 + 0.12 * height * math.sin(t / 9.0)
+    scale = 1.0 + 0.2 * math.sin(t / 13.0)
+    angle = 0.3 * math.sin(t / 11.0)
+    px, py = 0.0008 * math.sin(t / 7.0), 0.0008 * math.cos(t / 10.0)
+    c, s = math.cos(angle) * scale, math.sin(angle) * scale
+    homography = np.array([[c, -s, cx], [s, c, cy], [0, 0, 1]]) @ np.array(
+        [[1, 0, 0], [0, 1, 0], [px, py, 1]]
+    )
+    points = np.c_[rect, np.ones(4)] @ homography.T
+    return points[:, :2] / points[:, 2:]
+
+
+def planar_scene(
+    label: np.ndarray, background: Iterator[np.ndarray], frames: int, *, hidden: range = range(70, 78)
+) -> PlanarScene:
+    """A hard planar-tracking ground truth: ``label`` moving along :func:`fast_planar_path` over real
+    ``background`` frames with 180°-shutter motion blur (sub-frame renders averaged), a light that
+    dims to 55 % and brightens to 125 % with a shadow gradient across the label, a pole in front that
+    covers part of it as it swings past, and a passing panel that hides it completely on the ``hidden``
+    frames. It leaves the picture for good near the end of a clip of 110 frames or more."""
+    import cv2
+
+    lh, lw = label.shape[:2]
+    source = np.array([[0, 0], [lw, 0], [lw, lh], [0, lh]], np.float32)
+    ones = np.full((lh, lw), 255, np.uint8)
+    gradient = np.linspace(0.8, 1.2, lw, dtype=np.float32)[None, :, None]
+    corners, visible, out = [], [], []
+    for index, frame in zip(range(frames), background, strict=False):
+        h, w = frame.shape[:2]
+        light = 0.9 + 0.35 * math.sin(index / 15.0)
+        lit = (label.astype(np.float32) * gradient * light).clip(0, 255)
+        colour = np.zeros((h, w, 3), np.float32)
+        alpha = np.zeros((h, w), np.float32)
+        for offset in np.linspace(-0.25, 0.25, _SHUTTER_SAMPLES):
+            quad = fast_planar_path(index + offset, w, h, (lw, lh)).astype(np.float32)
+            homography = cv2.getPerspectiveTransform(source, quad)
+            colour += cv2.warpPerspective(lit, homography, (w, h), flags=cv2.INTER_LINEAR)
+            alpha += cv2.warpPerspective(ones, homography, (w, h), flags=cv2.INTER_LINEAR) / 255.0
+        # The renders are premultiplied by their coverage, so their average over the shutter is too.
+        alpha = alpha[..., None] / _SHUTTER_SAMPLES
+        picture = frame * (1 - alpha) + colour / _SHUTTER_SAMPLES
+        truth = fast_planar_path(index, w, h, (lw, lh))
+        cover = np.zeros((h, w), np.uint8)
+        pole = round(0.62 * w)
+        cover[:, pole : pole + w // 14] = 1
+        if index in hidden:
+            x0, y0 = np.floor(truth.min(axis=0)).astype(int) - 12
+            x1, y1 = np.ceil(truth.max(axis=0)).astype(int) + 12
+            cover[max(0, y0) : y1, max(0, x0) : x1] = 1
+        picture[cover > 0] = (70, 78, 90)
+        region = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(region, np.round(truth * 16).astype(np.int32), 1, cv2.LINE_8, 4)
+        area = abs(cv2.contourArea(truth.astype(np.float32)))
+        corners.append(truth)
+        visible.append(float((region & (1 - cover)).sum()) / max(area, 1.0))
+        out.append(np.clip(picture + 0.5, 0, 255).astype(np.uint8))
+    return PlanarScene(np.array(corners), np.array(visible), out)

@@ -163,6 +163,23 @@ def create_app(
             "max_upload_bytes": max_upload_bytes,
         }
 
+    @app.get(
+        "/api/capabilities",
+        tags=["studio"],
+        summary="What this server can do: each job kind, and why one is not available",
+        description="For a kind that cannot run here, `reason` says why in a user's words and "
+        "`operator_note` what the person running the server can set up (no server paths).",
+        responses=errors(401),
+    )
+    def capabilities(_: ApiKey = Depends(current_key)) -> dict[str, Any]:
+        from shotcraft.server.routes.jobs import kind_view
+        from shotcraft.studio.kinds import JOB_KINDS
+
+        return {
+            "kinds": {name: kind_view(kind) for name, kind in JOB_KINDS.items()},
+            "max_upload_bytes": max_upload_bytes,
+        }
+
     def secure(request: Request) -> bool:
         return request.url.scheme == "https" if secure_cookies is None else secure_cookies
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from shotcraft.studio.labels import describe, source_name, take_label
 from shotcraft.studio.models import Asset, Job, Project, Take
 
 #: The media types a download can have (OpenAPI), by what an upload or a take can be.
@@ -60,6 +61,7 @@ _JOB_COLUMNS = [
     "started_at",
     "finished_at",
     "updated_at",
+    "idempotency_key",
 ]
 _TAKE_COLUMNS = [
     "id",
@@ -75,6 +77,7 @@ _TAKE_COLUMNS = [
     "fps",
     "size_bytes",
     "picked",
+    "title",
     "parent_take_id",
     "source_asset_id",
     "created_at",
@@ -98,14 +101,25 @@ def asset_view(a: Asset) -> dict[str, Any]:
     }
 
 
-def job_view(j: Job) -> dict[str, Any]:
-    return {**_fields(j, _JOB_COLUMNS), "progress": round(j.progress, 4)}
+def job_view(j: Job, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """The job; with the project's ``names`` (:func:`~shotcraft.studio.labels.project_names`) also what it
+    started from, by name."""
+    view = {**_fields(j, _JOB_COLUMNS), "progress": round(j.progress, 4), "label": describe(j.kind, j.spec)}
+    if names is not None:
+        view["source_name"] = source_name(names, j.source_asset_id, j.parent_take_id)
+    return view
 
 
-def take_view(t: Take) -> dict[str, Any]:
-    return {
+def take_view(t: Take, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """The take, named by what was done (``label``: its ``title`` when someone gave it one)."""
+    view = {
         **_fields(t, _TAKE_COLUMNS),
+        "label": take_label(t),
         "market": t.info.get("market"),
         "notices": t.info.get("notices", []),
         "content_url": f"/api/takes/{t.id}/content",
     }
+    if names is not None:
+        made_from = source_name(names, t.source_asset_id, t.parent_take_id)
+        view["source_name"] = made_from or t.info.get("made_from")
+    return view

@@ -55,7 +55,9 @@ def clip_identity(info: MediaInfo) -> str:
     size = path.stat().st_size
     digest = hashlib.sha256()
     video = info.require_video()
-    digest.update(f"{size}:{video.width}x{video.height}:{video.frame_count}".encode())
+    # The first timestamp tells apart the parts of one file that a split render views as clips of their own.
+    first = video.pts[0] if video.pts else 0
+    digest.update(f"{size}:{video.width}x{video.height}:{video.frame_count}:{first}".encode())
     with path.open("rb") as fh:
         digest.update(fh.read(_IDENTITY_SAMPLE))
         if size > _IDENTITY_SAMPLE:
@@ -134,10 +136,14 @@ class FlowCache:
         cached = self.get(index)
         if cached is not None:
             return cached
-        forward = compute_flow_lowres(a, b, self.settings)
-        backward = compute_flow_lowres(b, a, self.settings)
-        self._store(index, np.stack([forward, backward]))
-        return FlowPair(index, forward, backward, self.width, self.height)
+        both = np.stack([compute_flow_lowres(a, b, self.settings), compute_flow_lowres(b, a, self.settings)])
+        # Rounded as stored, so a pair computed now and the same pair read back later are the same numbers
+        # (a render must not depend on which process filled the cache first).
+        both = both.astype(np.float16)
+        self._store(index, both)
+        return FlowPair(
+            index, both[0].astype(np.float32), both[1].astype(np.float32), self.width, self.height
+        )
 
     def walk(
         self, reader: VideoReader, start: int = 0, stop: int | None = None
@@ -158,7 +164,7 @@ class FlowCache:
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".pair-", suffix=".npy")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.save(fh, both.astype(np.float16))
+                np.save(fh, both)
             os.replace(tmp, self._file(index))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -1,21 +1,30 @@
 """People and face masks from the models that ship in the ``mediapipe`` 0.10.21 wheel, run by OpenCV's DNN module.
 
-mediapipe 0.10.21 carries ``selfie_segmentation.tflite`` (person segmentation) and
-``face_detection_short_range.tflite`` (BlazeFace) inside its package folder. Its own Python code needs
-numpy < 2, so shotcraft never imports it: the wheel is installed with ``pip install --no-deps
-mediapipe==0.10.21`` purely as the carrier of those files, and OpenCV (``cv2.dnn.readNetFromTFLite``, already
-a dependency) runs them; its outputs match the LiteRT interpreter's to 1e-4. ``SHOTCRAFT_MEDIAPIPE_MODELS``
-may point at a folder holding the same ``modules/`` tree instead. Nothing is downloaded at run time.
+mediapipe 0.10.21 carries ``selfie_segmentation.tflite`` (person segmentation), BlazePose
+(``pose_detection.tflite`` and ``pose_landmark_full.tflite``: people, their landmarks and their own
+segmentation) and ``face_detection_short_range.tflite`` (BlazeFace) inside its package folder. Its own Python
+code needs numpy < 2, so shotcraft never imports it: the wheel is installed with ``pip install --no-deps
+mediapipe==0.10.21`` purely as the carrier of those files. OpenCV (``cv2.dnn.readNetFromTFLite``) runs the
+selfie and face models (its outputs match the LiteRT interpreter's to 1e-4); BlazePose runs in LiteRT
+(``ai-edge-litert``), as OpenCV's importer misreads it. ``SHOTCRAFT_MEDIAPIPE_MODELS`` may point at a folder
+holding the same ``modules/`` tree instead. Nothing is downloaded at run time. Where LiteRT has no wheel
+(:func:`pose_available`), people are the selfie model's alone and the plan says so in a notice.
 
-Masks hold in time and at the edge (:class:`TemporalMask`): each frame's probability is blended with the
-previous state carried along the optical flow, cut with hysteresis, stripped of regions the model is never
-sure of, and brought to full resolution on the frame's own edges with a guided filter; at a cut nothing is
-carried over. The lock's feather then grows outwards from the mask's edge.
+People are the selfie model's regions, gated by BlazePose (:class:`PoseTracker`, :func:`gate_by_pose`):
+where BlazePose finds a person the selfie model agrees with, its own segmentation decides inside that
+person's region, and what the selfie model spilled from the person onto a passing car or the pavement is
+dropped; a person both models lose (walked out, or behind a passing van) is let go at once rather than
+held as a blob on whatever covered them. Masks hold in time and at the edge (:class:`TemporalMask`): each frame's probability is blended
+with the previous state carried along the optical flow, cut with hysteresis, stripped of regions the model
+is never sure of, and brought to full resolution on the frame's own edges with a guided filter; at a cut
+nothing is carried over. The lock's feather then grows outwards from the mask's edge.
 
-What the bundled model misses: it was trained on people near the camera. People shorter than about a
-fifth of the frame, far away or seen through glass are found late, in part or not at all; it also takes
-things shaped or coloured like a person's clothes (a dark passing car, a bollard beside a leg, a bicycle's
-chain ring) when they touch or overlap one. ``min_size`` (``--lock people:min-size=0.2``) leaves out
+What the bundled models miss: BlazePose finds a person by the head and shoulders, so people without them in
+the picture (legs only, someone turned away at the frame's edge) and people half hidden behind another
+(a passer-by behind the cyclist) are left to the selfie model alone, which was trained on people near the
+camera: people shorter than about a fifth of the frame, far away or seen through glass are found late, in
+part or not at all, and beside such a person it takes things shaped or coloured like clothes (a bollard, a
+parked bicycle, a bag on it) for part of them. ``min_size`` (``--lock people:min-size=0.2``) leaves out
 regions shorter than that fraction of the frame's height.
 
 >>> from skimage import data
@@ -52,6 +61,8 @@ MODELS_ENV = "SHOTCRAFT_MEDIAPIPE_MODELS"
 SELFIE_MODEL = "selfie_segmentation/selfie_segmentation.tflite"
 SELFIE_LANDSCAPE_MODEL = "selfie_segmentation/selfie_segmentation_landscape.tflite"
 FACE_MODEL = "face_detection/face_detection_short_range.tflite"
+POSE_DETECTOR_MODEL = "pose_detection/pose_detection.tflite"
+POSE_LANDMARK_MODEL = "pose_landmark/pose_landmark_full.tflite"
 
 
 def model_path(name: str) -> Path:
@@ -87,6 +98,51 @@ def _run(net: cv2.dnn.Net, image: np.ndarray) -> dict[str, np.ndarray]:
     return dict(zip(names, net.forward(names), strict=True))
 
 
+def pose_available() -> bool:
+    """True when the LiteRT runtime BlazePose needs is installed (its wheels exist for Linux x86-64/aarch64,
+    macOS arm64 and Windows x86-64 only); elsewhere people are found by the selfie model alone."""
+    return importlib.util.find_spec("ai_edge_litert") is not None
+
+
+POSE_FALLBACK_NOTICE = (
+    "people lock: the LiteRT runtime (ai-edge-litert) is not installed here, so people are found by the "
+    "selfie model alone and a car or pavement touching a person may be locked with them"
+)
+
+
+@lru_cache(maxsize=4)
+def _load_litert(name: str):  # -> ai_edge_litert.interpreter.Interpreter
+    # BlazePose's models use ops OpenCV's TFLite importer reads wrongly (its landmarks come out as garbage), so
+    # they run in LiteRT, Google's own TFLite runtime (the ai-edge-litert wheel, ~22 MB, numpy only).
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(model_path(name)), num_threads=min(4, os.cpu_count() or 1))
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _invoke(interpreter, image: np.ndarray) -> list[np.ndarray]:
+    """Run a LiteRT interpreter on one float32 HWC image; its outputs in the model's order, batch removed."""
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image[None].astype(np.float32))
+    interpreter.invoke()
+    return [interpreter.get_tensor(d["index"])[0] for d in interpreter.get_output_details()]
+
+
+def _ssd_anchors(grids: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Anchor centres of MediaPipe's SSD detectors (fixed size, so centres only): ``per_cell`` anchors on
+    each cell of each ``grid`` x ``grid`` layer, row by row."""
+    anchors = []
+    for grid, per_cell in grids:
+        for y in range(grid):
+            for x in range(grid):
+                anchors.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * per_cell)
+    return np.asarray(anchors, np.float32)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -80, 80)))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # People
 
@@ -105,21 +161,236 @@ class PeopleSegmenter:
         return cv2.resize(out, size or (w, h), interpolation=cv2.INTER_LINEAR).clip(0, 1).astype(np.float32)
 
 
+# BlazePose's detector: 224x224 input, strides 8, 16, 32, 32, 32, two anchors per layer and cell, the three
+# stride-32 layers sharing one 7x7 grid: 2254 anchors.
+_POSE_ANCHORS = _ssd_anchors(((28, 2), (14, 2), (7, 6)))
+
+
+@dataclass(frozen=True)
+class PoseRoi:
+    """BlazePose's region of interest: a square ``size`` px wide around ``centre`` (the hips' midpoint), turned
+    by ``angle`` radians so that the body stands upright in it."""
+
+    centre: tuple[float, float]
+    size: float
+    angle: float
+
+    @classmethod
+    def from_points(cls, hips: np.ndarray, reach: np.ndarray) -> PoseRoi:
+        """MediaPipe's rule: ``reach`` (a point the model places so that a circle around the hips through it
+        holds the whole body) sets the size (its diameter, then 1.25 times for margin) and the angle (from
+        the hips to it is "up")."""
+        dx, dy = (reach - hips).tolist()
+        angle = (np.pi / 2 - np.arctan2(-dy, dx) + np.pi) % (2 * np.pi) - np.pi  # 0 = upright, in [-pi, pi)
+        return cls((float(hips[0]), float(hips[1])), 2.5 * float(np.hypot(dx, dy)), float(angle))
+
+    def matrix(self, side: int) -> np.ndarray:
+        """The 2x3 affine map from a ``side`` x ``side`` crop of the region to frame pixels."""
+        c, s, k = np.cos(self.angle), np.sin(self.angle), self.size / side
+        m = np.array([[c * k, -s * k, 0.0], [s * k, c * k, 0.0]])
+        m[:, 2] = np.asarray(self.centre) - m[:, :2] @ np.array([side / 2, side / 2])
+        return m
+
+    def overlaps(self, other: PoseRoi) -> bool:
+        """True when the two regions' centres are closer than half the smaller one: the same person."""
+        gap = np.hypot(self.centre[0] - other.centre[0], self.centre[1] - other.centre[1])
+        return bool(gap < 0.5 * min(self.size, other.size))
+
+
+@dataclass(frozen=True)
+class PosePerson:
+    """One person BlazePose found: its region, its landmarks' presence score, and its own segmentation."""
+
+    roi: PoseRoi
+    presence: float
+    probability: (
+        np.ndarray
+    )  # person probability over the whole frame (or the size asked), 0 outside the region
+    inside: np.ndarray  # bool, the region's square over the same grid
+    next_roi: PoseRoi  # where to look in the next frame (from the hips and reach landmarks, 33 and 34)
+
+
+@dataclass(frozen=True)
+class PoseFrame:
+    """What :meth:`PoseTracker.update` says about one frame: the people to gate by, and where a person
+    followed until now has gone from the picture (both models agree no one is there: walked out, or hidden
+    behind a passing car), over the same grid, so that nothing of them is held there."""
+
+    people: list[PosePerson]
+    gone: np.ndarray | None = None
+
+
+@dataclass
+class _Followed:
+    roi: PoseRoi
+    missed: int = 0  # frames in a row the landmark model has not confirmed them
+
+
+class PoseTracker:
+    """People from mediapipe's BlazePose: ``pose_detection`` finds them, ``pose_landmark_full`` gives each
+    one's landmarks and segmentation inside its region, and the landmarks place the region on the next
+    frame (MediaPipe's tracking), so a person turned away or half out of the picture is followed after the
+    detector has lost them.
+
+    The detector is the expensive part and, as in MediaPipe, runs only when it may find someone new: on
+    the first frame of a shot, every ``detect_every`` frames, when a followed person is not confirmed, and
+    when the selfie model sees more person than the followed people explain (someone coming out from behind
+    a car). Between, people are followed by their landmarks alone.
+
+    BlazePose answers a different question from the selfie model, "is there a body here", and is not fooled
+    by cars, bollards or bicycles next to a person; it only sees people whose head and shoulders it can find.
+    A person is taken only when the landmark model confirms it (``presence``) and the selfie model agrees
+    that at least half its body is a person (``agreement``): the detector alone fires on shop windows and
+    wheels, a followed region drifts onto a car door when its person leaves the picture, and the two models
+    rarely share a mistake. A new person must also stand roughly upright. A followed person the landmark
+    model doubts while the selfie model still agrees is held for up to ``hold`` frames; one both models
+    have lost is reported gone (:class:`PoseFrame`).
+    """
+
+    def __init__(
+        self, min_detection: float = 0.5, presence: float = 0.5, agreement: float = 0.5,
+        detect_every: int = 8, hold: int = 3,
+    ):  # fmt: skip
+        self.min_detection = min_detection
+        self.presence = presence
+        self.agreement = agreement
+        self.detect_every = detect_every
+        self.hold = hold
+        self._followed: list[_Followed] = []
+        self._since_detection = 0
+        self._unexplained = 0.0  # the least selfie share outside followed people since the detector ran
+
+    def update(self, frame: np.ndarray, selfie: np.ndarray, new_shot: bool = False) -> PoseFrame:
+        """The people in ``frame``; their maps are on ``selfie``'s grid (the selfie probability there).
+        ``new_shot``: the frame starts a shot, so no one is followed into it."""
+        if new_shot:
+            self._followed = []
+        kept: list[tuple[PosePerson, int]] = []
+        gone = np.zeros(selfie.shape, bool)
+        for followed in self._followed:
+            person = self._landmarks(frame, followed.roi, selfie.shape)
+            share = self._support(person, selfie)
+            if person.presence >= self.presence and share >= self.agreement:
+                kept.append((person, 0))
+            elif share >= self.agreement and followed.missed < self.hold:
+                kept.append((person, followed.missed + 1))  # the pose model doubts, the selfie model agrees
+            elif person.presence < 0.1 and share < 0.1:
+                gone |= person.inside
+        explained = np.zeros(selfie.shape, bool)
+        for person, _ in kept:
+            explained |= person.inside
+        unexplained = float(((selfie > 0.5) & ~explained).mean())
+        self._since_detection += 1
+        if (
+            new_shot
+            or self._since_detection >= self.detect_every
+            or len(kept) < len(self._followed)
+            or any(missed for _, missed in kept)
+            or unexplained > self._unexplained + 0.01
+        ):
+            kept += [(person, 0) for person in self._new_people(frame, selfie, [p for p, _ in kept])]
+            self._since_detection, self._unexplained = 0, unexplained
+        self._unexplained = min(self._unexplained, unexplained)  # so that someone new after a leaver counts
+        unique: list[tuple[PosePerson, int]] = []
+        for person, missed in kept:  # two followed regions that drift onto one person become one
+            if not any(person.next_roi.overlaps(other.next_roi) for other, _ in unique):
+                unique.append((person, missed))
+        self._followed = [_Followed(p.next_roi, missed) for p, missed in unique]
+        return PoseFrame([p for p, _ in unique], gone & ~explained if gone.any() else None)
+
+    def _new_people(self, frame: np.ndarray, selfie: np.ndarray, known: list[PosePerson]) -> list[PosePerson]:
+        found = []
+        for roi in self._detect(frame):
+            # Someone new stands within 45 degrees of upright (followed people may then lean, fall or lie):
+            # the detector's mistakes are poses the two models share, like a bollard's ball taken for a head
+            # over a bicycle's frame, and those lie at any angle.
+            if abs(roi.angle) > np.pi / 4 or any(
+                roi.overlaps(p.roi) or roi.overlaps(p.next_roi) for p in known
+            ):
+                continue
+            person = self._landmarks(frame, roi, selfie.shape)
+            if person.presence >= self.presence and self._support(person, selfie) >= self.agreement:
+                found.append(person)
+        return found
+
+    @staticmethod
+    def _support(person: PosePerson, selfie: np.ndarray) -> float:
+        """The share of the pose model's body the selfie model also takes for a person."""
+        body = person.probability > 0.5
+        return float((body & (selfie > 0.5)).sum() / max(1, body.sum()))
+
+    def _detect(self, frame: np.ndarray) -> list[PoseRoi]:
+        h, w = frame.shape[:2]
+        side = max(h, w)
+        square = np.zeros((side, side, 3), np.uint8)  # letterboxed, centred, as MediaPipe feeds it
+        oy, ox = (side - h) // 2, (side - w) // 2
+        square[oy : oy + h, ox : ox + w] = frame
+        image = cv2.resize(square, (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
+        raw, logits = _invoke(_load_litert(POSE_DETECTOR_MODEL), image)
+        scores = _sigmoid(logits[:, 0])
+        found = np.flatnonzero(scores >= self.min_detection)
+        rois = []
+        for i in found:
+            points = (
+                raw[i, 4:12].reshape(4, 2) / 224.0 + _POSE_ANCHORS[i]
+            )  # hips, reach, shoulders, upper reach
+            points = points * side - (ox, oy)
+            rois.append(PoseRoi.from_points(points[0], points[1]))
+        kept: list[PoseRoi] = []
+        for i in np.argsort(-scores[found]):  # the most confident of overlapping detections
+            if not any(rois[i].overlaps(other) for other in kept):
+                kept.append(rois[i])
+        return kept
+
+    def _landmarks(self, frame: np.ndarray, roi: PoseRoi, grid: tuple[int, int]) -> PosePerson:
+        h, w = frame.shape[:2]
+        to_frame = roi.matrix(256)
+        crop = cv2.warpAffine(frame, to_frame, (256, 256), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        landmarks, presence, segmentation, _heatmap, _world = _invoke(
+            _load_litert(POSE_LANDMARK_MODEL), crop.astype(np.float32) / 255.0
+        )
+        points = landmarks.reshape(39, 5)[:, :2]
+        points = np.c_[points, np.ones(len(points))] @ to_frame.T
+        to_grid = np.diag([grid[1] / w, grid[0] / h]) @ to_frame  # crop → frame → the probability's grid
+        logits = cv2.warpAffine(
+            segmentation[..., 0], to_grid, (grid[1], grid[0]), flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT, borderValue=-80.0,
+        )  # fmt: skip
+        inside = cv2.warpAffine(
+            np.ones((256, 256), np.uint8), to_grid, (grid[1], grid[0]), flags=cv2.INTER_NEAREST
+        )
+        return PosePerson(
+            roi, float(presence.ravel()[0]), _sigmoid(logits), inside.astype(bool),
+            PoseRoi.from_points(points[33], points[34]),
+        )  # fmt: skip
+
+
+def gate_by_pose(selfie: np.ndarray, people: list[PosePerson]) -> np.ndarray:
+    """The selfie model's probability, with BlazePose deciding wherever it found someone.
+
+    Inside a person's region the pose model's own segmentation replaces the selfie model's; a selfie region
+    that reaches into such a region but spreads out of it (a car passing behind the cyclist, the pavement
+    under his wheel) is a person plus what the selfie model took for one, so outside the region it is
+    dropped. Selfie regions no skeleton touches (legs without a head in the picture) are kept as they are.
+    """
+    if not people:
+        return selfie
+    inside = np.logical_or.reduce([p.inside for p in people])
+    pose = np.maximum.reduce([p.probability for p in people])
+    count, labels = cv2.connectedComponents((selfie > 0.5).astype(np.uint8), connectivity=8)
+    touched = np.zeros(count, bool)
+    touched[np.unique(labels[inside])] = True
+    touched[0] = False
+    gated = np.where(touched[labels], 0.0, selfie)
+    return np.where(inside, pose, gated).astype(np.float32)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Faces
 
 
-def _blazeface_anchors() -> np.ndarray:
-    """Anchor centres of the short-range BlazeFace model: 2 per cell of a 16x16 grid, 6 per cell of 8x8."""
-    anchors = []
-    for grid, per_cell in ((16, 2), (8, 6)):
-        for y in range(grid):
-            for x in range(grid):
-                anchors.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * per_cell)
-    return np.asarray(anchors, np.float32)
-
-
-_ANCHORS = _blazeface_anchors()
+# The short-range BlazeFace model: 2 anchors per cell of a 16x16 grid, 6 per cell of 8x8.
+_ANCHORS = _ssd_anchors(((16, 2), (8, 6)))
 
 
 class FaceDetector:
@@ -213,11 +484,12 @@ class MaskSettings:
 class TemporalMask:
     """Turns per-frame probabilities into hard masks that hold in time and follow the image's edges.
 
-    Per frame: the previous state is carried along the optical flow and blended with the model's new probability, faster up than down; hysteresis
-    cuts it; regions the model is nowhere confident about, or smaller than ``min_size``, are dropped; the
-    cut is brought to the frame's full resolution with a guided filter on the frame itself, so the edge
-    follows the picture instead of the stair-steps of the model's grid. At a cut (:func:`is_cut`) the state is
-    dropped and the new shot starts from its own first frame: nothing is carried over a cut.
+    Per frame (:meth:`follow`, then :meth:`update`): the previous state is carried along the optical flow
+    and blended with the model's new probability, faster up than down; hysteresis cuts it; regions the
+    model is nowhere confident about, or smaller than ``min_size``, are dropped; the cut is brought to the
+    frame's full resolution with a guided filter on the frame itself, so the edge follows the picture
+    instead of the stair-steps of the model's grid. At a cut (:func:`is_cut`) the state is dropped and the
+    new shot starts from its own first frame: nothing is carried over a cut.
 
     ``work_size`` is the (width, height) the flow and the state run at; masks come back at the frame's size.
     """
@@ -225,29 +497,44 @@ class TemporalMask:
     def __init__(self, work_size: tuple[int, int], settings: MaskSettings = MaskSettings()):
         self.work_size = work_size
         self.settings = settings
+        self._frame: np.ndarray | None = None
+        self._back: np.ndarray | None = None  # flow from the frame to the previous one; None at a new shot
         self._grey: np.ndarray | None = None
         self._state: np.ndarray | None = None
         self._hard: np.ndarray | None = None
 
-    def update(self, frame: np.ndarray, probability: np.ndarray) -> np.ndarray:
-        """Feed one frame and its probability map (at ``work_size``); get the hard float32 mask at frame size."""
-        s = self.settings
+    def follow(self, frame: np.ndarray) -> bool:
+        """Take the next frame; True when it starts a shot (the first frame, or after a cut)."""
         grey = cv2.resize(
             cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), self.work_size, interpolation=cv2.INTER_AREA
         )
-        state, was_on = probability, np.zeros(probability.shape, bool)
-        if self._grey is not None and self._state is not None and self._hard is not None:
+        self._back = None
+        if self._grey is not None:
             back = compute_flow(grey, self._grey, scale=1.0, preset="fast")  # this frame → the previous one
             forward = compute_flow(self._grey, grey, scale=1.0, preset="fast")
             if not is_cut(self._grey, grey, forward, back):
-                carried = warp(self._state, back)
-                was_on = warp(self._hard.astype(np.float32), back) > 0.5
-                weight = np.where(probability > carried, s.rise, s.fall)
-                state = weight * probability + (1 - weight) * carried
+                self._back = back
+        self._frame, self._grey = frame, grey
+        return self._back is None
+
+    def update(self, probability: np.ndarray, gone: np.ndarray | None = None) -> np.ndarray:
+        """The hard float32 mask, at frame size, of the frame given to :meth:`follow`, from its probability
+        map (at ``work_size``). Within ``gone`` (a person the models have seen leave) nothing is held from
+        the previous frame: the mask there is what the model sees now."""
+        assert self._frame is not None, "follow() a frame first"
+        s = self.settings
+        state, was_on = probability, np.zeros(probability.shape, bool)
+        if self._back is not None and self._state is not None and self._hard is not None:
+            carried = warp(self._state, self._back)
+            was_on = warp(self._hard.astype(np.float32), self._back) > 0.5
+            weight = np.where(probability > carried, s.rise, s.fall)
+            if gone is not None:
+                weight[gone], was_on[gone] = 1.0, False
+            state = weight * probability + (1 - weight) * carried
         hard = (state > s.on) | (was_on & (state > s.off))
         hard = self._keep_people(hard, state, was_on)
-        self._grey, self._state, self._hard = grey, state, hard
-        return _to_edges(hard, frame)
+        self._state, self._hard = state, hard
+        return _to_edges(hard, self._frame)
 
     def _keep_people(self, hard: np.ndarray, state: np.ndarray, was_on: np.ndarray) -> np.ndarray:
         """Only regions tall and large enough that the model is confident about somewhere, now or when they
@@ -290,13 +577,15 @@ def _work_size(width: int, height: int, longest: int = 320) -> tuple[int, int]:
     return max(8, round(width * scale)), max(8, round(height * scale))
 
 
+# The per-frame evidence for :class:`TemporalMask`: ``(frame, work_size, new_shot)`` → the probability map at
+# the work size and where a person has gone (or None).
+Evidence = Callable[[np.ndarray, tuple[int, int], bool], tuple[np.ndarray, np.ndarray | None]]
+
+
 def _stable_masks(
-    frames: Iterable[np.ndarray],
-    turns: int,
-    probability: Callable[[np.ndarray, tuple[int, int]], np.ndarray],
-    settings: MaskSettings,
+    frames: Iterable[np.ndarray], turns: int, evidence: Evidence, settings: MaskSettings
 ) -> Iterator[np.ndarray]:
-    """One :class:`TemporalMask` over ``probability(frame, work_size)``, a map at the work size.
+    """One :class:`TemporalMask` over ``evidence(frame, work_size, new_shot)``.
 
     The model sees the frames turned ``turns`` quarter turns, as a player shows them (it only finds people
     and faces standing up); the masks come back in the frames' own (storage) orientation.
@@ -306,26 +595,32 @@ def _stable_masks(
         upright = np.ascontiguousarray(np.rot90(frame, turns)) if turns else frame
         if smoother is None:
             smoother = TemporalMask(_work_size(upright.shape[1], upright.shape[0]), settings)
-        mask = smoother.update(upright, probability(upright, smoother.work_size))
+        new_shot = smoother.follow(upright)
+        mask = smoother.update(*evidence(upright, smoother.work_size, new_shot))
         yield np.ascontiguousarray(np.rot90(mask, -turns)) if turns else mask
 
 
 def people_masks(
-    frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0
+    frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0, pose: bool | None = None
 ) -> Iterator[np.ndarray]:
     """Hard person masks (float32, 1 = person) that hold in time and follow the picture's edges, one per frame.
 
     ``turns`` is the clip's rotation in quarter turns (:attr:`VideoInfo.quarter_turns`): the model
     sees the frames upright and the masks come back in the frames' own (storage) orientation. ``min_size``
-    drops people shorter than that fraction of the upright frame's height.
+    drops people shorter than that fraction of the upright frame's height. ``pose``: gate by BlazePose
+    (default: when LiteRT is installed, see :func:`pose_available`); without it, the selfie model alone.
     """
     segmenter = PeopleSegmenter()
-    yield from _stable_masks(
-        frames,
-        turns,
-        lambda frame, size: segmenter.probability(frame, size=size),
-        MaskSettings(min_size=min_size),
-    )
+    tracker = PoseTracker() if (pose_available() if pose is None else pose) else None
+
+    def evidence(frame: np.ndarray, size: tuple[int, int], new_shot: bool):
+        selfie = segmenter.probability(frame, size=size)
+        if tracker is None:
+            return selfie, None
+        found = tracker.update(frame, selfie, new_shot)
+        return gate_by_pose(selfie, found.people), found.gone
+
+    yield from _stable_masks(frames, turns, evidence, MaskSettings(min_size=min_size))
 
 
 def face_masks(
@@ -335,7 +630,7 @@ def face_masks(
     treats people; ``min_size`` drops faces whose box is shorter than that fraction of the frame's height."""
     detector = FaceDetector()
 
-    def probability(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    def evidence(frame: np.ndarray, size: tuple[int, int], _new_shot: bool):
         h, w = frame.shape[:2]
         sw, sh = size
         boxes = [
@@ -343,16 +638,19 @@ def face_masks(
             for x, y, bw, bh, s in detector.detect(frame)
             if bh >= min_size * h
         ]
-        return face_probability(boxes, sw, sh)
+        return face_probability(boxes, sw, sh), None
 
     # A face is a detection, not a segmentation: every ellipse is confident, and size was judged on the box.
-    yield from _stable_masks(frames, turns, probability, MaskSettings(confident=0.5, min_area=0.0))
+    yield from _stable_masks(frames, turns, evidence, MaskSettings(confident=0.5, min_area=0.0))
 
 
 def people_lock_masks(plan: TransformPlan, lock: PeopleLock, reader: VideoReader) -> Iterator[np.ndarray]:
     """Lock masks for ``people``: every person, from the source frames."""
 
     model_path(SELFIE_MODEL)  # fail before the first frame is written, not in the middle
+    if pose_available():
+        model_path(POSE_DETECTOR_MODEL)
+        model_path(POSE_LANDMARK_MODEL)
     frames = reader.frames(0, plan.frame_count)
     return people_masks(frames, plan.video.quarter_turns, min_size=lock.min_size)
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from shotcraft.signals.klt import klt_step, plausible_quad, project
 from shotcraft.signals.ocr import MAX_SIDE, TextBox, detect_text, recognise, similarity
 
 if TYPE_CHECKING:
@@ -115,11 +116,7 @@ class _Live:
 
 
 def _apply(h: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return (
-        cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), h)
-        .reshape(-1, 2)
-        .astype(np.float32)
-    )
+    return project(points, h).astype(np.float32)
 
 
 def _text_height(quad: np.ndarray) -> float:
@@ -175,40 +172,17 @@ def _outside(quad: np.ndarray, width: int, height: int) -> bool:
     )
 
 
-def _plausible(quad: np.ndarray, reference: np.ndarray) -> bool:
-    """A tracked quad that is convex and within 4x of the reference's area (else the tracker failed)."""
-    area, ref_area = cv2.contourArea(quad), cv2.contourArea(reference)
-    return cv2.isContourConvex(np.round(quad * 8).astype(np.int32)) and 0.25 < area / max(ref_area, 1e-6) < 4
-
-
 def _step(live: _Live, prev: np.ndarray, grey: np.ndarray) -> bool:
     """Move ``live`` from frame ``prev`` to ``grey``; False when the track is lost."""
     if len(live.points) < _MIN_POINTS:
         return False
-    p0 = live.points.reshape(-1, 1, 2)
-    lk = {
-        "winSize": (21, 21),
-        "maxLevel": 3,
-        "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01),
-    }
-    p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, grey, p0, None, **lk)
-    back, st_back, _ = cv2.calcOpticalFlowPyrLK(grey, prev, p1, None, **lk)
-    good = (
-        (st.ravel() == 1)
-        & (st_back.ravel() == 1)
-        & (np.linalg.norm((back - p0).reshape(-1, 2), axis=1) < 1.0)
-    )
-    if good.sum() < _MIN_POINTS:
+    moved = klt_step(prev, grey, live.points, live.ref_points, min_points=_MIN_POINTS)
+    if moved is None:
         return False
-    ref, cur = live.ref_points[good], p1.reshape(-1, 2)[good]
-    h, inliers = cv2.findHomography(ref, cur, cv2.RANSAC, 2.0)
-    if h is None:
+    reference_area = abs(cv2.contourArea(live.track.quad.astype(np.float32)))
+    if not plausible_quad(_apply(moved.homography, live.track.quad), reference_area, 4):
         return False
-    keep = inliers.ravel().astype(bool)
-    quad = _apply(h, live.track.quad)
-    if keep.sum() < _MIN_POINTS or not _plausible(quad, live.track.quad):
-        return False
-    live.ref_points, live.points, live.homography = ref[keep], cur[keep], h
+    live.ref_points, live.points, live.homography = moved.ref_points, moved.points, moved.homography
     if len(live.points) < live.seeded // 2:
         _reseed(live, grey)
     return True
@@ -321,7 +295,7 @@ def match_strings(boxes: Sequence[TextBox], wanted: Sequence[str]) -> list[tuple
     return found
 
 
-def is_cut(prev: np.ndarray, grey: np.ndarray) -> bool:
+def cut_by_thumbnails(prev: np.ndarray, grey: np.ndarray) -> bool:
     """A scene cut between two grey frames: their thumbnails and brightness histograms both disagree."""
     a = cv2.resize(prev, (64, 36), interpolation=cv2.INTER_AREA)
     b = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA)
@@ -386,7 +360,7 @@ def find_text_tracks(
     for index, stored in enumerate(reader.frames()):
         frame = np.ascontiguousarray(np.rot90(stored, turns)) if turns else stored
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        cut = prev is not None and is_cut(prev, grey)
+        cut = prev is not None and cut_by_thumbnails(prev, grey)
         if history and cut:
             history[-1] = (history[-1][0], history[-1][1], True)
         history.append((index, grey, False))

@@ -1,18 +1,6 @@
-"""Planar region tracking: a quad given on one frame, followed through the whole clip, forwards and backwards.
-
-How a frame is tracked:
-
-1. **Predict** with KLT: the reference's feature points, projected into the previous frame, are followed
-   into this frame (pyramidal Lucas-Kanade with a forward-backward check) and a RANSAC homography from the
-   reference points to their new positions predicts where the region is.
-2. **Re-align against the reference frame** (this is what stops drift): the frame is warped back into the
-   reference frame's coordinates with the prediction, the reference points are followed once more from the
-   reference image into that warped patch, and the residual correction gives the final homography. Every
-   frame is thus registered to the reference itself, never to a chain of previous frames.
-3. **Confidence** is the share of the visible reference points that re-align consistently. Too few → the
-   frame is reported ``lost`` (occluded, cut away); a region mostly outside the picture → ``out_of_frame``.
-   A lost region is looked for again on every following frame by SIFT matching against the reference,
-   accepted only if the re-alignment confirms it.
+"""Tracked regions: the track file (a quad's corners on every frame of a clip), reading and writing it, the
+corners a user gives, running the tracker (:mod:`shotcraft.signals.tracker`) over a whole clip, and the
+track lock's masks.
 
 The result is a :class:`Track`, saved as JSON the user can read and edit: set a frame's ``corners`` and its
 ``status`` to ``"corrected"``, and :func:`retrack` runs the tracker again with those frames as anchors (the
@@ -40,16 +28,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shotcraft.media.orientation import quarter_turns, turn_pixels
 from shotcraft.signals.shapes import polygon_mask
+from shotcraft.signals.tracker import PlanarTracker, TrackerSettings, grey_of, visible_fraction
 from shotcraft.spec import SpecError, TimePoint, TrackLock
 
 if TYPE_CHECKING:
@@ -267,7 +254,7 @@ def storage_corners(corners: np.ndarray, video: VideoInfo) -> np.ndarray:
 
     corners = np.asarray(corners, np.float64).reshape(4, 2)
     width, height = video.display_size
-    if _visible_fraction(corners, width, height) < 0.5:
+    if visible_fraction(corners, width, height) < 0.5:
         shown = f" (as shown, rotated {video.rotation}°)" if video.rotation else ""
         raise SpecError(
             f"the region {np.round(corners).astype(int).tolist()} lies mostly outside the {width}x{height} "
@@ -290,328 +277,6 @@ def parse_corners(text: str) -> np.ndarray:
     if len(values) != 8:
         raise SpecError(f"corners {text!r} should be eight numbers: x1,y1,x2,y2,x3,y3,x4,y4")
     return np.asarray(values, np.float64).reshape(4, 2)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The tracker
-
-
-@dataclass(frozen=True)
-class TrackerSettings:
-    """Knobs of the tracker; the defaults suit 240p..1080p footage."""
-
-    max_points: int = 400
-    min_points: int = 8  # fewer reference features than this: the region is too plain to track
-    lk_window: int = 21
-    lk_levels: int = 3
-    fb_tolerance: float = 1.0  # forward-backward disagreement (px) above which a KLT point is dropped
-    ransac_threshold: float = 2.0
-    min_inliers: int = 10
-    min_confidence: float = 0.2  # share of visible reference points that re-align; below: lost
-    min_visible: float = 0.2  # share of the region's area inside the picture; below: out of frame
-    chunk: int = 32  # frames decoded at once for the backward pass (bounds memory)
-
-
-_LK_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
-
-
-@dataclass
-class _Reference:
-    """What every frame is registered against: the reference frame's patch around the region and its features."""
-
-    grey: np.ndarray
-    corners: np.ndarray  # (4, 2) on the reference frame
-    points: np.ndarray  # (N, 2) float32 feature points inside the region, reference coordinates
-    box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the patch (region plus margin)
-    sift: tuple[np.ndarray, np.ndarray] | None = (
-        None  # keypoint positions and descriptors, made on first need
-    )
-
-    @property
-    def patch(self) -> np.ndarray:
-        x0, y0, x1, y1 = self.box
-        return self.grey[y0:y1, x0:x1]
-
-
-@dataclass
-class _Step:
-    homography: np.ndarray | None
-    confidence: float
-    status: Status
-
-
-def _grey(frame: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
-
-
-def _project(points: np.ndarray, homography: np.ndarray) -> np.ndarray:
-    return cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), homography).reshape(-1, 2)
-
-
-def _is_sane_quad(corners: np.ndarray, reference_area: float) -> bool:
-    """Convex, not folded, and not shrunk or blown up beyond what a real camera move does."""
-    if not np.isfinite(corners).all():
-        return False
-    contour = corners.astype(np.float32).reshape(-1, 1, 2)
-    if not cv2.isContourConvex(contour):
-        return False
-    area = abs(cv2.contourArea(contour))
-    return reference_area / 50 < area < reference_area * 50
-
-
-def _visible_fraction(corners: np.ndarray, width: int, height: int) -> float:
-    poly = corners.astype(np.float32).reshape(-1, 1, 2)
-    area = abs(cv2.contourArea(poly))
-    if area <= 0:
-        return 0.0
-    frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32).reshape(-1, 1, 2)
-    inside, _ = cv2.intersectConvexConvex(poly, frame)
-    return float(inside) / area
-
-
-class PlanarTracker:
-    """Registers frames of one clip to a region given on a reference frame (see the module docstring).
-
-    >>> import numpy as np, cv2
-    >>> rng = np.random.default_rng(1)
-    >>> frame = cv2.GaussianBlur((rng.random((120, 160)) * 255).astype(np.uint8), (0, 0), 1.5)
-    >>> tracker = PlanarTracker(frame, corners_from_box(40, 30, 60, 50))
-    >>> moved = np.roll(frame, (2, 3), axis=(0, 1))  # the picture moves 3 px right, 2 px down
-    >>> step = tracker.start(frame, tracker.reference.corners).follow(moved)
-    >>> step.status, np.round(tracker.corners(step.homography)[0], 1).tolist()
-    ('tracked', [43.0, 32.0])
-    """
-
-    def __init__(
-        self, reference_frame: np.ndarray, corners: np.ndarray, settings: TrackerSettings | None = None
-    ):
-        self.settings = settings or TrackerSettings()
-        grey = _grey(reference_frame)
-        h, w = grey.shape
-        corners = np.asarray(corners, np.float64).reshape(4, 2)
-        if _visible_fraction(corners, w, h) < 0.5:
-            raise SpecError(
-                f"the region {np.round(corners).astype(int).tolist()} lies mostly outside the {w}x{h} frame: "
-                "give corners on the picture"
-            )
-        area = abs(cv2.contourArea(corners.astype(np.float32)))
-        if area < 64:
-            raise SpecError(f"the region is {area:.0f} px²; a region needs at least 8x8 pixels to track")
-        points = self._features(grey, corners, area)
-        count = len(points)
-        if count < self.settings.min_points:
-            raise SpecError(
-                f"the region has too little texture to track ({count} feature points, "
-                f"{self.settings.min_points} needed): choose a region with visible detail"
-            )
-        # A wide margin keeps the coarse pyramid level of the re-alignment away from the patch border.
-        margin = 2 * self.settings.lk_window
-        x0, y0 = np.floor(corners.min(axis=0)).astype(int) - margin
-        x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + margin
-        box = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
-        self.reference = _Reference(grey, corners, points, box)
-        self._reference_area = area
-        self._homography: np.ndarray | None = None
-        self._previous: np.ndarray | None = None
-        self._corners: np.ndarray | None = None
-        self._velocity = np.zeros((4, 2))
-
-    def _features(self, grey: np.ndarray, corners: np.ndarray, area: float) -> np.ndarray:
-        """Corner features inside the region, kept half a KLT window away from its edge where possible:
-        a window that straddles the edge sees the background, which moves differently."""
-        h, w = grey.shape
-        region = polygon_mask(w, h, [tuple(p) for p in corners]).astype(np.uint8)
-        inner = cv2.erode(region, np.ones((self.settings.lk_window, self.settings.lk_window), np.uint8))
-        spacing = max(3.0, float(np.sqrt(area / self.settings.max_points)) * 0.7)
-        points = np.zeros((0, 2), np.float32)
-        for mask in (inner, region):
-            found = cv2.goodFeaturesToTrack(
-                grey, maxCorners=self.settings.max_points, qualityLevel=0.005, minDistance=spacing,
-                mask=mask, blockSize=5,
-            )  # fmt: skip
-            if found is not None and len(found) >= self.settings.min_points * 2:
-                return found.reshape(-1, 2).astype(np.float32)
-            if found is not None and len(found) > len(points):
-                points = found.reshape(-1, 2).astype(np.float32)
-        return points
-
-    # -- state ---------------------------------------------------------------------------------------------
-
-    def corners(self, homography: np.ndarray) -> np.ndarray:
-        """The region's corners on a frame, given that frame's homography from the reference."""
-        return _project(self.reference.corners, homography)
-
-    def homography_to(self, corners: np.ndarray) -> np.ndarray:
-        """The homography taking the reference corners onto ``corners``."""
-        return cv2.getPerspectiveTransform(
-            self.reference.corners.astype(np.float32), np.asarray(corners, np.float32).reshape(4, 2)
-        )
-
-    def start(self, frame: np.ndarray, corners: np.ndarray) -> PlanarTracker:
-        """Restart from a frame where the region's corners are known (the reference or a correction)."""
-        self._previous = _grey(frame)
-        self._homography = self.homography_to(corners)
-        self._corners = np.asarray(corners, np.float64).reshape(4, 2)
-        self._velocity = np.zeros((4, 2))
-        return self
-
-    # -- one frame -----------------------------------------------------------------------------------------
-
-    def follow(self, frame: np.ndarray) -> _Step:
-        """Track into the next frame (in either direction) and return where the region is."""
-        grey = _grey(frame)
-        h, w = grey.shape
-        s = self.settings
-        was_tracked = self._homography is not None
-        guess = None
-        if was_tracked and self._previous is not None:
-            guess = self._predict(self._previous, grey, self._homography)
-        if guess is None and self._corners is not None:
-            # KLT had nothing to follow (the region was lost, or leaving the picture): assume it keeps moving
-            # as it last did, so a region that drifted out is reported out of frame, not merely lost.
-            guess = self.homography_to(self._corners + self._velocity)
-        # Why the region would be missing if it is not found: mostly outside the picture, or hidden.
-        missing = _Step(None, 0.0, "lost")
-        step: _Step | None = None
-        if guess is not None:
-            visible = _visible_fraction(self.corners(guess), w, h)
-            if visible < 0.5:
-                missing = _Step(None, 0.0, "out_of_frame")
-            if visible < s.min_visible:
-                step = missing
-            elif was_tracked:
-                step = self._align(grey, guess)
-        if step is None or step.homography is None:
-            found = self._redetect(grey)
-            step = found if found.homography is not None else missing
-        self._remember(step, was_tracked)
-        self._previous = grey
-        return step
-
-    def _remember(self, step: _Step, was_tracked: bool) -> None:
-        """Keep the last corners and their per-frame motion, for guessing where a lost region went."""
-        if step.homography is not None:
-            corners = self.corners(step.homography)
-            self._velocity = (
-                corners - self._corners if was_tracked and self._corners is not None else 0 * corners
-            )
-            self._corners = corners
-        elif self._corners is not None:
-            self._corners = self._corners + self._velocity
-        self._homography = step.homography
-
-    def _predict(self, previous: np.ndarray, grey: np.ndarray, homography: np.ndarray) -> np.ndarray | None:
-        """KLT from the previous frame: a homography close enough for the re-alignment to converge."""
-        s = self.settings
-        h, w = grey.shape
-        start = _project(self.reference.points, homography).astype(np.float32)
-        inside = (start[:, 0] >= 0) & (start[:, 0] < w) & (start[:, 1] >= 0) & (start[:, 1] < h)
-        if inside.sum() < s.min_inliers:
-            return None
-        start, ref_points = start[inside], self.reference.points[inside]
-        lk = {"winSize": (s.lk_window, s.lk_window), "maxLevel": s.lk_levels, "criteria": _LK_CRITERIA}
-        moved, ok, _ = cv2.calcOpticalFlowPyrLK(previous, grey, start, None, **lk)
-        back, ok_back, _ = cv2.calcOpticalFlowPyrLK(grey, previous, moved, None, **lk)
-        good = (ok.ravel() == 1) & (ok_back.ravel() == 1)
-        good &= np.linalg.norm(back - start, axis=1) < s.fb_tolerance
-        if good.sum() < s.min_inliers:
-            return None
-        found, mask = cv2.findHomography(ref_points[good], moved[good], cv2.RANSAC, s.ransac_threshold * 1.5)
-        if (
-            found is None
-            or mask.sum() < s.min_inliers
-            or not _is_sane_quad(self.corners(found), self._reference_area)
-        ):
-            return None
-        return found
-
-    def _align(self, grey: np.ndarray, homography: np.ndarray) -> _Step:
-        """Register the frame to the reference patch, starting from ``homography`` (reference → frame)."""
-        s = self.settings
-        h, w = grey.shape
-        ref = self.reference
-        x0, y0, x1, y1 = ref.box
-        offset = np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64)
-        size = (x1 - x0, y1 - y0)
-        # The frame pulled back into reference coordinates; pixels that came from outside the picture are
-        # marked so the points there are not counted as failures.
-        warped = cv2.warpPerspective(
-            grey, homography @ offset, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        )
-        on_picture = _project(ref.points, homography)
-        visible = (
-            (on_picture[:, 0] >= 1)
-            & (on_picture[:, 0] < w - 1)
-            & (on_picture[:, 1] >= 1)
-            & (on_picture[:, 1] < h - 1)
-        )
-        if visible.sum() < s.min_inliers:
-            return _Step(None, 0.0, "out_of_frame")
-        ref_points = ref.points[visible]
-        local = (ref_points - np.array([x0, y0], np.float32)).astype(np.float32)
-        # The prediction is within a few pixels, so one pyramid level above full resolution is enough.
-        lk = {"winSize": (s.lk_window, s.lk_window), "maxLevel": 1, "criteria": _LK_CRITERIA}
-        found, ok, _ = cv2.calcOpticalFlowPyrLK(ref.patch, warped, local, None, **lk)
-        back, ok_back, _ = cv2.calcOpticalFlowPyrLK(warped, ref.patch, found, None, **lk)
-        good = (
-            (ok.ravel() == 1)
-            & (ok_back.ravel() == 1)
-            & (np.linalg.norm(back - local, axis=1) < s.fb_tolerance)
-        )
-        if good.sum() < s.min_inliers:
-            return _Step(None, 0.0, "lost")
-        targets = _project(found[good] + np.array([x0, y0], np.float32), homography)
-        refined, mask = cv2.findHomography(ref_points[good], targets, cv2.RANSAC, s.ransac_threshold)
-        if refined is None:
-            return _Step(None, 0.0, "lost")
-        inliers = int(mask.sum())
-        confidence = inliers / len(ref_points)
-        if inliers < s.min_inliers or confidence < s.min_confidence:
-            return _Step(None, confidence, "lost")
-        if not _is_sane_quad(self.corners(refined), self._reference_area):
-            return _Step(None, 0.0, "lost")
-        return _Step(refined, min(1.0, confidence), "tracked")
-
-    def _redetect(self, grey: np.ndarray) -> _Step:
-        """Look for a lost region anywhere in the frame by SIFT matching, confirmed by re-alignment."""
-        s = self.settings
-        ref = self.reference
-        sift = cv2.SIFT_create(nfeatures=2000)
-        if ref.sift is None:
-            h, w = ref.grey.shape
-            region = polygon_mask(w, h, [tuple(p) for p in ref.corners]).astype(np.uint8)
-            keypoints, descriptors = sift.detectAndCompute(ref.grey, region)
-            positions = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
-            ref.sift = (positions, descriptors if descriptors is not None else np.zeros((0, 128), np.float32))
-        positions, descriptors = ref.sift
-        if len(positions) < s.min_inliers:
-            return _Step(None, 0.0, "lost")
-        keypoints, frame_descriptors = sift.detectAndCompute(grey, None)
-        if frame_descriptors is None or len(keypoints) < s.min_inliers:
-            return _Step(None, 0.0, "lost")
-        matcher = cv2.BFMatcher(cv2.NORM_L2)
-        pairs = matcher.knnMatch(descriptors, frame_descriptors, k=2)
-        # Lowe's ratio test keeps only distinctive matches.
-        matches = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.75 * p[1].distance]
-        if len(matches) < s.min_inliers:
-            return _Step(None, 0.0, "lost")
-        src = positions[[m.queryIdx for m in matches]]
-        dst = np.array([keypoints[m.trainIdx].pt for m in matches], np.float32)
-        found, mask = cv2.findHomography(src, dst, cv2.RANSAC, 4.0)
-        if (
-            found is None
-            or mask.sum() < s.min_inliers
-            or not _is_sane_quad(self.corners(found), self._reference_area)
-        ):
-            return _Step(None, 0.0, "lost")
-        h, w = grey.shape
-        if _visible_fraction(self.corners(found), w, h) < s.min_visible:
-            return _Step(None, 0.0, "out_of_frame")
-        confirmed = self._align(grey, found)
-        # A re-found region must re-align more convincingly than one followed from the previous frame.
-        if confirmed.homography is None or confirmed.confidence < 2 * s.min_confidence:
-            return _Step(None, 0.0, "lost")
-        return confirmed
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -714,7 +379,7 @@ def _backwards(reader: VideoReader, at: int, chunk: int) -> Iterator[tuple[int, 
     end = at
     while end > 0:
         start = max(0, end - chunk)
-        frames = [_grey(f) for f in reader.frames(start, end)]
+        frames = [grey_of(f) for f in reader.frames(start, end)]
         for offset in range(len(frames) - 1, -1, -1):
             yield start + offset, frames[offset]
         end = start

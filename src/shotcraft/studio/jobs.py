@@ -29,6 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shotcraft.studio.models import (
@@ -58,6 +59,10 @@ class LimitExceeded(RuntimeError):
     """A per-key limit (live jobs, storage) would be exceeded; the message says which."""
 
 
+class IdempotencyConflict(RuntimeError):
+    """An idempotency key already used for a different request."""
+
+
 @dataclass
 class TakeRecord:
     """An output ready to be registered as a take; ``path`` is relative to the studio home."""
@@ -85,12 +90,13 @@ def create_project(store: Store, key_id: str, name: str) -> Project:
 
 def live_jobs(session: Session, key_id: str) -> int:
     """How many of the key's jobs are queued or running (what ``max_concurrent_jobs`` limits)."""
+    return count_live(session, Job.owner_key_id == key_id)
+
+
+def count_live(session: Session, *where: Any) -> int:
+    """How many queued or running jobs match ``where`` (SQL conditions on :class:`Job`)."""
     return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Job)
-            .where(Job.owner_key_id == key_id, Job.state.in_((QUEUED, RUNNING)))
-        )
+        session.scalar(select(func.count()).select_from(Job).where(*where, Job.state.in_((QUEUED, RUNNING))))
         or 0
     )
 
@@ -105,8 +111,19 @@ def enqueue(
     source_asset_id: str | None = None,
     parent_take_id: str | None = None,
     max_attempts: int = 3,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
 ) -> Job:
-    """Queue a job. A key may hold at most ``max_concurrent_jobs`` live (queued or running) jobs."""
+    """Queue a job. A key may hold at most ``max_concurrent_jobs`` live (queued or running) jobs.
+
+    With an ``idempotency_key``, a second call with the same key and ``request_hash`` returns the job the
+    first one queued (however far it got), and one with another ``request_hash`` raises
+    :class:`IdempotencyConflict`: a client that sends its request twice (a retry, a double click, two tabs)
+    gets one job."""
+    if idempotency_key is not None:
+        existing = find_idempotent(store, key.id, idempotency_key, request_hash)
+        if existing is not None:
+            return existing
     job = Job(
         project_id=project_id,
         owner_key_id=key.id,
@@ -115,21 +132,47 @@ def enqueue(
         source_asset_id=source_asset_id,
         parent_take_id=parent_take_id,
         max_attempts=max_attempts,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
     )
-    with store.write() as s:
-        if live_jobs(s, key.id) >= key.max_concurrent_jobs:
-            raise LimitExceeded(
-                f"this key already has {key.max_concurrent_jobs} queued or running jobs (its limit): "
-                "wait for one to finish or cancel one"
-            )
-        s.add(job)
+    try:
+        with store.write() as s:
+            if live_jobs(s, key.id) >= key.max_concurrent_jobs:
+                raise LimitExceeded(
+                    f"this key already has {key.max_concurrent_jobs} queued or running jobs (its limit): "
+                    "wait for one to finish or cancel one"
+                )
+            s.add(job)
+    except IntegrityError:
+        # Another request with the same key was queued between the look-up and this insert.
+        existing = find_idempotent(store, key.id, idempotency_key, request_hash)
+        if existing is None:
+            raise
+        return existing
+    return job
+
+
+def find_idempotent(
+    store: Store, key_id: str, idempotency_key: str | None, request_hash: str | None
+) -> Job | None:
+    """The job queued earlier with this idempotency key, or ``None``; :class:`IdempotencyConflict` when that
+    job came from a different request."""
+    with store.read() as s:
+        job = s.scalar(select(Job).where(Job.owner_key_id == key_id, Job.idempotency_key == idempotency_key))
+    if job is not None and job.request_hash != request_hash:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was already used for a different request: send a new key for a new job"
+        )
     return job
 
 
 def sweep_stale(session: Session) -> int:
     """Put jobs whose worker stopped heartbeating back in the queue (or fail them if out of attempts)."""
     now = utcnow()
-    stale = session.scalars(select(Job).where(Job.state == RUNNING, Job.lease_expires_at < now)).all()
+    # Locked, skipping jobs another transaction holds: a worker may be committing one right now
+    # (finish/fail lock the job first), and PostgreSQL re-checks the condition once that commit lands.
+    query = select(Job).where(Job.state == RUNNING, Job.lease_expires_at < now)
+    stale = session.scalars(query.with_for_update(skip_locked=True)).all()
     for job in stale:
         job.lease_token = job.lease_owner = job.lease_expires_at = None
         job.updated_at = now
@@ -200,7 +243,7 @@ def finish(store: Store, token: str, takes: list[TakeRecord]) -> list[str]:
     once, or not at all. Returns the new take ids."""
     now = utcnow()
     with store.write() as s:
-        job = s.scalar(select(Job).where(Job.lease_token == token, Job.state == RUNNING))
+        job = s.scalar(select(Job).where(Job.lease_token == token, Job.state == RUNNING).with_for_update())
         if job is None:
             raise LeaseLost("the job's lease was lost before its outputs could be registered")
         ids = []
@@ -226,7 +269,7 @@ def fail(store: Store, token: str, error: str, *, retry: bool) -> str:
     """Record a failure; a retryable one goes back to the queue while attempts remain. Returns the new state."""
     now = utcnow()
     with store.write() as s:
-        job = s.scalar(select(Job).where(Job.lease_token == token, Job.state == RUNNING))
+        job = s.scalar(select(Job).where(Job.lease_token == token, Job.state == RUNNING).with_for_update())
         if job is None:
             raise LeaseLost("the job's lease was lost")
         job.error = error

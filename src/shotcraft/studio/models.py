@@ -84,6 +84,7 @@ class Asset(Base):
 
 class Job(Base):
     __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("owner_key_id", "idempotency_key", name="uq_job_idempotency_key"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("job"))
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
     owner_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
@@ -107,6 +108,10 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The client's ``Idempotency-Key`` (unique per API key) and the SHA-256 of the request it came with:
+    #: the same key and request return this job instead of queueing another.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Take(Base):
@@ -131,6 +136,8 @@ class Take(Base):
     frame_count: Mapped[int] = mapped_column(Integer, default=0)
     fps: Mapped[str] = mapped_column(String(32), default="")
     picked: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: A name the user gave the take (``None``: it is named by what was done, see ``server.views``).
+    title: Mapped[str | None] = mapped_column(String(200), default=None)
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

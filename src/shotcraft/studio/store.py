@@ -34,6 +34,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shotcraft.studio.models import ApiKey, Asset, BrowserSession, Job, Take, utcnow
 
+#: PostgreSQL advisory lock held while migrating (any fixed number; "shotcraft" in ASCII, truncated).
+_MIGRATION_LOCK = 0x73686F7463726166
 #: How long a browser session lasts.
 SESSION_DAYS = 7
 
@@ -201,7 +203,20 @@ def _make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(database_url(url), pool_pre_ping=True)
+
+
+def database_url(url: str) -> str:
+    """``url`` with its driver named: ``postgresql://`` means psycopg 3 (the studio extra installs it),
+    not SQLAlchemy's default psycopg2.
+
+    >>> database_url("postgresql://studio@db/shotcraft")
+    'postgresql+psycopg://studio@db/shotcraft'
+    """
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
 
 
 def upgrade(engine: Engine, home: Path) -> None:
@@ -217,5 +232,8 @@ def upgrade(engine: Engine, home: Path) -> None:
     with open(home / ".migrate.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # The file lock serialises one machine's processes; this, every machine's.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             config.attributes["connection"] = conn
             command.upgrade(config, "head")

@@ -25,8 +25,9 @@ from typing import Any
 from shotcraft.studio import jobs
 from shotcraft.studio.chunks import DEFAULT_CHUNK_FRAMES
 from shotcraft.studio.kinds import JOB_KINDS, JobContext
+from shotcraft.studio.labels import take_label
 from shotcraft.studio.models import Asset, Job, Take
-from shotcraft.studio.refs import ASSET_REF, redact, resolve_refs
+from shotcraft.studio.refs import redact, resolve_refs
 from shotcraft.studio.store import Store
 
 log = logging.getLogger("shotcraft.worker")
@@ -199,14 +200,13 @@ class Worker:
             if asset is None:  # deleted since the job was queued: retrying cannot help
                 raise SpecError(f"source asset {job.source_asset_id} no longer exists")
             source = self.store.asset_path(asset)
-            self._known[str(source)] = f"{ASSET_REF}{asset.id}"
+            self._known[str(source)] = asset.name
         elif job.parent_take_id:  # transforming a take: the take's file is the source
             take = self.store.get(Take, job.parent_take_id)
             if take is None:
                 raise SpecError(f"parent take {job.parent_take_id} no longer exists")
             source = self.store.take_path(take)
-            self._known[str(source)] = f"take {take.id}"
-        # The stored spec names files as asset references; the run gets the stored files.
+            self._known[str(source)] = f"take “{take_label(take)}”"
         # The stored spec names files as asset references; the run gets the stored files. (Paths written by
         # a trusted caller that queued the job directly, not through the API, are kept as they are.)
         recorded = validate_spec(job.spec, kind.spec_type)
@@ -231,11 +231,11 @@ class Worker:
         if asset is None or asset.project_id != job.project_id:
             return None
         path = self.store.asset_path(asset)
-        self._known[str(path)] = f"{ASSET_REF}{ident}"
+        self._known[str(path)] = asset.name
         return path
 
     def _redact(self, text: str) -> str:
-        """A message for the job's record: the store's paths become asset references (or go)."""
+        """A message for the job's record: the store's files are named by their names (the rest go)."""
         return redact(text, self._known, self.store.home)
 
     def _progress_callback(self, job: Job, lease: _Lease) -> Any:

@@ -61,6 +61,22 @@ def stabilising_strength(motion_adherence: Adherence) -> float:
     return round(adherence_level(motion_adherence) / 30.0, 4)
 
 
+def shot_memory(op: RestyleOp) -> str | None:
+    """What state ``op``'s look carries along a whole shot, or ``None`` when a frame needs only the previous
+    frame (the steadiness pull and the cut test): grain advected since the shot's first frame (its
+    coordinates and re-seeding draws), or a reference's colour mapping fitted on that first frame.
+
+    >>> from shotcraft.spec import RestyleOp
+    >>> shot_memory(RestyleOp(look="cartoon")) is None
+    True
+    """
+    if op.reference is not None:
+        return "a reference's colour mapping is fitted on each shot's first frame"
+    if GRAIN.get(op.look or "", (0, 0.0))[1] > 0:
+        return f"the {op.look} look carries its grain along the whole shot"
+    return None
+
+
 def look_every_frame(
     plan: TransformPlan,
     op: RestyleOp,

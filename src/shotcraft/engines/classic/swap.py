@@ -43,6 +43,7 @@ from shotcraft.media.stills import read_image
 from shotcraft.plan import PlannedKeyframe, is_edited_frame, resolve_time
 from shotcraft.signals.shapes import mask_file_frames, polygon_mask
 from shotcraft.signals.track import Track, load_track, track_region
+from shotcraft.signals.tracker import motion_blur_kernel
 from shotcraft.spec import SwapOp
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ class _Appearance:
         new = new * gain[..., None]
         length = float(np.linalg.norm(self.velocity)) * SHUTTER
         if length >= 1.0:
-            kernel = _line_kernel(length, math.atan2(self.velocity[1], self.velocity[0]))
+            kernel = motion_blur_kernel(length, math.atan2(self.velocity[1], self.velocity[0]))
             new = cv2.filter2D(new, -1, kernel, borderType=cv2.BORDER_REPLICATE)
             alpha = cv2.filter2D(alpha, -1, kernel, borderType=cv2.BORDER_CONSTANT) * (alpha > 0)
         noise = estimate_noise(luma, inside > 0)
@@ -205,17 +206,6 @@ def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     )
     small = cv2.GaussianBlur(small, (0, 0), sigma / factor)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def _line_kernel(length: float, angle: float) -> np.ndarray:
-    """A normalised line of ``length`` pixels at ``angle``: the blur of a straight motion."""
-    size = math.ceil(length) | 1
-    kernel = np.zeros((size, size), np.float32)
-    c = size // 2
-    dx, dy = math.cos(angle) * length / 2, math.sin(angle) * length / 2
-    cv2.line(kernel, (round((c - dx) * 16), round((c - dy) * 16)), (round((c + dx) * 16), round((c + dy) * 16)),
-             1.0, 1, cv2.LINE_AA, shift=4)  # fmt: skip
-    return kernel / max(float(kernel.sum()), 1e-6)
 
 
 def estimate_noise(luma: np.ndarray, mask: np.ndarray | None = None) -> float:

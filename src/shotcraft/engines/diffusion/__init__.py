@@ -16,19 +16,17 @@ Settings an operator may set without touching a spec: ``SHOTCRAFT_WEIGHTS`` (a w
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shotcraft.engines.base import Progress, no_progress
+from shotcraft.engines.base import EngineOptions, Progress, no_progress
 from shotcraft.engines.diffusion.controls import (
     control_choice,
     control_frames,
+    letterbox,
     model_size,
     renoise_level,
     resize,
@@ -45,38 +43,12 @@ if TYPE_CHECKING:
     from shotcraft.spec import TransformSpec
 
 
-@dataclass(frozen=True)
-class EngineOptions:
-    """How to run, as opposed to what to make (that is the spec)."""
-
-    weights: Path | None = None
-    steps: int | None = None
-    vram_gb: float | None = None
-    device: str | None = None
-    #: model frames per window (default: the model's own); tests and small GPUs use shorter windows.
-    window_frames: int | None = None
-    draft: bool = False
-
-    @classmethod
-    def from_environment(cls, **overrides: Any) -> EngineOptions:
-        env = os.environ
-        values: dict[str, Any] = {
-            "weights": Path(env["SHOTCRAFT_WEIGHTS"]) if env.get("SHOTCRAFT_WEIGHTS") else None,
-            "steps": int(env["SHOTCRAFT_STEPS"]) if env.get("SHOTCRAFT_STEPS") else None,
-            "vram_gb": float(env["SHOTCRAFT_VRAM"]) if env.get("SHOTCRAFT_VRAM") else None,
-            "device": env.get("SHOTCRAFT_DEVICE") or None,
-            "window_frames": int(env["SHOTCRAFT_WINDOW"]) if env.get("SHOTCRAFT_WINDOW") else None,
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
-
-
 def run_job(pipe: Any, card: ModelCard, job: WindowJob) -> np.ndarray:
     """Run one window on ``pipe`` with the runner of ``card``'s family."""
     if card.family == "ltx":
         from shotcraft.engines.diffusion.ltx import run_ltx
 
-        return run_ltx(pipe, job)
+        return run_ltx(pipe, job, frame_rate=card.fps)  # model frames always run at the card's fps
     from shotcraft.engines.diffusion.wan import run_wan
 
     return run_wan(pipe, job)
@@ -107,8 +79,8 @@ class DiffusionEngine:
         self.options = options or EngineOptions.from_environment()
 
     @classmethod
-    def from_spec(cls, spec: TransformSpec, **options: Any) -> DiffusionEngine:
-        return cls(spec.model, EngineOptions.from_environment(**options))
+    def from_spec(cls, spec: TransformSpec, options: EngineOptions | None = None) -> DiffusionEngine:
+        return cls(spec.model, (options or EngineOptions()).over_environment())
 
     def capabilities(self) -> frozenset[str]:
         caps = {"prompt", "restyle", "generate"} if self.card.can("transform") else {"generate"}
@@ -149,6 +121,10 @@ class DiffusionEngine:
             raise EngineUnavailable(
                 f"the diffusion engine does not run {names} operations: use --engine classic"
             )
+        if spec.reframe is not None and card.family == "ltx":
+            raise EngineUnavailable(
+                f"{card.name} cannot reframe (LTX-Video takes no outpainting mask): use wan2.1-vace-1.3b or -14b"
+            )
         pipe, notices = self.pipeline("transform")
         plan.notices.extend(notices)
         if spec.seed is None:
@@ -178,7 +154,8 @@ class DiffusionEngine:
             outpaint = on_canvas(np.zeros((src_h, src_w), np.float32), 1.0)
         conform = TimeConform.build(plan.frame_count, plan.video.fps, card.fps, card.frame_grid)
         window = self.options.window_frames or card.window_frames
-        overlap = 2 * card.frame_grid + 1
+        # as plan_windows clamps it: a short window (SHOTCRAFT_WINDOW=9) overlaps less, and has room for keys
+        overlap = min(2 * card.frame_grid + 1, window - card.frame_grid)
         keys = {conform.model_index(k.index): k for k in plan.keyframes}
         capacity = card.latent_frames(window) - card.latent_frames(overlap)
         windows = plan_windows(
@@ -196,7 +173,8 @@ class DiffusionEngine:
                 "LTX-Video takes no control video: structure follows from the strength preset"
             )
             kind = None
-        references = [on_canvas(read_image(r.image, f"{r.role} reference"), 255) for r in spec.references]
+        # a reference is a picture of its own, not a frame of the source: fitted to the generation size
+        references = [letterbox(read_image(r.image, f"{r.role} reference"), gen) for r in spec.references]
         if references and not card.can("reference"):
             plan.notices.append(f"{card.name} takes no reference images: they were not used")
             references = []
@@ -215,16 +193,16 @@ class DiffusionEngine:
             if masks is not None:
                 lock = np.stack([on_canvas(masks.get(s), 0.0) for s in indices]).astype(np.float32)
             fixed = {j - win.start: held[j] for j in range(win.start, win.emit_from)}
-            for m, key in keys.items():
-                if win.emit_from <= m < win.stop:
-                    fixed[m - win.start] = on_canvas(plan.keyframe_image(key), 127)
+            own_keys = [m - win.start for m in keys if win.emit_from <= m < win.stop]
+            for j in own_keys:
+                fixed[j] = on_canvas(plan.keyframe_image(keys[win.start + j]), 127)
             job = WindowJob(
                 prompt=spec.prompt, width=gen[0], height=gen[1], frames=win.length, steps=self.steps,
                 guidance=card.guidance, seed=spec.seed + number, source=source, renoise=level,
                 control=control_frames(source, kind) if kind else None, control_scale=scale, fixed=fixed,
                 lock=lock, outpaint=outpaint, references=references, progress=progress,
             )  # fmt: skip
-            frames = anchor.apply(run_job(pipe, card, job), source)
+            frames = anchor.apply(run_job(pipe, card, job), source, own_keys)
             held = {
                 win.start + j: frames[j]
                 for j in range(max(0, win.stop - win.start - overlap), win.stop - win.start)

@@ -30,7 +30,8 @@ class WindowJob:
     source: np.ndarray | None = None
     #: the re-noise level: 1.0 starts from pure noise; below 1 starts from the source noised to it.
     renoise: float = 1.0
-    #: structure/motion control video ``(T, H, W, 3)`` and its conditioning scale.
+    #: structure/motion control video ``(T, H, W, 3)`` and how strongly it is followed (0 .. 1); the
+    #: strength applies to the control video only, never to fixed frames, masks or references.
     control: np.ndarray | None = None
     control_scale: float = 1.0
     #: frames the output must show: keyframes, the held overlap, first/last images.

@@ -97,6 +97,28 @@ class LatentLock:
         return {"latents": self.blend(kwargs["latents"], self.sigma_now(pipe))}
 
 
+@contextmanager
+def steps_from_the_lock(scheduler: Any, steps: int) -> Iterator[None]:
+    """Make ``scheduler`` step from the latents the lock hands it, for one run of ``steps`` steps.
+
+    UniPC (Wan's scheduler) corrects each step's starting sample by rebuilding it from the sample before
+    the previous step (its ``last_sample``), taken before the lock's blend, so the blend was thrown away
+    (locked cells drifted 0.24 from the re-noised source after one step on the tiny Wan VACE). Its
+    corrector is turned off for the run, the stock ``disable_corrector`` option: what is left is UniPC's
+    multistep predictor, still second order, with the same model calls. Schedulers with no corrector
+    (FlowMatchEuler, LTX's) already step from the latents they are given and are left alone.
+    """
+    if not hasattr(scheduler, "disable_corrector"):
+        yield
+        return
+    original = scheduler.disable_corrector
+    scheduler.disable_corrector = range(steps + 1)  # every step index the run can reach
+    try:
+        yield
+    finally:
+        scheduler.disable_corrector = original
+
+
 def _arange(latents: Any, start: int) -> Any:
     import torch
 
@@ -116,10 +138,22 @@ def chain_callbacks(*callbacks: Callable[..., dict[str, Any]] | None) -> Callabl
     return run
 
 
-def start_index(steps: int, level: float) -> int:
-    """How many of ``steps`` to skip so denoising starts at noise ``level`` (1.0: from pure noise)."""
-    level = min(max(level, 0.0), 1.0)
-    return min(steps - 1, round(steps * (1.0 - level)))
+def start_index(sigmas: Any, level: float) -> int:
+    """The step whose noise level is nearest ``level`` (ties: the quieter one), so denoising starts at that
+    noise level whatever the scheduler's shift; 0 (the whole schedule) for ``level`` >= 1.
+
+    ``sigmas`` are the scheduler's, one per step plus the final 0. A level is a noise level, not a share of
+    the steps: with Wan's shift of 3, skipping 85 % of the steps would start at sigma 0.37, not 0.15.
+
+    >>> start_index([1.0, 0.8, 0.5, 0.2, 0.0], 0.3)
+    3
+    >>> start_index([1.0, 0.8, 0.5, 0.2, 0.0], 1.0), start_index([1.0, 0.8, 0.5, 0.2, 0.0], 0.01)
+    (0, 3)
+    """
+    steps = [float(s) for s in sigmas][:-1] or [1.0]
+    if level >= 1.0:
+        return 0
+    return min(range(len(steps)), key=lambda i: (abs(steps[i] - level), steps[i]))
 
 
 @contextmanager
@@ -135,7 +169,7 @@ def partial_schedule(scheduler: Any, level: float) -> Iterator[dict[str, float]]
 
     def set_timesteps(num_inference_steps: int, *args: Any, **kwargs: Any) -> None:
         original(num_inference_steps, *args, **kwargs)
-        start = start_index(len(scheduler.timesteps), level)
+        start = start_index(scheduler.sigmas, level)
         info["start"] = start
         if start == 0:
             info["sigma"] = float(scheduler.sigmas[0])
@@ -161,10 +195,10 @@ def starting_sigma(scheduler: Any, steps: int, level: float) -> float:
 
     scratch = copy.deepcopy(scheduler)
     scratch.set_timesteps(steps)
-    return float(scratch.sigmas[start_index(len(scratch.timesteps), level)])
+    return float(scratch.sigmas[start_index(scratch.sigmas, level)])
 
 
 __all__ = [
     "LatentLock", "chain_callbacks", "latent_groups", "latent_mask", "partial_schedule", "renoise",
-    "start_index", "starting_sigma",
+    "start_index", "starting_sigma", "steps_from_the_lock",
 ]  # fmt: skip

@@ -1,12 +1,16 @@
 """Load a model's diffusers pipeline from a weights folder: the one path every caller (CLI, API, tests) takes.
 
 The folder is checked first (:func:`~shotcraft.engines.diffusion.weights.locate`), so a missing or partial
-download is one sentence naming the missing parts, never a stack trace from deep inside diffusers. Loaded
-pipelines are kept per process, so N takes or a draft and its final load the weights once.
+download is one sentence naming the missing parts, never a stack trace from deep inside diffusers. The last
+loaded pipeline stays loaded in the process, so N takes or N windows load the weights once; asking for
+another model or other settings (a draft's step cache, a final without it) drops it first, so a worker
+never holds two pipelines side by side.
 """
 
 from __future__ import annotations
 
+import gc
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +61,7 @@ def load_pipeline(
     key = (str(folder.resolve()), class_name, settings)
     if key in _LOADED:
         return _LOADED[key]
+    forget_loaded()  # one resident pipeline: free the last one before loading the next
     cls = getattr(diffusers, class_name)
     dtype = torch_dtype(settings)
     kwargs: dict[str, Any] = {"torch_dtype": dtype}
@@ -93,8 +98,12 @@ def _check_pipeline(pipe: Any, card: ModelCard, folder: Path) -> None:
 
 
 def forget_loaded() -> None:
-    """Drop the process's loaded pipelines (frees their memory)."""
+    """Drop the process's loaded pipeline and give its GPU memory back."""
     _LOADED.clear()
+    gc.collect()  # pipelines hold reference cycles (hooks, modules pointing at their pipeline)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 __all__ = ["forget_loaded", "load_pipeline", "pipeline_class", "require_packages"]

@@ -6,10 +6,14 @@ transformer blocks, and step caching (FirstBlockCache; MagCache when the caller 
 :func:`choose_settings` picks defaults from the detected memory, so 16-48 GB cards run without
 out-of-memory errors; every field can be overridden.
 
+``torch.compile`` is only used where it traces the blocks as one graph (:func:`compiles`): step caching,
+fp8 layerwise casting and group offload all put hooks inside the blocks that Dynamo cannot trace
+(``fullgraph=True`` raises; without it each hook splits the block into fragments between its layers).
+
 >>> from shotcraft.engines.diffusion.registry import get_model
 >>> s = choose_settings(get_model("wan2.1-vace-14b"), vram_gb=24, device="cuda")
->>> s.offload, s.fp8, s.vae_tiling
-('model', True, True)
+>>> s.offload, s.fp8, s.vae_tiling, s.compile
+('model', True, True, False)
 >>> choose_settings(get_model("wan2.1-vace-1.3b"), vram_gb=80, device="cuda").offload
 'none'
 >>> choose_settings(get_model("wan2.1-vace-1.3b"), vram_gb=None, device="cpu").dtype
@@ -18,7 +22,7 @@ out-of-memory errors; every field can be overridden.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from shotcraft.engines.diffusion.registry import ModelCard
@@ -69,6 +73,7 @@ def choose_settings(
     (half the memory); stream its blocks from CPU memory (group offload, overlapped with compute on a CUDA
     stream) only when even fp8 does not fit. VAE tiling is on below 48 GB, where decoding a
     full window at 720p would otherwise peak above the transformer. Drafts turn step caching on.
+    Regional compilation is on only where :func:`compiles` says it traces.
     """
     if device is None:
         device = "cuda" if detect_vram_gb("cuda") else "cpu"
@@ -86,16 +91,32 @@ def choose_settings(
             fp8 = True
             if weights_gb / 2 * 1.3 > vram * 0.9:
                 offload = "group"
-    return MemorySettings(
+    settings = MemorySettings(
         device=device,
         dtype="bfloat16",
         offload=offload,
         fp8=fp8,
         vae_tiling=vram < 48,
         attention=_best_attention_backend(),
-        compile=True,
         cache="first_block" if draft else "none",
     )
+    return replace(settings, compile=compiles(settings))
+
+
+def compiles(settings: MemorySettings) -> bool:
+    """Whether the repeated blocks can be compiled as whole graphs next to the other options.
+
+    Step caching (its hook asks ``hasattr(forward, "__wrapped__")`` and calls a ``compiler.disable``d
+    check), fp8 layerwise casting (a hook builds ``nn.Parameter``s around every layer) and group offload
+    (``compiler.disable``d onload around every leaf) each make Dynamo stop inside the blocks: with
+    ``fullgraph=True`` the first forward raises, without it the tiny Wan VACE's two blocks fall into 9-20
+    graphs split by 7-54 breaks (fp8 and offload: at every layer), leaving compile little to fuse for its
+    start-up cost. Model offload hooks the whole transformer from outside, so the blocks still trace.
+
+    >>> compiles(MemorySettings(offload="model")), compiles(MemorySettings(cache="first_block"))
+    (True, False)
+    """
+    return settings.cache == "none" and not settings.fp8 and settings.offload != "group"
 
 
 def _best_attention_backend() -> str | None:
@@ -136,20 +157,35 @@ def apply_settings(pipe: Any, settings: MemorySettings, steps: int | None = None
         pipe.enable_model_cpu_offload(device=settings.device)
     elif settings.offload == "group":
         onload = torch.device(settings.device)
-        for model in denoisers:
-            model.enable_group_offload(
-                onload_device=onload, offload_type="leaf_level", use_stream=True, low_cpu_mem_usage=True
-            )
-        for name in ("text_encoder", "image_encoder", "vae"):
-            module = getattr(pipe, name, None)
+        # The encoders are streamed too: a resident UMT5-XXL alone is 11 GB, more than the 14B transformer's
+        # share of a 24 GB card once it is offloaded. Only the small VAE stays on the GPU.
+        encoders = [getattr(pipe, name, None) for name in ("text_encoder", "image_encoder")]
+        for module in [*denoisers, *encoders]:
             if module is not None:
-                module.to(onload)
+                _group_offload(module, onload)
+        if getattr(pipe, "vae", None) is not None:
+            pipe.vae.to(onload)
     else:
         pipe.to(settings.device)
-    if settings.compile:
+    if settings.compile and not compiles(settings):
+        notices.append(
+            "torch.compile left off: step caching, fp8 and group offload stop its tracing inside the blocks"
+        )
+    elif settings.compile:
         for model in denoisers:
             model.compile_repeated_blocks(fullgraph=True)
     return notices
+
+
+def _group_offload(module: Any, onload: Any) -> None:
+    """Stream ``module``'s layers to ``onload`` as they run (leaf level), overlapped with compute on a
+    stream where the device has them (CUDA)."""
+    from diffusers.hooks import apply_group_offloading
+
+    apply_group_offloading(
+        module, onload_device=onload, offload_type="leaf_level", use_stream=onload.type == "cuda",
+        low_cpu_mem_usage=True,
+    )  # fmt: skip
 
 
 def _apply_cache(
@@ -175,4 +211,6 @@ def torch_dtype(settings: MemorySettings) -> Any:
     return getattr(torch, settings.dtype)
 
 
-__all__ = ["MemorySettings", "apply_settings", "choose_settings", "detect_vram_gb", "torch_dtype"]
+__all__ = [
+    "MemorySettings", "apply_settings", "choose_settings", "compiles", "detect_vram_gb", "torch_dtype",
+]  # fmt: skip

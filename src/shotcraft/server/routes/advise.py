@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from shotcraft.server.auth import current_key
 from shotcraft.server.routes.common import PROTECTED, owned, store_of
 from shotcraft.spec import SpecError
+from shotcraft.studio.kinds import JOB_KINDS
 from shotcraft.studio.models import ApiKey, Asset, Project
 from shotcraft.studio.refs import redact
 
@@ -33,7 +34,10 @@ def advise(body: AdviseRequest, request: Request, key: ApiKey = Depends(current_
     from shotcraft.advisor import advise as run_advisor
 
     store = store_of(request)
-    known: dict[str, str] = {}  # stored file -> "asset:<id>", so the advice names assets, never server paths
+    # Stored file -> "asset:<id>" in the settings (a spec the studio can send back) and -> the file's name in
+    # the text a person reads: the advice never shows a server path or a blob's hash.
+    refs: dict[str, str] = {}
+    names: dict[str, str] = {}
     with store.read() as s:
         owned(s, Project, body.project_id, key, "project")
 
@@ -42,7 +46,8 @@ def advise(body: AdviseRequest, request: Request, key: ApiKey = Depends(current_
             if asset.project_id != body.project_id:
                 raise HTTPException(422, f"asset {asset_id!r} belongs to another project")
             path = store.asset_path(asset)
-            known[str(path)] = f"asset:{asset.id}"
+            refs[str(path)] = f"asset:{asset.id}"
+            names[str(path)] = asset.name
             return path
 
         assets = Assets(
@@ -53,11 +58,14 @@ def advise(body: AdviseRequest, request: Request, key: ApiKey = Depends(current_
             keyframes=[path_of(a) for a in body.keyframe_asset_ids],
             prompt=body.prompt,
         )
+    can_invent = JOB_KINDS["invent"].unavailable() is None
     try:
-        advice = run_advisor(assets, body.goal)
+        advice = run_advisor(assets, body.goal, can_invent=can_invent)
     except SpecError as exc:
-        raise HTTPException(422, redact("; ".join(exc.problems), known, store.home)) from None
-    return _redacted(advice.model_dump(mode="json"), known, store.home)
+        raise HTTPException(422, redact("; ".join(exc.problems), names, store.home)) from None
+    answer = advice.model_dump(mode="json")
+    settings = _redacted(answer.pop("settings"), refs, store.home)
+    return {**_redacted(answer, names, store.home), "settings": settings, "can_invent": can_invent}
 
 
 def _redacted(value: Any, known: dict[str, str], home: Any) -> Any:

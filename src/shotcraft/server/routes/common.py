@@ -32,6 +32,8 @@ _ERROR_DESCRIPTIONS = {
     404: "No such object, or another key's",
     413: "Too large: the upload, the image's pixel count, or this key's storage limit",
     415: "The upload is not a video clip or an image",
+    409: "In conflict with the current state: an Idempotency-Key used for another request, or an object "
+    "that a queued or running job still uses",
     416: "The requested byte range is outside the file",
     422: "The request or its spec is not valid; the message says what to change",
     429: "This key already has its limit of queued or running jobs",

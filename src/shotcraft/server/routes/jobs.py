@@ -9,12 +9,13 @@ server path is ever shown to a client (see :mod:`shotcraft.studio.refs`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -26,9 +27,10 @@ from shotcraft.server.routes.common import PROTECTED, errors, owned, project_row
 from shotcraft.server.views import job_view
 from shotcraft.spec import GenerateSpec, SpecError, validate_spec
 from shotcraft.studio import jobs
-from shotcraft.studio.kinds import JOB_KINDS, TransformSpec, output_name
+from shotcraft.studio.kinds import JOB_KINDS, JobKind, TransformSpec, output_name
+from shotcraft.studio.labels import file_names, project_names, take_label
 from shotcraft.studio.models import FINAL_STATES, ApiKey, Asset, Job, Project, Take
-from shotcraft.studio.refs import ASSET_REF, redact, resolve_refs
+from shotcraft.studio.refs import redact, resolve_refs
 from shotcraft.studio.store import Store
 
 router = APIRouter(prefix="/api", tags=["jobs"], responses=PROTECTED)
@@ -53,39 +55,42 @@ class NewJob(BaseModel):
 
 @router.get("/kinds", tags=["jobs"], summary="The job kinds this server runs")
 def list_kinds() -> list[dict[str, Any]]:
-    return [
-        {
-            "name": k.name,
-            "title": k.title,
-            "source": k.source,
-            "available": k.unavailable() is None,
-            "reason": k.unavailable(),
-        }
-        for k in JOB_KINDS.values()
-    ]
+    return [kind_view(k) for k in JOB_KINDS.values()]
 
 
-def _check_spec(body: NewJob, session: Session, store: Store, source: Path | None) -> Any:
+def kind_view(kind: JobKind) -> dict[str, Any]:
+    availability = kind.availability()
+    return {
+        "name": kind.name,
+        "title": kind.title,
+        "source": kind.source,
+        "available": availability.available,
+        "reason": availability.reason,
+        "operator_note": availability.operator_note,
+    }
+
+
+def _check_spec(
+    kind: JobKind,
+    body: NewJob,
+    assets: dict[str, Path],
+    known: dict[str, str],
+    store: Store,
+    source: Path | None,
+) -> Any:
     """The spec validated as sent (its file fields still ``asset:<id>``), after checking that every file
-    field names an asset of the project and, for a transform, that the plan accepts it against its source:
-    what can be refused up front is refused here, not after the job was queued."""
+    field names an asset of the project and running the kind's own checks (for a transform, the plan against
+    its source): what can be refused up front is refused here, not after the job was queued. Messages name
+    the project's files by their names (``known``), never by a path or hash."""
     from shotcraft.errors import MediaError
 
-    kind = JOB_KINDS[body.kind]
-    rows = session.scalars(select(Asset).where(Asset.project_id == body.project_id)).all()
-    assets = {a.id: store.asset_path(a) for a in rows}
-    known = {str(path): f"{ASSET_REF}{ident}" for ident, path in assets.items()}
-    if source is not None:
-        known.setdefault(str(source), "the source")
     try:
         spec = validate_spec(body.spec, kind.spec_type)
         if isinstance(spec, (TransformSpec, GenerateSpec)):
             output_name(spec.output)
         resolved = resolve_refs(spec, assets.get)
-        if isinstance(resolved, TransformSpec) and source is not None:
-            from shotcraft.plan import plan_transform
-
-            plan_transform(source, resolved)
+        if kind.check is not None:
+            kind.check(resolved, source)
     except SpecError as exc:
         raise HTTPException(422, "; ".join(redact(p, known, store.home) for p in exc.problems)) from None
     except MediaError as exc:
@@ -93,45 +98,81 @@ def _check_spec(body: NewJob, session: Session, store: Store, source: Path | Non
     return spec
 
 
+def _request_hash(body: NewJob) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 @router.post(
     "/jobs",
     status_code=202,
     summary="Queue a job (invent, transform, localize, ...)",
     description="The spec is checked against its source before the job is queued (a keyframe past the "
-    "clip's end, a mask of the wrong size, more pixels than the server renders): such a job is refused "
-    "with 422 or 413, never queued to fail later.",
-    responses=errors(413, 429, 501),
+    "clip's end, a mask of the wrong size, a transform that changes nothing, a market without text, more "
+    "pixels than the server renders): such a job is refused with 422 or 413, never queued to fail later.\n\n"
+    "With an `Idempotency-Key` header, sending the same request again (a retry, a double click, a second "
+    "tab) returns the job the first one queued, with `Idempotent-Replayed: true`; the same key with a "
+    "different request is refused with 409.",
+    responses=errors(409, 413, 429, 501),
 )
-def create_job(body: NewJob, request: Request, key: ApiKey = Depends(current_key)) -> dict[str, Any]:
+def create_job(
+    body: NewJob,
+    request: Request,
+    response: Response,
+    key: ApiKey = Depends(current_key),
+    idempotency_key: str | None = Header(
+        None, max_length=200, description="any string unique to this request; resending it returns its job"
+    ),
+) -> dict[str, Any]:
     store = store_of(request)
     kind = JOB_KINDS[body.kind]
-    if kind.unavailable():
-        raise HTTPException(501, kind.unavailable())
+    request_hash = _request_hash(body)
+    if idempotency_key:
+        try:
+            earlier = jobs.find_idempotent(store, key.id, idempotency_key, request_hash)
+        except jobs.IdempotencyConflict as exc:
+            raise HTTPException(409, str(exc)) from None
+        if earlier is not None:
+            response.headers["Idempotent-Replayed"] = "true"
+            return _job_with_names(store, earlier)
     with store.read() as s:
-        owned(s, Project, body.project_id, key, "project")
+        project = owned(s, Project, body.project_id, key, "project")
         if body.source_asset_id and body.source_take_id:
             raise HTTPException(422, "give source_asset_id or source_take_id, not both")
         if body.source_asset_id:
             asset = owned(s, Asset, body.source_asset_id, key, "asset")
             if asset.project_id != body.project_id:
-                raise HTTPException(422, f"asset {asset.id!r} belongs to another project")
+                raise HTTPException(422, f"{asset.name} belongs to another project, not “{project.name}”")
             if kind.source == "video" and asset.kind != "video":
                 raise HTTPException(
-                    422, f"a {kind.name} job needs a video clip; asset {asset.id!r} is an {asset.kind}"
+                    422,
+                    f"{kind.title.lower()} needs a video clip, and {asset.name} is an {asset.kind}: choose a clip",
                 )
         elif body.source_take_id:
             take = owned(s, Take, body.source_take_id, key, "take")
             if take.project_id != body.project_id:
-                raise HTTPException(422, f"take {take.id!r} belongs to another project")
+                raise HTTPException(
+                    422, f"take “{take_label(take)}” belongs to another project, not “{project.name}”"
+                )
         elif kind.source == "video":
-            raise HTTPException(422, f"a {kind.name} job needs a source: source_asset_id or source_take_id")
+            raise HTTPException(
+                422,
+                f"{kind.title.lower()} needs a source: upload a clip and choose it (in the API, "
+                "source_asset_id or source_take_id)",
+            )
         if body.source_asset_id:
             source: Path | None = store.asset_path(asset)
         elif body.source_take_id:
             source = store.take_path(take)
         else:
             source = None
-        spec = _check_spec(body, s, store, source)
+        assets = {
+            a.id: store.asset_path(a) for a in s.scalars(select(Asset).where(Asset.project_id == project.id))
+        }
+        spec = _check_spec(kind, body, assets, file_names(s, store, project.id), store, source)
+    availability = kind.availability()
+    if not availability.available:
+        raise HTTPException(501, " ".join(filter(None, (availability.reason, availability.operator_note))))
     try:
         job = jobs.enqueue(
             store,
@@ -141,20 +182,30 @@ def create_job(body: NewJob, request: Request, key: ApiKey = Depends(current_key
             spec.model_dump(mode="json"),
             source_asset_id=body.source_asset_id,
             parent_take_id=body.source_take_id,
+            idempotency_key=idempotency_key or None,
+            request_hash=request_hash if idempotency_key else None,
         )
     except jobs.LimitExceeded as exc:
         raise HTTPException(429, str(exc)) from None
-    return job_view(job)
+    except jobs.IdempotencyConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _job_with_names(store, job)
+
+
+def _job_with_names(store: Store, job: Job) -> dict[str, Any]:
+    with store.read() as s:
+        return job_view(job, project_names(s, job.project_id))
 
 
 @router.get("/jobs/{job_id}", summary="A job's state and progress")
 def get_job(job_id: str, request: Request, key: ApiKey = Depends(current_key)) -> dict[str, Any]:
     with store_of(request).read() as s:
-        return _job_with_takes(s, owned(s, Job, job_id, key, "job"))
+        job = owned(s, Job, job_id, key, "job")
+        return _job_with_takes(s, job, project_names(s, job.project_id))
 
 
-def _job_with_takes(session: Session, job: Job) -> dict[str, Any]:
-    view = job_view(job)
+def _job_with_takes(session: Session, job: Job, names: dict[str, str] | None = None) -> dict[str, Any]:
+    view = job_view(job, names)
     view["take_ids"] = list(session.scalars(select(Take.id).where(Take.job_id == job.id).order_by(Take.name)))
     return view
 
@@ -165,7 +216,13 @@ def list_jobs(
 ) -> list[dict[str, Any]]:
     with store_of(request).read() as s:
         rows = project_rows(s, Job, project_id, key, (Job.created_at.desc(),), state=state)
-        return [job_view(j) for j in rows]
+        names = project_names(s, project_id)
+        takes: dict[str, list[str]] = {}
+        for job_id, take_id in s.execute(
+            select(Take.job_id, Take.id).where(Take.project_id == project_id).order_by(Take.name)
+        ):
+            takes.setdefault(job_id, []).append(take_id)
+        return [{**job_view(j, names), "take_ids": takes.get(j.id, [])} for j in rows]
 
 
 @router.post("/jobs/{job_id}/cancel", summary="Cancel a job (queued: at once; running: at its next step)")
@@ -175,7 +232,7 @@ def cancel_job(job_id: str, request: Request, key: ApiKey = Depends(current_key)
         owned(s, Job, job_id, key, "job")
     job = jobs.request_cancel(store, job_id)
     assert job is not None
-    return job_view(job)
+    return _job_with_names(store, job)
 
 
 @router.get(

@@ -1,4 +1,4 @@
-"""Projects and their assets (uploads)."""
+"""Projects (create, rename, delete) and their assets (uploads)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from shotcraft.server.auth import current_key
 from shotcraft.server.routes.common import PROTECTED, errors, owned, project_rows, store_of
 from shotcraft.server.uploads import display_name, receive
 from shotcraft.server.views import MEDIA_CONTENT, asset_view, project_view
-from shotcraft.studio.models import ApiKey, Asset, Project
+from shotcraft.studio.jobs import count_live
+from shotcraft.studio.labels import take_label
+from shotcraft.studio.models import ApiKey, Asset, Job, Project, Take
+from shotcraft.studio.removal import forget_project, remove_files
 
 router = APIRouter(prefix="/api", tags=["projects"], responses=PROTECTED)
 
@@ -46,6 +49,43 @@ def get_project(project_id: str, request: Request, key: ApiKey = Depends(current
         return project_view(owned(s, Project, project_id, key, "project"))
 
 
+@router.patch("/projects/{project_id}", summary="Rename a project")
+def rename_project(
+    project_id: str, body: NewProject, request: Request, key: ApiKey = Depends(current_key)
+) -> dict[str, Any]:
+    name = body.name.strip()
+    if not name:
+        raise HTTPException(422, "a project needs a name")
+    with store_of(request).write() as s:
+        project = owned(s, Project, project_id, key, "project")
+        project.name = name
+        return project_view(project)
+
+
+@router.delete(
+    "/projects/{project_id}",
+    summary="Delete a project with its uploads, jobs and takes",
+    description="Refused (409) while one of its jobs is queued or running. An upload's file is removed "
+    "only when no other project holds the same bytes.",
+    responses=errors(409),
+)
+def delete_project(project_id: str, request: Request, key: ApiKey = Depends(current_key)) -> dict[str, Any]:
+    store = store_of(request)
+    with store.write() as s:
+        project = owned(s, Project, project_id, key, "project")
+        live = count_live(s, Job.project_id == project.id)
+        if live:
+            raise HTTPException(
+                409,
+                f"“{project.name}” has {live} job{'s' if live > 1 else ''} still queued or running: "
+                "cancel them or wait, then delete it",
+            )
+        name = project.name
+        files = forget_project(s, store, project)
+    remove_files(store, files)
+    return {"deleted": project_id, "name": name}
+
+
 @router.post(
     "/projects/{project_id}/assets",
     status_code=201,
@@ -67,23 +107,36 @@ async def upload_asset(
     project_id: str,
     request: Request,
     filename: str = Query("upload", max_length=1000),
+    keyframe_for: str | None = Query(
+        None,
+        max_length=100,
+        description="`asset:<id>` or `take:<id>` of the clip this image is a keyframe of: an image whose "
+        "shape does not fit that clip is refused (422) with the clip's size, before it is stored",
+    ),
     key: ApiKey = Depends(current_key),
 ) -> Any:
     store = store_of(request)
     limit = request.app.state.max_upload_bytes
 
-    def check() -> int:
+    def check() -> tuple[int, tuple[str, tuple[int, int]] | None]:
         with store.read() as s:
             owned(s, Project, project_id, key, "project")
-            return key.max_storage_bytes - store.storage_used(s, key.id)
+            clip = _keyframe_clip(s, store, project_id, keyframe_for, key) if keyframe_for else None
+            return key.max_storage_bytes - store.storage_used(s, key.id), clip
 
-    room = await run_in_threadpool(check)
+    room, clip = await run_in_threadpool(check)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise HTTPException(
             413, f"the upload ({declared} bytes) is larger than this server's limit of {limit} bytes"
         )
     upload = await receive(store, request.stream(), limit, max_pixels=request.app.state.max_image_pixels)
+    if clip is not None:
+        try:
+            _check_keyframe_shape(upload, display_name(filename), *clip)
+        except HTTPException:
+            upload.discard()
+            raise
 
     def register() -> tuple[Asset, bool]:
         # The blob is moved into the store inside the transaction that registers its asset: a refused upload
@@ -124,6 +177,44 @@ async def upload_asset(
     finally:
         upload.discard()
     return JSONResponse(asset_view(asset), status_code=201 if created else 200)
+
+
+def _keyframe_clip(
+    session: Any, store: Any, project_id: str, ref: str, key: ApiKey
+) -> tuple[str, tuple[int, int]]:
+    """The name and displayed size of the clip ``ref`` (``asset:<id>`` or ``take:<id>``) names."""
+    from shotcraft.media.probe import probe
+
+    kind, _, ident = ref.partition(":")
+    if kind == "asset":
+        asset = owned(session, Asset, ident, key, "clip")
+        if asset.project_id != project_id or asset.kind != "video":
+            raise HTTPException(422, f"{asset.name} is not a clip of this project")
+        name, path = asset.name, store.asset_path(asset)
+    elif kind == "take":
+        take = owned(session, Take, ident, key, "take")
+        if take.project_id != project_id:
+            raise HTTPException(422, "that take belongs to another project")
+        name, path = f"take “{take_label(take)}”", store.take_path(take)
+    else:
+        raise HTTPException(422, "keyframe_for names a clip as 'asset:<id>' or 'take:<id>'")
+    return name, probe(path).require_video().display_size
+
+
+def _check_keyframe_shape(upload: Any, name: str, clip: str, size: tuple[int, int]) -> None:
+    """A keyframe is used at the clip's size: another size of the same shape is resized when the job runs,
+    another shape can never fit, so it is refused now, saying what size to export."""
+    from shotcraft.media.stills import ASPECT_TOLERANCE
+
+    if upload.kind != "image":
+        raise HTTPException(422, f"{name} is a video; a keyframe is a still image (PNG, JPEG or WebP)")
+    width, height = upload.info["width"], upload.info["height"]
+    if abs((width / height) / (size[0] / size[1]) - 1) > ASPECT_TOLERANCE:
+        raise HTTPException(
+            422,
+            f"{name} is {width}x{height} but {clip} is {size[0]}x{size[1]}: a keyframe must be a frame of "
+            f"the clip, so export it at {size[0]}x{size[1]} (or the same shape) and add it again",
+        )
 
 
 @router.get("/projects/{project_id}/assets", summary="List a project's assets")

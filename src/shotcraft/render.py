@@ -1,0 +1,271 @@
+"""The pieces of one render, shared by every way of running it: in one process (:func:`shotcraft.pipeline.transform`),
+split into parts on local processes or a Ray cluster, and the studio's resumable chunks.
+
+- :func:`render_frames`: the engine choice and the locks, i.e. a plan's output frames;
+- :func:`render_part`: frames ``start..stop`` of a plan, rendered on their own into a lossless segment;
+- :func:`write_take`: frames (from an engine, or from segments) into the output with the source's timestamps,
+  audio and subtitles, and the take record as its sidecar.
+
+A transform may be split into parts only where nothing temporal crosses a part boundary
+(:func:`split_refusal`). A part that needs earlier frames (a built-in look is pulled towards the previous
+frame's look along the flow, and finds cuts against it) renders ``overlap`` frames before its start and
+discards them, so it starts from exactly the state a one-process render has there: the decoded frames are
+identical.
+
+>>> from shotcraft.spec import TransformSpec, RelightOp, RestyleOp
+>>> split_refusal(TransformSpec(operations=[RelightOp(preset="night")])) is None
+True
+>>> split_refusal(TransformSpec(prompt="rain"))
+'a prompt is rendered by a generative model across the whole clip'
+>>> split_refusal(TransformSpec(operations=[RestyleOp(look="pencil")]))
+'the pencil look carries its grain along the whole shot'
+>>> [(p.start, p.stop, p.overlap) for p in split_parts(10, 3, overlap=1)]
+[(0, 3, 0), (3, 7, 1), (7, 10, 1)]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from itertools import islice, pairwise
+from pathlib import Path
+from typing import Any
+
+import av
+
+from shotcraft import __version__
+from shotcraft.engines import select_engine
+from shotcraft.engines.base import EngineOptions, Progress, no_progress
+from shotcraft.finishing.locks import locked_transform
+from shotcraft.media.probe import MediaInfo, probe
+from shotcraft.media.read import VideoReader
+from shotcraft.media.write import VideoWriter
+from shotcraft.plan import TransformPlan, plan_transform
+from shotcraft.spec import (
+    MaskVideoLock,
+    OutputSpec,
+    PolygonLock,
+    RectLock,
+    RelightOp,
+    RestyleOp,
+    TransformSpec,
+)
+
+#: Segments are exact: RGB samples for engine output, the source's own samples for the identity transform.
+SEGMENT_OUTPUT = OutputSpec(format="mp4_h264", lossless=True, preset="ultrafast")
+_STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def render_frames(
+    plan: TransformPlan,
+    reader: VideoReader,
+    options: EngineOptions | None = None,
+    progress: Progress = no_progress,
+) -> tuple[str, Iterator[Any]]:
+    """The engine's name and the plan's output frames, locks applied; decoded source frames for the identity."""
+    if plan.is_identity and not plan.spec.locks:
+        return "identity", reader.av_frames()
+    engine = select_engine(plan, options)
+    return engine.name, locked_transform(plan, engine, reader, progress)
+
+
+def write_frames(
+    writer: VideoWriter,
+    frames: Iterable[Any],
+    total: int,
+    engine: str,
+    progress: Progress = no_progress,
+    stage: str = "write",
+) -> None:
+    """Write exactly ``total`` frames; an engine that makes more or fewer is a bug, said as such."""
+    for frame in frames:
+        if writer.frames_written == total:
+            raise RuntimeError(f"engine {engine} produced more than the source's {total} frames")
+        writer.write(frame)
+        progress(stage, writer.frames_written, total)
+    if writer.frames_written != total:
+        raise RuntimeError(f"engine {engine} produced {writer.frames_written} frames for {total}")
+
+
+def take_record(
+    plan: TransformPlan,
+    output: Path,
+    engine: str,
+    notices: list[str],
+    lineage: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The sidecar of a transform's take: what was made from what, by which engine and version."""
+    return {
+        "kind": "transform",
+        "shotcraft": __version__,
+        "output": str(output),
+        "source": plan.source.to_dict(),
+        "spec": plan.spec.model_dump(mode="json"),
+        "engine": engine,
+        "frame_count": plan.frame_count,
+        "fps": str(plan.video.fps),
+        "notices": notices,
+        **extra,
+        "lineage": lineage or {},
+    }
+
+
+def write_take(
+    plan: TransformPlan,
+    output: Path,
+    frames: Iterable[Any],
+    engine: str,
+    *,
+    overwrite: bool,
+    inputs: list[Path],
+    lineage: dict[str, Any] | None = None,
+    progress: Progress = no_progress,
+    stage: str = "write",
+    **extra: Any,
+) -> tuple[Path, list[str]]:
+    """Write the take (the plan's frames, the source's audio and subtitles, the sidecar); returns the
+    sidecar's path and the notices (the plan's and the writer's)."""
+    with VideoWriter(
+        output, plan.source, plan.spec.output, size=plan.output_size, overwrite=overwrite, inputs=inputs
+    ) as writer:
+        write_frames(writer, frames, plan.frame_count, engine, progress, stage)
+        notices = plan.notices + writer.notices
+        writer.sidecar = take_record(plan, output, engine, notices, lineage, **extra)
+    return writer.sidecar_path, notices
+
+
+# -- parts ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """Output frames ``start..stop``, rendered from ``overlap`` frames earlier (those are discarded)."""
+
+    start: int
+    stop: int
+    overlap: int = 0
+
+    @property
+    def frames(self) -> int:
+        return self.stop - self.start
+
+
+def split_refusal(spec: TransformSpec) -> str | None:
+    """Why ``spec`` must be rendered in one part (state carried across the whole clip), or ``None``."""
+    if spec.prompt:
+        return "a prompt is rendered by a generative model across the whole clip"
+    if spec.keyframes:
+        return "keyframes propagate across the whole clip"
+    if spec.reframe is not None or spec.references:
+        return "reframing and references are rendered across the whole clip"
+    for op in spec.operations:
+        if isinstance(op, RestyleOp):
+            from shotcraft.engines.classic.look_video import shot_memory
+
+            memory = shot_memory(op)
+            if memory is not None:
+                return memory
+        elif not isinstance(op, RelightOp):
+            return f"{op.op} follows the clip over time"
+        elif op.keyframes:
+            return "graded keyframes are interpolated across the whole clip"
+    for lock in spec.locks:
+        still_mask = isinstance(lock, MaskVideoLock) and lock.path.suffix.lower() in _STILL_SUFFIXES
+        if not (isinstance(lock, (RectLock, PolygonLock)) or still_mask):
+            return f"a {lock.kind} lock follows the clip over time"
+    return None
+
+
+def part_overlap(spec: TransformSpec) -> int:
+    """Frames a part renders before its start: a built-in look reads the previous frame (steadiness, cuts)."""
+    return 1 if any(isinstance(op, RestyleOp) for op in spec.operations) else 0
+
+
+def split_parts(frame_count: int, count: int, overlap: int = 0) -> list[Part]:
+    """``count`` parts of near-equal length covering ``0..frame_count`` (fewer for a short clip)."""
+    count = max(1, min(count, frame_count))
+    bounds = [round(i * frame_count / count) for i in range(count + 1)]
+    return [Part(a, b, min(overlap, a)) for a, b in pairwise(bounds)]
+
+
+def chunk_ranges(frame_count: int, chunk_frames: int, overlap: int = 0) -> list[Part]:
+    """Parts of ``chunk_frames`` frames (the last one shorter) covering ``0..frame_count``.
+
+    >>> [(p.start, p.stop) for p in chunk_ranges(10, 4)]
+    [(0, 4), (4, 8), (8, 10)]
+    """
+    starts = range(0, frame_count, chunk_frames)
+    return [Part(a, min(a + chunk_frames, frame_count), min(overlap, a)) for a in starts]
+
+
+def slice_info(info: MediaInfo, start: int, stop: int) -> MediaInfo:
+    """The probe of a clip as if it held only frames ``start..stop`` (and no audio)."""
+    video = info.require_video()
+    pts = video.pts[start:stop]
+    if video.vfr and pts:
+        step = pts[-1] - pts[-2] if len(pts) > 1 else round(1 / (video.fps * video.time_base))
+        duration = (pts[-1] - pts[0] + step) * video.time_base
+    else:
+        duration = (stop - start) / video.fps
+    sliced = replace(video, frame_count=stop - start, pts=pts, duration=duration)
+    return replace(info, video=sliced, audio=(), subtitles=())
+
+
+class RangeReader(VideoReader):
+    """A :class:`VideoReader` showing frames ``start..stop`` of a clip, numbered from 0."""
+
+    def __init__(self, path: str | os.PathLike[str], info: MediaInfo, start: int, stop: int):
+        self._whole = VideoReader(path, info)
+        self._offset = start
+        super().__init__(path, slice_info(info, start, stop))
+
+    def av_frames(self, start: int = 0, stop: int | None = None) -> Iterator[av.VideoFrame]:
+        stop = self.video.frame_count if stop is None else min(stop, self.video.frame_count)
+        if not 0 <= start <= stop:
+            raise ValueError(
+                f"frame range {start}..{stop} is outside the part's {self.video.frame_count} frames"
+            )
+        return self._whole.av_frames(self._offset + start, self._offset + stop)
+
+
+def render_part(
+    source: str | os.PathLike[str],
+    spec: TransformSpec,
+    part: Part,
+    segment: Path,
+    options: EngineOptions | None = None,
+    progress: Progress = no_progress,
+    info: MediaInfo | None = None,
+) -> str:
+    """Render ``part`` of ``spec`` on ``source`` into the lossless ``segment``; returns the engine's name.
+
+    The engine sees only the part's frames (plus its overlap), numbered from 0, so a part renders the same
+    on any machine that has the source.
+    """
+    info = info or probe(source)
+    first = part.start - part.overlap
+    plan = plan_transform(slice_info(info, first, part.stop), spec)
+    engine, frames = render_frames(plan, RangeReader(source, info, first, part.stop), options)
+    kept = islice(frames, part.overlap, None)
+    with VideoWriter(
+        segment,
+        slice_info(info, part.start, part.stop),
+        SEGMENT_OUTPUT,
+        copy_streams=False,
+        overwrite=True,
+        with_sidecar=False,
+    ) as writer:
+        write_frames(writer, kept, part.frames, engine, progress, "render")
+    return engine
+
+
+def segment_frames(path: Path) -> Iterator[Any]:
+    """A segment's frames as the writer should get them: RGB arrays from RGB segments (so the final
+    encode applies the clip's colour matrix), the decoded frames themselves from YUV segments."""
+    for frame in VideoReader(path).av_frames():
+        if frame.format.name in ("gbrp", "rgb24", "bgr0", "bgr24"):
+            yield frame.to_ndarray(format="rgb24")
+        else:
+            yield frame

@@ -1,0 +1,132 @@
+"""A transform split into parts (local processes) gives the same take as a one-process render: the same
+decoded frames, and the output contract (frame count, timestamps, fps, audio packets) held exactly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.output_contract import check_contract
+from typer.testing import CliRunner
+
+from shotcraft.cli import app
+from shotcraft.executors import LocalExecutor
+from shotcraft.media.output_path import remove_stale_partials
+from shotcraft.media.probe import probe
+from shotcraft.media.read import VideoReader
+from shotcraft.media.synth import make_clip
+from shotcraft.pipeline import transform
+from shotcraft.render import Part, render_part, slice_info
+from shotcraft.signals.cache import FlowCache, clip_identity
+from shotcraft.spec import OutputSpec, TransformSpec
+
+RELIGHT = {"operations": [{"op": "relight", "preset": "night", "light": {"azimuth": 60, "intensity": 0.6}}]}
+CARTOON = {"operations": [{"op": "restyle", "look": "cartoon"}], "motion_adherence": 9}
+LOSSLESS = {"format": "mp4_h264", "lossless": True}
+
+
+@pytest.fixture(scope="module")
+def footage(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real footage (bikes), short and small, with a stereo AAC track whose packets must come through."""
+    folder = tmp_path_factory.mktemp("parts")
+    return make_clip(
+        folder / "bikes.mp4", frames=30, width=320, height=136, footage="bikes", audio_channels=2
+    )
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    return list(VideoReader(path).frames())
+
+
+@pytest.mark.parametrize("spec", [RELIGHT, CARTOON], ids=["relight", "cartoon"])
+def test_parts_render_the_same_take_as_one_process(footage, tmp_path, spec):
+    spec = TransformSpec.model_validate({**spec, "output": LOSSLESS})
+    whole = transform(footage, tmp_path / "whole.mp4", spec)
+    split = transform(footage, tmp_path / "split.mp4", spec, parts=3, executor=LocalExecutor(2))
+    assert split.frame_count == whole.frame_count == 30
+    pairs = zip(_frames(whole.path), _frames(split.path), strict=True)
+    assert all(np.array_equal(a, b) for a, b in pairs)
+    check_contract(footage, split.path)
+    assert json.loads(split.sidecar.read_text())["parts"] == 3
+    # The parts were temporaries: only the two takes and their sidecars are left.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "split.mp4",
+        "split.mp4.json",
+        "whole.mp4",
+        "whole.mp4.json",
+    ]
+
+
+def test_a_look_part_needs_the_frame_before_it(footage, tmp_path):
+    """Without its one frame of overlap, a part's first frame misses the previous frame's steadying pull."""
+    spec = TransformSpec.model_validate(CARTOON)
+    whole = _frames(
+        transform(
+            footage, tmp_path / "whole.mp4", spec.model_copy(update={"output": OutputSpec(**LOSSLESS)})
+        ).path
+    )
+    for overlap, same in ((0, False), (1, True)):
+        segment = tmp_path / f"overlap{overlap}.mkv"
+        render_part(footage, spec, Part(10, 14, overlap), segment)
+        assert np.array_equal(_frames(segment)[0], whole[10]) is same
+
+
+def test_a_look_with_shot_long_state_renders_as_one_part(footage, tmp_path):
+    spec = TransformSpec.model_validate({"operations": [{"op": "restyle", "look": "pencil"}]})
+    result = transform(footage, tmp_path / "pencil.mp4", spec, parts=2, executor=LocalExecutor(2))
+    assert any("rendered as one part: the pencil look carries its grain" in n for n in result.notices)
+    assert "parts" not in json.loads(result.sidecar.read_text())
+
+
+def test_stale_parts_of_a_dead_process_are_removed(tmp_path):
+    stale = tmp_path / ".take.partial-999999.parts"
+    stale.mkdir()
+    (stale / "part-00000.mkv").write_bytes(b"x")
+    (stale / ".part-00001.partial-999999.mkv").write_bytes(b"x")
+    kept = tmp_path / ".other.partial-999999.parts"
+    kept.mkdir()
+    (kept / "notes.txt").write_bytes(b"the user's")
+    assert remove_stale_partials(tmp_path) == [stale]
+    assert (kept / "notes.txt").exists()
+
+
+def test_cli_parallel(footage, tmp_path):
+    out = tmp_path / "cli.mp4"
+    result = CliRunner().invoke(
+        app, ["transform", str(footage), "-o", str(out), "--relight", "golden_hour", "--parallel", "2", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(Path(f"{out}.json").read_text())["parts"] == 2
+
+
+def test_cli_ray_without_ray_says_how_to_install_it(footage, tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)
+    result = CliRunner().invoke(
+        app,
+        [
+            "transform",
+            str(footage),
+            "-o",
+            str(tmp_path / "r.mp4"),
+            "--relight",
+            "night",
+            "--ray",
+            "auto",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].endswith("pip install 'shotcraft[scale]'")
+
+
+def test_flow_cache_tells_parts_apart_and_gives_the_same_numbers_fresh_or_cached(footage, tmp_path):
+    info = probe(footage)
+    assert clip_identity(slice_info(info, 0, 10)) != clip_identity(slice_info(info, 10, 20))
+    reader = VideoReader(footage)
+    a, b = reader.frame_at(0), reader.frame_at(1)
+    cache = FlowCache(info, root=tmp_path)
+    fresh = cache.pair(0, a, b)
+    cached = cache.get(0)
+    assert np.array_equal(fresh.forward, cached.forward) and np.array_equal(fresh.backward, cached.backward)
