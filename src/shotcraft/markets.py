@@ -154,19 +154,93 @@ def signage_frames(
     board: tuple[int, int, int] = (236, 226, 198),
     ink: tuple[int, int, int] = (28, 36, 110),
     occluder: tuple[int, int] | None = None,
+    grow: float = 1.2,
+    margin: float = 0.5,
+    span: float = 0.5,
 ) -> Iterator[np.ndarray]:
-    """Real footage with a sign carrying ``text`` that slides, grows, turns a little in perspective and
-    dims over the clip; it appears at frame ``appear``. With ``occluder`` = (first, last) frame, a dark
-    pole passes in front of the sign from right to left over those frames. Frames are RGB arrays."""
+    """Real footage with a sign carrying ``text`` that slides, grows to ``grow`` times its first size,
+    turns a little in perspective and dims over the clip; it appears at frame ``appear``, ``span`` of the
+    frame's width wide, with a board ``margin`` font heights wide round the letters. With ``occluder`` =
+    (first, last) frame, a dark pole passes in front of the sign from right to left over those frames.
+    Frames are RGB arrays; :func:`signage_quads` gives where the letters are on each."""
     import cv2
+
+    from shotcraft.media.synth import footage_frames
+
+    sign_rgb, _, quads = _signage(text, frames, width, height, appear, board, ink, grow, margin, span)
+    sign_h, sign_w = sign_rgb.shape[:2]
+    corners = np.array([[0, 0], [sign_w, 0], [sign_w, sign_h], [0, sign_h]], np.float32)
+    for i, frame in enumerate(footage_frames(footage, frames, width, height)):
+        quad = quads[i]
+        if quad is None:
+            yield frame
+            continue
+        dim = 1.0 - 0.2 * (i - appear) / max(1, frames - appear - 1)
+        warp = cv2.getPerspectiveTransform(corners, quad)
+        layer = cv2.warpPerspective(sign_rgb * dim, warp, (width, height), flags=cv2.INTER_LINEAR)
+        alpha = cv2.warpPerspective(np.ones((sign_h, sign_w), np.float32), warp, (width, height))[..., None]
+        out = np.clip(frame * (1 - alpha) + layer * alpha + 0.5, 0, 255).astype(np.uint8)
+        if occluder is not None and occluder[0] <= i <= occluder[1]:
+            # Crosses the sign's extent (at its size now) from just right of it to just left of it.
+            u = (i - occluder[0]) / max(1, occluder[1] - occluder[0])
+            pole = round(0.07 * width)
+            cx, w2 = float(quad[:, 0].mean()), float(quad[1, 0] - quad[0, 0]) / 2
+            x = round(cx + (w2 + pole) * (1 - 2 * u) - pole / 2)
+            out[:, max(0, x) : max(0, x + pole)] = (52, 44, 40)
+        yield out
+
+
+def signage_quads(
+    text: str,
+    frames: int,
+    width: int,
+    height: int,
+    *,
+    appear: int = 0,
+    grow: float = 1.2,
+    margin: float = 0.5,
+    span: float = 0.5,
+) -> list[np.ndarray | None]:
+    """Where the letters' ink box lies in each frame of :func:`signage_frames` called with the same
+    arguments (4x2 corners, clockwise from top-left; None before the sign appears): the truth that
+    measurements of a market version compare against."""
+    import cv2
+
+    sign_rgb, ink_box, quads = _signage(
+        text, frames, width, height, appear, (0, 0, 0), (0, 0, 0), grow, margin, span
+    )
+    sign_h, sign_w = sign_rgb.shape[:2]
+    x0, y0, x1, y1 = ink_box
+    corners = np.array([[0, 0], [sign_w, 0], [sign_w, sign_h], [0, sign_h]], np.float32)
+    ink = np.array([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]], np.float64)
+    return [
+        None
+        if quad is None
+        else cv2.perspectiveTransform(ink, cv2.getPerspectiveTransform(corners, quad).astype(np.float64))[0]
+        for quad in quads
+    ]
+
+
+def _signage(
+    text: str,
+    frames: int,
+    width: int,
+    height: int,
+    appear: int,
+    board: tuple[int, int, int],
+    ink: tuple[int, int, int],
+    grow: float,
+    margin: float,
+    span: float,
+) -> tuple[np.ndarray, tuple[int, int, int, int], list[np.ndarray | None]]:
+    """The sign (float RGB with its grain), the letters' ink box on it, and its corners in each frame."""
     from PIL import Image, ImageDraw
 
     from shotcraft.engines.classic import typeset
-    from shotcraft.media.synth import footage_frames
 
     font_px = max(12, round(height * 0.11))
     lettering = typeset.render_line(typeset.choose_fonts(text), font_px, ink, weight=700)
-    pad = font_px // 2
+    pad = max(3, round(font_px * margin))
     lx0, ly0, lx1, ly1 = lettering.ink
     sign_w, sign_h = lx1 - lx0 + 2 * pad, ly1 - ly0 + 2 * pad
     sign = Image.new("RGB", (sign_w, sign_h), board)
@@ -178,36 +252,28 @@ def signage_frames(
     rng = np.random.default_rng(7)
     grain = rng.normal(0, 6, (sign_h, sign_w, 1)).astype(np.float32)
     sign_rgb = np.clip(sign_pixels.astype(np.float32) + grain, 0, 255)
-    corners = np.array([[0, 0], [sign_w, 0], [sign_w, sign_h], [0, sign_h]], np.float32)
-    for i, frame in enumerate(footage_frames(footage, frames, width, height)):
+    quads: list[np.ndarray | None] = []
+    for i in range(frames):
         if i < appear:
-            yield frame
+            quads.append(None)
             continue
         t = (i - appear) / max(1, frames - appear - 1)
-        scale = (0.5 * width / sign_w) * (1.0 + 0.2 * t)
+        scale = (span * width / sign_w) * (1.0 + (grow - 1.0) * t)
         cx, cy = width * (0.6 - 0.2 * t), height * (0.42 + 0.05 * np.sin(3 * t))
         w2, h2 = sign_w * scale / 2, sign_h * scale / 2
         squeeze = 0.08 * t * h2  # the right edge turns away a little: perspective, not just a scale
-        quad = np.array(
-            [
-                [cx - w2, cy - h2],
-                [cx + w2, cy - h2 + squeeze],
-                [cx + w2, cy + h2 - squeeze],
-                [cx - w2, cy + h2],
-            ],
-            np.float32,
+        quads.append(
+            np.array(
+                [
+                    [cx - w2, cy - h2],
+                    [cx + w2, cy - h2 + squeeze],
+                    [cx + w2, cy + h2 - squeeze],
+                    [cx - w2, cy + h2],
+                ],
+                np.float32,
+            )
         )
-        warp = cv2.getPerspectiveTransform(corners, quad)
-        layer = cv2.warpPerspective(sign_rgb * (1.0 - 0.2 * t), warp, (width, height), flags=cv2.INTER_LINEAR)
-        alpha = cv2.warpPerspective(np.ones((sign_h, sign_w), np.float32), warp, (width, height))[..., None]
-        out = np.clip(frame * (1 - alpha) + layer * alpha + 0.5, 0, 255).astype(np.uint8)
-        if occluder is not None and occluder[0] <= i <= occluder[1]:
-            # Crosses the sign's extent (at its size now) from just right of it to just left of it.
-            u = (i - occluder[0]) / max(1, occluder[1] - occluder[0])
-            pole = round(0.07 * width)
-            x = round(cx + (w2 + pole) * (1 - 2 * u) - pole / 2)
-            out[:, max(0, x) : max(0, x + pole)] = (52, 44, 40)
-        yield out
+    return sign_rgb, (pad, pad, pad + lx1 - lx0, pad + ly1 - ly0), quads
 
 
 def demo_step(folder: Path, progress: Progress) -> list[tuple[str, TakeResult]]:

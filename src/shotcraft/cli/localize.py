@@ -41,7 +41,7 @@ def localize(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     overwrite: bool = typer.Option(False, "--overwrite", "-y", help=OVERWRITE_HELP),
 ) -> None:
-    """Replace on-screen text per market (OCR, tracking, inpainting, re-typesetting) and add subtitles.
+    """Replace on-screen text per market (OCR, tracking, removal, re-typesetting) and add subtitles.
     Each market version keeps the source's frame count, fps, duration and audio; a market that cannot
     be made is reported while the others are still made (exit code 2 if any failed)."""
     from shotcraft.markets import localize as run_localize

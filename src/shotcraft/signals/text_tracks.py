@@ -69,7 +69,8 @@ class TextTrack:
     ``quad`` holds the text's corners in the ``reference`` frame (clockwise from top-left);
     ``homographies[i]`` maps reference-frame pixels to frame ``i``. ``plate`` is the reference frame's
     pixels around the text rectified to a rectangle: the text box sits at ``box`` = (x, y, w, h) in it,
-    and ``plate_to_reference`` maps plate pixels into the reference frame.
+    and ``plate_to_reference`` maps plate pixels into the reference frame. ``clipped``: the text ran
+    past the frame's edge where it was read, so the plate (and the read) holds only part of it.
     """
 
     text: str
@@ -79,6 +80,7 @@ class TextTrack:
     plate_to_reference: np.ndarray
     box: tuple[int, int, int, int]
     homographies: dict[int, np.ndarray] = field(default_factory=dict)
+    clipped: bool = False
 
     @functools.cached_property
     def plate_grey(self) -> np.ndarray:
@@ -216,7 +218,8 @@ def _start(
     if len(points) < _MIN_POINTS:
         return None
     plate, to_reference, box = _plate(frame, quad)
-    track = TextTrack(text, index, quad, plate, to_reference, box, {index: np.eye(3)})
+    clipped = not _inside(quad, grey.shape[1], grey.shape[0], margin=-2)
+    track = TextTrack(text, index, quad, plate, to_reference, box, {index: np.eye(3)}, clipped)
     return _Live(track, points.copy(), points, np.eye(3), len(points), similarity)
 
 
@@ -226,20 +229,26 @@ def appearance(track: TextTrack, homography: np.ndarray, grey: np.ndarray) -> fl
 
     Strips make it robust to something covering part of the text (those strips drop out of the median)
     while a drifted track or a different sign fails in every strip. Strips with no texture (spaces between
-    words) are skipped; 1.0 when none has any.
+    words) and strips that fall partly outside the frame are skipped; 1.0 when none is left.
     """
     x, y, w, h = track.box
     ph, pw = track.plate.shape[:2]
+    to_frame = homography @ track.plate_to_reference
     seen = cv2.warpPerspective(
-        grey, homography @ track.plate_to_reference, (pw, ph), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        grey, to_frame, (pw, ph), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )  # fmt: skip
+    in_frame = cv2.warpPerspective(
+        np.ones(grey.shape, np.uint8), to_frame, (pw, ph), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+    )[y : y + h, x : x + w]
     sigma = max(1.0, h / 20)
     ref = cv2.GaussianBlur(track.plate_grey, (0, 0), sigma)[y : y + h, x : x + w].astype(np.float32)
     cur = cv2.GaussianBlur(seen, (0, 0), sigma)[y : y + h, x : x + w].astype(np.float32)
     strips = int(np.clip(round(2 * w / max(h, 1)), 3, 16))
     scores = []
     for cols in np.array_split(np.arange(w), strips):
+        if in_frame[:, cols].mean() < 0.98:
+            continue
         a, b = ref[:, cols], cur[:, cols]
         a, b = a - a.mean(), b - b.mean()
         norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
@@ -301,14 +310,16 @@ def cut_by_thumbnails(prev: np.ndarray, grey: np.ndarray) -> bool:
 def _extend_backwards(
     live: _Live, history: Sequence[tuple[int, np.ndarray, bool]], width: int, height: int
 ) -> None:
-    """Track a new sighting back through the buffered frames, newest first, stopping at a cut."""
+    """Track a new sighting back through the buffered frames, newest first, stopping at a cut and where
+    the text no longer looks like itself (the points tracked the scene round a sign that was not there
+    yet: text is only ever drawn where the text it replaces is)."""
     back = _Live(live.track, live.ref_points.copy(), live.points.copy(), np.eye(3), live.seeded)
     newer = history[-1][1]
     for index, grey, cut_after in reversed(list(history)[:-1]):
         if cut_after or not _step(back, newer, grey):
             return
         quad = _apply(back.homography, live.track.quad)
-        if _outside(quad, width, height):
+        if _outside(quad, width, height) or appearance(live.track, back.homography, grey) < APPEARANCE_MATCH:
             return
         live.track.homographies[index] = back.homography
         newer = grey

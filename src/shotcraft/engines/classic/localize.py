@@ -1,16 +1,24 @@
 """Localize one market version: replace tracked on-screen text with its translation, burn subtitles.
 
 For each tracked string (:mod:`shotcraft.signals.text_tracks`) one *replacement patch* is built on the
-track's rectified plate: the old letters are inpainted away (once, on the reference frame's plate) and
-the translation is set on the clean plate in the source text's colour, ink height and stroke weight.
-Every frame then gets that same patch warped by the track's homography, with its brightness matched to
-the sign around the text in that frame. One patch per track, moved with the sign, is what keeps the
-removal temporally stable: nothing is inpainted per frame, so nothing flickers. Where something passes
-in front of the sign, the frame no longer looks like the sign's reference plate there
-(:func:`visible_mask`): the patch goes under it, so the occluder stays in front; a frame where none of
-the sign around the text is in view (covered, or a track that lost its sign) is left as it is.
-All of this happens on the frame as displayed (a clip's rotation tag applied, so text is read and set
-upright), and each finished frame is turned back to storage orientation.
+track's rectified plate (:func:`build_replacement`): the old text's matte is read off the plate
+(:mod:`.text_matte`: letters with their coverage and marks, the sign's surface round them, the ink's
+colour in the strokes' cores, the strokes' width); the letters are taken off by refilling them from the
+surface (its shading carried in, its own grain copied in blocks); and the translation is set on the
+clean plate in that ink colour, at the old ink's height, with the old stroke width (a variable face's
+weight axis, else synthetic bolding), only on the sign's surface. One patch per track, moved with the
+sign, is what keeps the removal temporally stable: nothing is filled per frame, so nothing flickers.
+
+Each frame the old text is found again before anything is drawn (:func:`_place`): looked for round
+where it was found on the frames before (or where the track puts it), aligned by ECC on the sign's
+surface, and refused where it is not seen or jumps more than a text height; then nothing is drawn on
+that frame. The patch is warped there with its brightness matched to the sign itself (the fill's grain
+moved, not resampled, so it stays as strong as the board's). Where something passes in front of the
+sign, the frame no longer looks like the sign's reference plate there (:func:`visible_mask`): the patch
+goes under it, so the occluder stays in front. Text read only while it ran past the frame's edge is
+left as it is, with a notice. All of this happens on the frame as displayed (a clip's rotation tag
+applied, so text is read and set upright), and each finished frame is turned back to storage
+orientation.
 
 Translations come from a table (CSV or JSON, see :func:`load_table`) and/or the operation's explicit
 ``replacements``; the latter win.
@@ -26,7 +34,7 @@ import csv
 import functools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,10 +42,10 @@ import cv2
 import numpy as np
 
 from shotcraft.engines.base import Progress, no_progress
-from shotcraft.engines.classic import typeset
+from shotcraft.engines.classic import text_matte, typeset
 from shotcraft.errors import read_user_text
 from shotcraft.media.subtitles import Cue, cue_at, read_subtitles
-from shotcraft.signals.text_tracks import TextTrack, find_text_tracks
+from shotcraft.signals.text_tracks import APPEARANCE_MATCH, TextTrack, appearance, find_text_tracks
 from shotcraft.spec import LocalizeOp, SpecError
 
 if TYPE_CHECKING:
@@ -49,6 +57,10 @@ OCR_PER_SECOND = 3
 #: Grey levels (0-255, after brightness matching) by which the frame must differ from the sign's
 #: reference plate for a pixel to count as covered by something in front of the sign.
 OCCLUSION_DIFFERENCE = 40
+#: Normalised correlation at which the reference plate's text box is taken to be found in a frame.
+FOUND_TEXT = 0.75
+#: ECC correlation above which the fine alignment of the sign is trusted over the coarse one.
+LOCK_ON = 0.8
 _SOURCE_COLUMNS = ("source", "text", "original", "src")
 
 
@@ -203,111 +215,101 @@ class _Replacement:
     """A track's finished patch on its plate, and the plate's surround brightness to match against."""
 
     track: TextTrack
-    patch: np.ndarray  # float32 RGB, plate-sized
+    patch: np.ndarray  # float32 RGB, plate-sized, without the fill's grain
+    grain: np.ndarray  # float32 RGB, plate-sized: the fill's grain (0 elsewhere), added after warping
     alpha: np.ndarray  # float32 [0, 1], plate-sized
-    ring: np.ndarray  # bool, plate pixels used for brightness matching: the sign just around the edit
+    ring: np.ndarray  # bool, plate pixels used for brightness matching: the sign, clear of its rim
     smooth: np.ndarray  # float32 blurred RGB plate, for telling where something covers the sign
+    surface: np.ndarray  # bool, the sign's surface round the text: only it is compared and drawn on
+    #: (frame index, plate-to-frame homography) of the last frames the old text was found on, newest last.
+    found: list[tuple[int, np.ndarray]] = field(default_factory=list)
 
 
 def text_mask(plate: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The letters inside ``box`` on a plate: of the two Otsu classes, the one that covers less of the
-    box (letters rarely fill half their box; the surround outside it may be anything)."""
-    x, y, w, h = box
-    grey = cv2.cvtColor(plate, cv2.COLOR_RGB2GRAY)
-    inner = grey[y : y + h, x : x + w]
-    _, dark = cv2.threshold(inner, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    letters = dark if np.count_nonzero(dark) <= dark.size / 2 else 255 - dark
-    mask = np.zeros(grey.shape, np.uint8)
-    mask[y : y + h, x : x + w] = letters
-    return mask
-
-
-def _stroke_weight(mask: np.ndarray, ink_height: float) -> int:
-    """A font weight (100-900) whose stroke-to-height ratio is the source letters'."""
-    distance = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 3)
-    stroke = 2 * float(np.percentile(distance[mask > 0], 90)) if (mask > 0).any() else 0.0
-    ratio = stroke / max(ink_height, 1.0)
-    # Noto Sans: Regular (400) strokes are about 0.10 of the cap height, Bold (700) about 0.16.
-    return int(np.clip(400 + (ratio - 0.10) / 0.06 * 300, 300, 900))
+    """The letters of the text in ``box`` on a plate, as a 0/255 mask (see :mod:`.text_matte`)."""
+    return text_matte.analyse(plate, box).letters
 
 
 def build_replacement(track: TextTrack, target: str, market: str) -> _Replacement:
-    """Inpaint the source text off the track's plate and set ``target`` in its place."""
+    """Take the source text off the track's plate and set ``target`` in its place, in the source's ink
+    colour, ink height and stroke width, on the sign's own surface only."""
     plate = track.plate
-    x, y, w, h = track.box
-    letters = text_mask(plate, track.box)
-    rows, cols = np.nonzero(letters)
-    if len(rows) == 0:
-        rows, cols = np.array([y, y + h - 1]), np.array([x, x + w - 1])
-    ink = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+    h = track.box[3]
+    source = text_matte.analyse(plate, track.box)
+    ink = source.ink_box
     ink_height = float(ink[3] - ink[1])
     grow = max(2, round(h / 10))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    covered = cv2.dilate(letters, kernel)
-    clean = _inpaint(plate, covered, h)
-    core = cv2.erode(letters, np.ones((3, 3), np.uint8))
-    core = core if core.any() else letters
-    colour = tuple(int(c) for c in np.median(plate[core > 0], axis=0)) if core.any() else (0, 0, 0)
+    covered = cv2.dilate((source.coverage > 0.05).astype(np.uint8) * 255, kernel)
+    covered[~source.surface] = 0
+    clean, grain = text_matte.clean_plate(plate, source, covered)
 
     line = typeset.choose_fonts(target, market)
-    weight = _stroke_weight(letters, ink_height)
-    margin = x
-    size = typeset.fit_size(line, (w + margin, h + margin / 2), ink_height, weight=weight)
-    layer = typeset.render_line(line, size, colour, weight=weight)
+    room = _room(source.surface, ink)
+    size = typeset.fit_size(line, room, ink_height, weight=400)
+    weight, embolden = typeset.match_stroke(line, size, source.stroke)
+    size = typeset.fit_size(line, room, ink_height, weight=weight, embolden=embolden)
+    layer = typeset.render_line(line, size, source.ink, weight=weight, embolden=embolden)
     # Centre the new ink where the old ink was centred.
     lx0, ly0, lx1, ly1 = layer.ink
     cx, cy = (ink[0] + ink[2]) / 2, (ink[1] + ink[3]) / 2
     at = (round(cx - (lx0 + lx1) / 2), round(cy - (ly0 + ly1) / 2))
-    patch = clean.copy()
-    typeset.composite(patch, layer, at)
-    written = np.zeros(letters.shape, np.float32)
+    written = np.zeros(covered.shape, np.float32)
     lh, lw = layer.alpha.shape
     written_view = written[max(0, at[1]) : at[1] + lh, max(0, at[0]) : at[0] + lw]
     written_view[...] = layer.alpha[
         max(0, -at[1]) : max(0, -at[1]) + written_view.shape[0],
         max(0, -at[0]) : max(0, -at[0]) + written_view.shape[1],
     ]
+    # Nothing is drawn off the sign's surface: a board edge close to the letters stays the board's.
+    written *= source.surface
+    ink_colour = np.asarray(source.ink, np.float32)
+    patch = (clean * (1 - written[..., None]) + ink_colour * written[..., None]).astype(np.float32)
+    grain *= 1 - written[..., None]
     edited = np.maximum(covered.astype(np.float32) / 255, cv2.dilate(written, kernel))
-    alpha = np.maximum(edited, cv2.GaussianBlur(edited, (0, 0), max(1.0, grow / 2)))
+    alpha = np.maximum(edited, cv2.GaussianBlur(edited, (0, 0), max(1.0, grow / 2))) * source.surface
     smooth = cv2.GaussianBlur(plate.astype(np.float32), (0, 0), _blur_sigma(h))
-    ring = _surround(alpha, h)
-    return _Replacement(track, patch.astype(np.float32), alpha.astype(np.float32), ring, smooth)
+    ring = _sign_pixels(source.surface, h)
+    return _Replacement(track, patch, grain, alpha.astype(np.float32), ring, smooth, source.surface)
 
 
-def _surround(alpha: np.ndarray, text_height: int) -> np.ndarray:
-    """The plate pixels in a band a quarter of the text height wide just outside the edit.
+def _room(surface: np.ndarray, ink: tuple[int, int, int, int]) -> tuple[float, float]:
+    """The width and height the new line may take: the run of the sign's surface across the old ink's
+    middle row and down its middle column, less a margin of a tenth of the ink's height each side."""
+    x0, y0, x1, y1 = ink
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    margin = 0.1 * (y1 - y0)
 
-    Only these set the patch's brightness in each frame. The whole plate outside the edit would not
-    do: the plate's margin often reaches past the sign into the scene behind it, which does not dim
-    or brighten with the sign, and a patch matched to it lands brighter or darker than the sign around
-    it, so the filled-in old letters show as a ghost of their own shape.
+    def run(values: np.ndarray, at: int, lo: int, hi: int) -> float:
+        # The stretch of surface through ``at``, at least the old ink's own extent.
+        left = at
+        while left > 0 and values[left - 1]:
+            left -= 1
+        right = at
+        while right < len(values) - 1 and values[right + 1]:
+            right += 1
+        return max(hi - lo, right + 1 - left - 2 * margin)
+
+    return run(surface[cy], cx, x0, x1), run(surface[:, cx], cy, y0, y1)
+
+
+def _sign_pixels(surface: np.ndarray, text_height: int) -> np.ndarray:
+    """The plate pixels that set the patch's brightness in each frame: the sign's surface, its letters
+    included (the frame shows the same sign there, so pixel by pixel the ratio is the sign's change of
+    light), kept clear of its rim by the reach of the blur they are compared through.
+
+    The scene round the sign must stay out: it does not dim or brighten with the sign, and a patch
+    matched to it lands brighter or darker than the sign round it, so the filled-in old letters show as
+    a ghost of their own shape (and where the sign's own margin is thin, a band just outside the edit
+    is mostly that scene).
     """
-    edited = (alpha >= 0.01).astype(np.uint8)
-    band = max(3, round(text_height / 4))
-    near = cv2.dilate(edited, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1)))
-    ring = (near > 0) & (edited == 0)
-    if not ring.any():
-        ring = edited == 0
-    return ring if ring.any() else np.ones_like(ring)
-
-
-def _inpaint(plate: np.ndarray, covered: np.ndarray, text_height: int) -> np.ndarray:
-    """``plate`` with the ``covered`` pixels filled from around them.
-
-    Filled at a scale where the text is about 24 px tall: Telea's cost grows with the area times the
-    radius squared, and the fill is smooth anyway, so big text is 10-50x faster this way and looks alike.
-    """
-    scale = min(1.0, 24 / max(text_height, 1))
-    if scale == 1.0:
-        return cv2.inpaint(plate, covered, max(3, text_height // 6), cv2.INPAINT_TELEA)
-    ph, pw = covered.shape
-    size = (max(8, round(pw * scale)), max(8, round(ph * scale)))
-    small = cv2.resize(plate, size, interpolation=cv2.INTER_AREA)
-    small_mask = (cv2.resize(covered, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8) * 255
-    filled = cv2.resize(
-        cv2.inpaint(small, small_mask, 4, cv2.INPAINT_TELEA), (pw, ph), interpolation=cv2.INTER_CUBIC
+    reach = int(np.ceil(2 * _blur_sigma(text_height)))
+    inner = cv2.erode(
+        surface.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
     )
-    return np.where(covered[..., None] > 0, filled, plate)
+    if inner.any():
+        return inner > 0
+    return surface if surface.any() else np.ones_like(surface)
 
 
 def _blur_sigma(text_height: int) -> float:
@@ -327,7 +329,8 @@ def visible_mask(rep: _Replacement, seen: np.ndarray) -> np.ndarray:
     ref = rep.smooth
     ring = rep.ring & (ref.min(axis=2) > 16)
     gain = np.median(cur[ring] / ref[ring], axis=0) if ring.any() else np.ones(3, np.float32)
-    covered = (np.abs(cur - gain * ref).max(axis=2) > OCCLUSION_DIFFERENCE).astype(np.uint8)
+    # Off the sign's surface the scene behind the sign moves on its own: no evidence of an occluder.
+    covered = ((np.abs(cur - gain * ref).max(axis=2) > OCCLUSION_DIFFERENCE) & rep.surface).astype(np.uint8)
     size = max(3, h // 5) | 1
     covered = cv2.morphologyEx(
         covered, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
@@ -339,12 +342,140 @@ def visible_mask(rep: _Replacement, seen: np.ndarray) -> np.ndarray:
     return 1.0 - cv2.GaussianBlur(covered.astype(np.float32), (0, 0), max(1.0, size / 4))
 
 
+def _box_centre(rep: _Replacement, to_frame: np.ndarray) -> np.ndarray:
+    """Where the plate's text box centre lands in the frame."""
+    x, y, w, h = rep.track.box
+    return cv2.perspectiveTransform(np.array([[[x + w / 2, y + h / 2]]], np.float64), to_frame)[0, 0]
+
+
+def _text_height(rep: _Replacement, to_frame: np.ndarray) -> float:
+    """The plate's text box height in the frame."""
+    x, y, w, h = rep.track.box
+    ends = cv2.perspectiveTransform(np.array([[[x + w / 2, y], [x + w / 2, y + h]]], np.float64), to_frame)[0]
+    return float(np.linalg.norm(ends[1] - ends[0]))
+
+
+def _predicted(rep: _Replacement, index: int, tracked: np.ndarray) -> np.ndarray:
+    """Where the old text should be on frame ``index``: where it was found on the frame before, moved on
+    as it moved between the two frames before that; the track's own placement when it was not found
+    just before. The points the tracker follows round a fast, blurred sign can slide onto the scene
+    behind it; the text found frame by frame does not."""
+    found = [(i, h) for i, h in rep.found if i >= index - 2]
+    if not found or found[-1][0] != index - 1:
+        return tracked
+    last = found[-1][1]
+    if len(found) == 2:
+        gap = index - 1 - found[0][0]
+        dx, dy = (_box_centre(rep, last) - _box_centre(rep, found[0][1])) / gap
+        return np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64) @ last
+    return last
+
+
+def _place(rep: _Replacement, source: np.ndarray, index: int) -> np.ndarray | None:
+    """The plate-to-frame homography that puts the replacement on the old text in frame ``index``; None
+    where the old text is not seen there (then nothing is drawn).
+
+    The old text is looked for round where it should be (:func:`_predicted`) and aligned there
+    (:func:`_lock_on`). Text partly covered (a pole in front) may not correlate as a whole: then the
+    predicted placement stands if the text is seen there strip by strip (the covered strips drop
+    out), or else the track's own. A placement that jumps more than a text height from the prediction
+    is a different thing that looks alike (a car's lit roof): it is refused.
+    """
+    tracked = rep.track.plate_to_frame(index)
+    if tracked is None:
+        return None
+    grey = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY)
+    predicted = _predicted(rep, index, tracked)
+    placed = _lock_on(rep, grey, predicted)
+    for guess in (predicted, tracked):
+        if placed is None and _seen_in_strips(rep, grey, guess) >= APPEARANCE_MATCH:
+            placed = guess
+    if placed is not None and predicted is not tracked:
+        jump = float(np.linalg.norm(_box_centre(rep, placed) - _box_centre(rep, predicted)))
+        if jump > _text_height(rep, predicted):
+            placed = None
+    if placed is not None:
+        rep.found = [*rep.found[-1:], (index, placed)]
+    return placed
+
+
+def _seen_in_strips(rep: _Replacement, grey: np.ndarray, to_frame: np.ndarray) -> float:
+    """:func:`shotcraft.signals.text_tracks.appearance` of the old text at plate-to-frame ``to_frame``."""
+    track = rep.track
+    return appearance(track, to_frame @ np.linalg.inv(track.plate_to_reference), grey)
+
+
+def _lock_on(rep: _Replacement, grey: np.ndarray, to_frame: np.ndarray) -> np.ndarray | None:
+    """The plate-to-frame homography ``to_frame`` corrected on this frame: the old text looked for round
+    where ``to_frame`` puts it (normalised correlation of the reference plate's text box, shifted up to
+    half the text's width and two text heights), then the plate's sign (its surface and letters, not
+    the scene round it) aligned to the frame by ECC from there. None when the old text is not found.
+    """
+    x, y, w, h = rep.track.box
+    ph, pw = rep.track.plate.shape[:2]
+    pad_x, pad_y = w // 2 + h, 2 * h
+    canvas_to_frame = to_frame @ np.array([[1, 0, -pad_x], [0, 1, -pad_y], [0, 0, 1]], np.float64)
+    canvas = cv2.warpPerspective(
+        grey, canvas_to_frame, (pw + 2 * pad_x, ph + 2 * pad_y), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )  # fmt: skip
+    sigma = max(1.0, h / 20)
+    template = cv2.GaussianBlur(rep.track.plate_grey, (0, 0), sigma)[y : y + h, x : x + w]
+    found = cv2.matchTemplate(cv2.GaussianBlur(canvas, (0, 0), sigma), template, cv2.TM_CCOEFF_NORMED)
+    _, peak, _, (bx, by) = cv2.minMaxLoc(found)
+    if peak < FOUND_TEXT:
+        return None
+    start = to_frame @ np.array([[1, 0, bx - x - pad_x], [0, 1, by - y - pad_y], [0, 0, 1]], np.float64)
+    mask = cv2.dilate(rep.surface.astype(np.uint8), np.ones((3, 3), np.uint8))
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
+    try:
+        score, refined = _ecc(
+            rep.track.plate_grey.astype(np.float32), grey.astype(np.float32), mask,
+            (start / start[2, 2]).astype(np.float32), criteria, 3 if h < 40 else 5,
+        )  # fmt: skip
+    except cv2.error:  # did not converge
+        score, refined = 0.0, None
+    # ECC can slide along a plain surface: the fine alignment stands only where the old text is seen.
+    if refined is not None and score >= LOCK_ON:
+        fine = refined.astype(np.float64)
+        if _text_seen(rep, grey, fine, template, sigma) >= FOUND_TEXT:
+            return fine
+    return start
+
+
+def _ecc(
+    template: np.ndarray, image: np.ndarray, mask: np.ndarray, start: np.ndarray, criteria: tuple, blur: int
+) -> tuple[float, np.ndarray]:
+    """ECC homography from ``template`` (only its ``mask`` pixels) to ``image``, from ``start``.
+
+    OpenCV 5's ``findTransformECC`` takes the mask as the image's, not the template's: there the
+    template's mask goes through ``findTransformECCWithMask``.
+    """
+    if hasattr(cv2, "findTransformECCWithMask"):
+        everywhere = np.full(image.shape[:2], 255, np.uint8)
+        return cv2.findTransformECCWithMask(
+            template, image, mask, everywhere, start, cv2.MOTION_HOMOGRAPHY, criteria, blur
+        )
+    return cv2.findTransformECC(template, image, start, cv2.MOTION_HOMOGRAPHY, criteria, mask, blur)
+
+
+def _text_seen(
+    rep: _Replacement, grey: np.ndarray, to_frame: np.ndarray, template: np.ndarray, sigma: float
+) -> float:
+    """Normalised correlation of the reference plate's (blurred) text box with the frame there."""
+    x, y, w, h = rep.track.box
+    ph, pw = rep.track.plate.shape[:2]
+    seen = cv2.warpPerspective(grey, to_frame, (pw, ph), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    box = cv2.GaussianBlur(seen, (0, 0), sigma)[y : y + h, x : x + w]
+    return float(cv2.matchTemplate(box, template, cv2.TM_CCOEFF_NORMED)[0, 0])
+
+
 def _apply(frame: np.ndarray, source: np.ndarray, rep: _Replacement, index: int) -> None:
     """Warp one replacement onto ``frame`` (in place) at frame ``index``, brightness matched to the
     ``source`` frame and kept off whatever covers the sign there."""
-    to_frame = rep.track.plate_to_frame(index)
+    to_frame = _place(rep, source, index)
     if to_frame is None:
-        return
+        return  # the old text is not seen: nothing is drawn anywhere else
     ph, pw = rep.alpha.shape
     corners = cv2.perspectiveTransform(
         np.array([[[0, 0], [pw, 0], [pw, ph], [0, ph]]], np.float64), to_frame
@@ -376,6 +507,9 @@ def _apply(frame: np.ndarray, source: np.ndarray, rep: _Replacement, index: int)
     ratio = seen[ring][bright] / ref[bright] if bright.any() else seen[ring] / np.maximum(ref, 1.0)
     gain = np.clip(np.median(ratio, axis=0), 0.5, 2.0)
     patch = cv2.warpPerspective(rep.patch * gain, shift, size, flags=cv2.INTER_LINEAR)
+    # The grain is moved, not resampled: interpolating between its pixels at a sign's sub-pixel
+    # positions smooths it to two thirds of the board's grain round it.
+    patch += cv2.warpPerspective(rep.grain * gain, shift, size, flags=cv2.INTER_NEAREST)
     alpha = cv2.warpPerspective(rep.alpha * visible, shift, size, flags=cv2.INTER_LINEAR)[..., None]
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + patch * alpha + 0.5, 0, 255).astype(np.uint8)
@@ -440,10 +574,30 @@ def localize_frames(
     if strings:
         every = max(1, round(float(plan.video.fps) / OCR_PER_SECOND))
         tracks = find_text_tracks(reader, list(strings), every=every, turns=turns, progress=progress)
-        replacements = [build_replacement(t, strings[t.text], market) for t in tracks]
+        whole = [t for t in tracks if not t.clipped]
+        plan.notices.extend(_clipped_notices(market, tracks, whole))
+        replacements = [build_replacement(t, strings[t.text], market) for t in whole]
         if not tracks:
             plan.notices.append(f"market {market}: none of the table's strings was found on screen")
     return _render(plan, frames, replacements, subtitles, turns, progress)
+
+
+def _clipped_notices(market: str, tracks: list[TextTrack], whole: list[TextTrack]) -> list[str]:
+    """Text read only while it ran past the frame's edge is left as it is (its hidden part cannot be
+    matched, and a replacement fitted to the visible part would sit elsewhere than the text): one
+    notice per such sighting, for the frames no whole sighting of the same text covers."""
+    notices = []
+    for track in tracks:
+        if not track.clipped:
+            continue
+        covered = {i for other in whole if other.text == track.text for i in other.homographies}
+        left = sorted(set(track.homographies) - covered)
+        if left:
+            notices.append(
+                f"market {market}: {track.text!r} runs off the edge of the picture in frames {left[0]}-{left[-1]} "
+                "and was left as it is"
+            )
+    return notices
 
 
 def _render(

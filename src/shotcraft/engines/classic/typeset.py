@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
 
@@ -318,13 +319,9 @@ def load_font(face: FontFace, size: int, weight: int | None = None) -> ImageFont
     """A Pillow font for ``face`` at ``size`` px; ``weight`` (100-900) sets a variable font's axis."""
     layout = ImageFont.Layout.RAQM if features.check("raqm") else ImageFont.Layout.BASIC
     font = ImageFont.truetype(str(face.path), max(1, size), index=face.index, layout_engine=layout)
-    if weight is not None:
-        try:
-            axes = font.get_variation_axes()
-        except OSError:  # a static font: it has the one weight it has
-            return font
+    if weight is not None and has_weight_axis(face):
         values = []
-        for axis in axes:
+        for axis in font.get_variation_axes():
             name = axis["name"]
             name = name.decode() if isinstance(name, bytes) else name
             default = axis.get("default", axis["minimum"])
@@ -333,38 +330,61 @@ def load_font(face: FontFace, size: int, weight: int | None = None) -> ImageFont
     return font
 
 
-def measure(line: Line, size: int, weight: int | None = None) -> tuple[int, int, int, int]:
+@functools.cache
+def has_weight_axis(face: FontFace) -> bool:
+    """Whether ``face`` is a variable font with a weight axis (else it has the one weight it has)."""
+    font = ImageFont.truetype(str(face.path), 10, index=face.index)
+    try:
+        axes = font.get_variation_axes()
+    except OSError:  # a static font
+        return False
+    return any(a["name"] in ("Weight", b"Weight") for a in axes)
+
+
+def measure(
+    line: Line, size: int, weight: int | None = None, embolden: float = 0.0
+) -> tuple[int, int, int, int]:
     """The inked box ``(x0, y0, x1, y1)`` of ``line`` drawn with its pen at the origin on the baseline."""
-    x0, y0, x1, y1 = _layout(line, size, weight, 0)[1]
+    x0, y0, x1, y1 = _layout(line, size, weight, 0, embolden)[1]
     return round(x0), round(y0), round(x1), round(y1)
 
 
 def _layout(
-    line: Line, size: int, weight: int | None, stroke: int
-) -> tuple[list[tuple[float, Run, ImageFont.FreeTypeFont, dict]], tuple[float, float, float, float]]:
-    """Each run's pen position on a shared baseline (left to right), and the union of their ink."""
+    line: Line, size: int, weight: int | None, stroke: float, embolden: float = 0.0
+) -> tuple[list[tuple[float, Run, ImageFont.FreeTypeFont, dict, float]], tuple[float, float, float, float]]:
+    """Each run's pen position on a shared baseline (left to right), its outline width, and the union
+    of their ink. ``embolden`` (a fraction of ``size``) thickens every stroke by that much: drawn as an
+    outline of half that width in the glyphs' own colour round each glyph."""
     raqm = features.check("raqm")
     placed = []
     pen = 0.0
     box = [np.inf, np.inf, -np.inf, -np.inf]
+    outline = stroke + embolden * size / 2
     for run in line.visual_runs:
         font = load_font(run.face, size, weight)
         options = {"direction": run.direction, "language": line.language} if raqm else {}
-        x0, y0, x1, y1 = font.getbbox(run.text, anchor="ls", stroke_width=stroke, **options)
+        x0, y0, x1, y1 = font.getbbox(run.text, anchor="ls", stroke_width=outline, **options)
         if x1 > x0 and y1 > y0:
             box = [min(box[0], pen + x0), min(box[1], y0), max(box[2], pen + x1), max(box[3], y1)]
-        placed.append((pen, run, font, options))
+        placed.append((pen, run, font, options, outline))
         pen += font.getlength(run.text, **options)
     if not np.isfinite(box[0]):
         box = [0.0, 0.0, 0.0, 0.0]
     return placed, (box[0], box[1], box[2], box[3])
 
 
-def fit_size(line: Line, box: tuple[float, float], ink_height: float, *, weight: int | None = None) -> int:
+def fit_size(
+    line: Line,
+    box: tuple[float, float],
+    ink_height: float,
+    *,
+    weight: int | None = None,
+    embolden: float = 0.0,
+) -> int:
     """The font size whose ink is ``ink_height`` tall (the source text's), shrunk so the line fits
     ``box`` = (width, height)."""
     probe_size = 100
-    x0, y0, x1, y1 = measure(line, probe_size, weight)
+    x0, y0, x1, y1 = measure(line, probe_size, weight, embolden)
     ink_w, ink_h = max(1, x1 - x0), max(1, y1 - y0)
     scale = min(ink_height / ink_h, box[0] / ink_w, box[1] / ink_h)
     return max(4, int(probe_size * scale))
@@ -376,16 +396,18 @@ def render_line(
     colour: tuple[int, int, int],
     *,
     weight: int | None = None,
+    embolden: float = 0.0,
     stroke: int = 0,
     canvas: tuple[int, int] | None = None,
 ) -> TextLayer:
     """Render one shaped line centred on a canvas (by default one that fits the ink plus a margin).
 
-    ``stroke`` > 0 adds an outline of that many pixels to the coverage (for subtitles, drawn under the
-    fill by :func:`render_outlined`).
+    ``weight`` sets variable fonts' weight axis; ``embolden`` thickens every stroke by that fraction of
+    ``size`` (how a face with one weight is set bolder). ``stroke`` > 0 adds an outline of that many
+    pixels to the coverage (for subtitles, drawn under the fill by :func:`render_outlined`).
     """
-    placed, (x0, y0, x1, y1) = _layout(line, size, weight, stroke)
-    pad = 2 + stroke
+    placed, (x0, y0, x1, y1) = _layout(line, size, weight, stroke, embolden)
+    pad = 2 + int(np.ceil(stroke + embolden * size / 2))
     if canvas is None:
         canvas = (int(np.ceil(x1 - x0)) + 2 * pad, int(np.ceil(y1 - y0)) + 2 * pad)
     w, h = canvas
@@ -393,10 +415,10 @@ def render_line(
     origin = (round(w / 2 - (x0 + x1) / 2), round(h / 2 - (y0 + y1) / 2))
     mask = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(mask)
-    for pen, run, font, options in placed:
+    for pen, run, font, options, outline in placed:
         draw.text(
             (origin[0] + pen, origin[1]), run.text, font=font, fill=255, anchor="ls",
-            stroke_width=stroke, stroke_fill=255, **options,
+            stroke_width=outline, stroke_fill=255, **options,
         )  # fmt: skip
     alpha = np.asarray(mask, dtype=np.float32) / 255.0
     ink = (
@@ -406,6 +428,57 @@ def render_line(
         int(np.ceil(origin[1] + y1)),
     )
     return TextLayer(alpha=alpha, colour=colour, ink=ink)
+
+
+def stroke_width(coverage: np.ndarray, upscale: int = 1) -> float:
+    """The typical stroke width of the letters in ``coverage`` (ink in [0, 1], or a 0/255 mask), in
+    pixels of the image as given: twice the median distance to the letters' edge along their centre
+    lines (the middle half of them, averaged: distances on a pixel grid come in steps), counted at
+    ``upscale`` times the resolution."""
+    ink = coverage.astype(np.float32) / (255.0 if coverage.dtype == np.uint8 else 1.0)
+    if upscale > 1:
+        ink = cv2.resize(ink, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
+    mask = (ink > 0.5).astype(np.uint8)
+    if not mask.any():
+        return 0.0
+    distance = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
+    ridge = (distance > 0) & (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8)))
+    on_ridge = distance[ridge]
+    low, high = np.percentile(on_ridge, (25, 75))
+    middle = on_ridge[(on_ridge >= low) & (on_ridge <= high)]
+    # A run of n set pixels has its centre n/2 + 1/2 from the first unset one.
+    return max(0.0, 2 * float(middle.mean()) - 1) / upscale
+
+
+def match_stroke(line: Line, size: int, target: float) -> tuple[int | None, float]:
+    """The ``(weight, embolden)`` that set ``line`` at ``size`` px with strokes ``target`` px wide.
+
+    Variable faces move along their weight axis (100-900); where that is not enough, or the line's
+    faces have one weight (Noto Sans CJK ships Regular only), strokes are thickened (``embolden``, see
+    :func:`render_line`). A line mixing faces is matched as a whole.
+    """
+    # Measured at 96 px or more: a whole-pixel distance grid on small glyphs is too coarse to steer by.
+    scale = max(1.0, 96 / max(size, 1))
+    big = round(size * scale)
+
+    def stroke(weight: int | None, embolden: float) -> float:
+        return stroke_width(render_line(line, big, (0, 0, 0), weight=weight, embolden=embolden).alpha) / scale
+
+    weight: int | None = None
+    if any(has_weight_axis(run.face) for run in line.runs):
+        low, high = 100, 900
+        for _ in range(7):
+            middle = (low + high) // 2
+            low, high = (middle, high) if stroke(middle, 0.0) < target else (low, middle)
+        weight = low if abs(stroke(low, 0.0) - target) <= abs(stroke(high, 0.0) - target) else high
+    embolden = 0.0
+    if stroke(weight, 0.0) < target - 0.25:
+        low_e, high_e = 0.0, 0.25
+        for _ in range(8):
+            middle_e = (low_e + high_e) / 2
+            low_e, high_e = (middle_e, high_e) if stroke(weight, middle_e) < target else (low_e, middle_e)
+        embolden = (low_e + high_e) / 2
+    return weight, embolden
 
 
 def composite(image: np.ndarray, layer: TextLayer, at: tuple[int, int]) -> None:
