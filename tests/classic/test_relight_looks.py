@@ -11,7 +11,7 @@ import pytest
 
 from shotcraft.engines.classic.lut import apply_lut, apply_lut_family, identity_lut
 from shotcraft.engines.classic.relight import PRESETS, relight
-from shotcraft.engines.classic.windows import SkyWindow
+from shotcraft.engines.classic.sky_window import SkyWindow
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
 from shotcraft.plan import plan_transform

@@ -12,7 +12,7 @@ A time-of-day preset (:class:`PresetGrade`) is graded the way a colourist would:
 a filmic tone curve whose shoulder rolls highlights off and whose toe keeps shadows off black
 (:mod:`~shotcraft.engines.classic.tone`; no preset clips), with the preset's light *inside* the grade (the
 side facing it gets the light's colour and exposure before the curve, the side away from it a cooler,
-darker fill) and, for night, a sky window (:mod:`~shotcraft.engines.classic.windows`) that pulls the sky
+darker fill) and, for night, a sky window (:mod:`~shotcraft.engines.classic.sky_window`) that pulls the sky
 and broad bright areas down hardest while small bright sources keep their brightness. Each of these
 variants is a 3D LUT; a per-pixel map picks between them (:func:`~shotcraft.engines.classic.lut.apply_lut_family`).
 
@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 
 from shotcraft.engines.base import Progress, no_progress
+from shotcraft.engines.classic.sky_window import SkyWindow
 from shotcraft.engines.classic.tone import (
     LUMA,
     smoothstep,
@@ -48,7 +49,6 @@ from shotcraft.engines.classic.tone import (
     tone_map,
     white_balance_gains,
 )
-from shotcraft.engines.classic.windows import SkyWindow
 from shotcraft.media.orientation import to_storage_azimuth
 from shotcraft.media.stills import load_still
 from shotcraft.spec import DirectionalLight, RelightOp
@@ -116,7 +116,7 @@ class Shaping:
     fill_temperature: float = 0.0
     #: Split toning: the shadows' white balance against the highlights' (negative: cooler shadows).
     shadow_temperature: float = 0.0
-    #: The sky window (:class:`~shotcraft.engines.classic.windows.SkyWindow`): extra stops and saturation
+    #: The sky window (:class:`~shotcraft.engines.classic.sky_window.SkyWindow`): extra stops and saturation
     #: where it is fully on; 0 stops means no window.
     sky_stops: float = 0.0
     sky_saturation: float = 0.0
