@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shotcraft.engines.base import Progress, no_progress
 from shotcraft.media.samples import sample_clip
 from shotcraft.pipeline import TakeResult, transform
+from shotcraft.progress import Progress, no_progress
 from shotcraft.spec import RectLock, RelightOp, RestyleOp, SwapOp, TransformSpec
 
 

@@ -20,10 +20,11 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
-from shotcraft.engines.base import EngineOptions, Progress
+from shotcraft.engines.base import EngineOptions
 from shotcraft.errors import EngineUnavailable, SpecError
 from shotcraft.media.output_path import remove_partial_folder, temp_name
 from shotcraft.plan import TransformPlan
+from shotcraft.progress import Progress
 from shotcraft.render import Part, render_part, segment_frames
 from shotcraft.spec import TransformSpec, input_paths
 

@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 
 from shotcraft import __version__
-from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.diffusion.registry import DEFAULT_MODELS, ModelCard, get_model
 from shotcraft.media.probe import VideoInfo
+from shotcraft.progress import Progress, no_progress
 from shotcraft.spec import GenerateSpec, SpecError, validate_spec
 
 #: A draft is rendered at this fraction of the final size (each side) and this fraction of the steps.

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from shotcraft.engines.base import Progress, no_progress
 from shotcraft.errors import EngineUnavailable, MediaError
 from shotcraft.media.output_path import check_folder, check_output, commit, sidecar_of, temp_name
 from shotcraft.media.subtitles import mux_subtitles, read_subtitles
 from shotcraft.pipeline import TakeResult, transform
+from shotcraft.progress import Progress, no_progress
 from shotcraft.spec import LocalizeOp, OutputSpec, SpecError, TransformSpec, input_paths, validate_spec
 
 
@@ -248,7 +248,7 @@ def _signage(
         (1, 1, sign_w - 2, sign_h - 2), outline=tuple(c // 2 for c in board), width=2
     )
     sign_pixels = np.array(sign)
-    typeset.composite(sign_pixels, lettering, (pad - lx0, pad - ly0))
+    typeset.draw_layer(sign_pixels, lettering, (pad - lx0, pad - ly0))
     rng = np.random.default_rng(7)
     grain = rng.normal(0, 6, (sign_h, sign_w, 1)).astype(np.float32)
     sign_rgb = np.clip(sign_pixels.astype(np.float32) + grain, 0, 255)

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shotcraft.engines.base import EngineOptions, Progress, no_progress
+from shotcraft.engines.base import EngineOptions
 from shotcraft.media.output_path import check_output
 from shotcraft.media.read import VideoReader
 from shotcraft.plan import check_output_format, plan_transform
+from shotcraft.progress import Progress, no_progress
 from shotcraft.render import part_overlap, render_frames, split_parts, split_refusal, write_take
 from shotcraft.spec import OutputSpec, TransformSpec, input_paths
 

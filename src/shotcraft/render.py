@@ -36,12 +36,13 @@ import av
 
 from shotcraft import __version__
 from shotcraft.engines import select_engine
-from shotcraft.engines.base import EngineOptions, Progress, no_progress
+from shotcraft.engines.base import EngineOptions
 from shotcraft.finishing.locks import locked_transform
 from shotcraft.media.probe import MediaInfo, probe
 from shotcraft.media.read import VideoReader
 from shotcraft.media.write import VideoWriter
 from shotcraft.plan import TransformPlan, plan_transform
+from shotcraft.progress import Progress, no_progress
 from shotcraft.spec import (
     MaskVideoLock,
     OutputSpec,

@@ -43,9 +43,9 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from shotcraft import __version__
-from shotcraft.engines.base import Progress, no_progress
 from shotcraft.errors import EngineUnavailable, MediaError, SpecError
 from shotcraft.media.output_path import check_output, commit, sidecar_of, temp_name
+from shotcraft.progress import Progress, no_progress
 from shotcraft.spec import (
     MAX_MARKETS,
     MAX_OPERATIONS,

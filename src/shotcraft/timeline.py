@@ -28,10 +28,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shotcraft.engines.base import EngineOptions, Progress, no_progress
+from shotcraft.engines.base import EngineOptions
 from shotcraft.errors import EngineUnavailable, MediaError, SpecError
 from shotcraft.media.output_path import check_folder, check_output, commit, sidecar_of, temp_name
 from shotcraft.media.probe import MediaInfo, VideoInfo, probe
+from shotcraft.progress import Progress, no_progress
 from shotcraft.spec import OutputSpec, TransformSpec, input_paths
 
 if TYPE_CHECKING:

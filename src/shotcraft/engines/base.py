@@ -9,23 +9,18 @@ the same way for every engine, so surfaces never branch on engine type.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from shotcraft.progress import Progress, no_progress
+
 if TYPE_CHECKING:
     from shotcraft.media.read import VideoReader
     from shotcraft.plan import TransformPlan
-
-#: Progress callback: (stage name, done, total).
-Progress = Callable[[str, int, int], None]
-
-
-def no_progress(stage: str, done: int, total: int) -> None:
-    """The default progress callback: report nothing."""
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from shotcraft.engines.base import no_progress
 from shotcraft.media.read import TeeReader
+from shotcraft.progress import no_progress
 from shotcraft.signals.masks import lock_masks
 
 if TYPE_CHECKING:
-    from shotcraft.engines.base import Engine, Progress
+    from shotcraft.engines.base import Engine
     from shotcraft.media.read import VideoReader
     from shotcraft.plan import TransformPlan
+    from shotcraft.progress import Progress
 
 
 def composite(generated: np.ndarray, source: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -28,13 +28,14 @@ from __future__ import annotations
 import functools
 import os
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+from shotcraft.progress import Progress
 from shotcraft.signals.klt import klt_step, plausible_quad, project
 from shotcraft.signals.ocr import MAX_SIDE, TextBox, detect_text, recognise, similarity
 
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from shotcraft.media.read import VideoReader
 
 #: Progress callback: (stage name, done, total), as the engines take it.
-Progress = Callable[[str, int, int], None]
 
 #: OCR text this alike a wanted string (see :func:`~shotcraft.signals.ocr.similarity`) counts as it.
 MATCH_SIMILARITY = 0.8

@@ -27,7 +27,7 @@ coordinates and say nothing of orientation; they still load. Corners are in pixe
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -35,6 +35,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shotcraft.media.orientation import quarter_turns, turn_pixels
+from shotcraft.progress import Progress
 from shotcraft.signals.shapes import polygon_mask
 from shotcraft.signals.tracker import PlanarTracker, TrackerSettings, grey_of, visible_fraction
 from shotcraft.spec import SpecError, TimePoint, TrackLock
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from shotcraft.plan import TransformPlan
 
 #: Progress callback (stage, done, total), the same shape the engines take.
-Progress = Callable[[str, int, int], None]
 
 TRACK_VERSION = 2
 #: Version 1 files hold storage-orientation corners (and no ``orientation`` field); they still load.

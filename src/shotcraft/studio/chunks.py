@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from shotcraft import __version__
-from shotcraft.engines.base import Progress, no_progress
 from shotcraft.media.probe import MediaInfo, probe
 from shotcraft.pipeline import TakeResult
 from shotcraft.plan import plan_transform
+from shotcraft.progress import Progress, no_progress
 from shotcraft.render import (
     chunk_ranges,
     part_overlap,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from shotcraft.engines.base import Progress
+from shotcraft.progress import Progress
 from shotcraft.render import split_refusal
 from shotcraft.spec import GenerateSpec, LocalizeOp, OutputSpec, SpecError, TransformSpec
 from shotcraft.studio.chunks import DEFAULT_CHUNK_FRAMES, ChunkedTransform

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shotcraft.engines.base import Progress, no_progress
 from shotcraft.errors import EngineUnavailable
+from shotcraft.progress import Progress, no_progress
 from shotcraft.spec import LocalizeOp, RelightOp, RestyleOp, SpecError, SwapOp
 
 if TYPE_CHECKING:

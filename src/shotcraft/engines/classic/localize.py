@@ -41,10 +41,10 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.classic import text_matte, typeset
 from shotcraft.errors import read_user_text
 from shotcraft.media.subtitles import Cue, cue_at, read_subtitles
+from shotcraft.progress import Progress, no_progress
 from shotcraft.signals.text_tracks import APPEARANCE_MATCH, TextTrack, appearance, find_text_tracks
 from shotcraft.spec import LocalizeOp, SpecError
 
@@ -544,7 +544,7 @@ class _Subtitles:
             top = bottom - (len(rendered) - i) * line_height
             lh, lw = layers[0].alpha.shape
             for layer in layers:
-                typeset.composite(frame, layer, ((self.width - lw) // 2, top + (line_height - lh) // 2))
+                typeset.draw_layer(frame, layer, ((self.width - lw) // 2, top + (line_height - lh) // 2))
 
 
 def localize_frames(

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.classic.looks import GRAIN, apply_look, transfer_look
 from shotcraft.engines.classic.lut import apply_lut, fit_lut
 from shotcraft.engines.classic.temporal import AdvectedTexture, stabilise
 from shotcraft.media.stills import read_image
+from shotcraft.progress import Progress, no_progress
 from shotcraft.signals.cache import FlowCache
 from shotcraft.signals.flow import FlowSettings, is_cut
 from shotcraft.spec import adherence_level

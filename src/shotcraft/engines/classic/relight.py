@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.classic.sky_window import SkyWindow
 from shotcraft.engines.classic.tone import (
     LUMA,
@@ -51,6 +50,7 @@ from shotcraft.engines.classic.tone import (
 )
 from shotcraft.media.orientation import to_storage_azimuth
 from shotcraft.media.stills import load_still
+from shotcraft.progress import Progress, no_progress
 from shotcraft.spec import DirectionalLight, RelightOp
 
 if TYPE_CHECKING:

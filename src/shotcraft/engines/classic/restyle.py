@@ -66,12 +66,12 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from shotcraft.engines.base import Progress, no_progress
 from shotcraft.engines.classic.look_model import LookModel
 from shotcraft.engines.classic.look_video import look_every_frame, stabilising_strength
 from shotcraft.engines.classic.propagate import Chain, combine
 from shotcraft.engines.classic.temporal import stabilise
 from shotcraft.media.stills import load_still
+from shotcraft.progress import Progress, no_progress
 from shotcraft.signals.cache import FlowCache
 from shotcraft.signals.flow import FlowSettings, is_cut
 from shotcraft.spec import RestyleOp, SpecError, adherence_level

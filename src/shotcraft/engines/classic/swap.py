@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from shotcraft.engines.base import Progress, no_progress
 from shotcraft.errors import EngineUnavailable
 from shotcraft.media.stills import read_image
 from shotcraft.plan import PlannedKeyframe, is_edited_frame, resolve_time
+from shotcraft.progress import Progress, no_progress
 from shotcraft.signals.shapes import mask_file_frames, polygon_mask
 from shotcraft.signals.track import Track, load_track, track_region
 from shotcraft.signals.tracker import motion_blur_kernel

@@ -481,7 +481,7 @@ def match_stroke(line: Line, size: int, target: float) -> tuple[int | None, floa
     return weight, embolden
 
 
-def composite(image: np.ndarray, layer: TextLayer, at: tuple[int, int]) -> None:
+def draw_layer(image: np.ndarray, layer: TextLayer, at: tuple[int, int]) -> None:
     """Blend ``layer`` onto ``image`` (RGB uint8, modified in place) with its top-left at ``at``."""
     x, y = at
     h, w = layer.alpha.shape

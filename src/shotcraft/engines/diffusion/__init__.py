@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shotcraft.engines.base import EngineOptions, Progress, no_progress
+from shotcraft.engines.base import EngineOptions
 from shotcraft.engines.diffusion.controls import (
     control_choice,
     control_frames,
@@ -36,6 +36,7 @@ from shotcraft.engines.diffusion.memory import MemorySettings, choose_settings
 from shotcraft.engines.diffusion.registry import DEFAULT_MODELS, ModelCard, get_model
 from shotcraft.engines.diffusion.windows import ColourAnchor, plan_windows
 from shotcraft.errors import EngineUnavailable
+from shotcraft.progress import Progress, no_progress
 
 if TYPE_CHECKING:
     from shotcraft.media.read import VideoReader

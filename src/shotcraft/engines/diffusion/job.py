@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from shotcraft.engines.base import Progress, no_progress
+from shotcraft.progress import Progress, no_progress
 
 
 @dataclass
