@@ -371,6 +371,12 @@ def test_people_are_found_upright_on_a_rotated_clip(tmp_path: Path) -> None:
         )
         last = list(lock_masks(plan, VideoReader(clip)))[-1]
         masks[rotation] = np.rot90(last, rotation // 90) > 0.5
+    def iou(a: np.ndarray, b: np.ndarray) -> float:
+        return float((a & b).sum() / (a | b).sum())
+
+    # The stored frames are chroma-subsampled in another orientation, so the edge-fitted masks differ by a
+    # pixel along the outline (0.946 at 90 degrees); a mask found on the frame turned the wrong way differs
+    # far more, which is what this test is for.
     for rotation in (90, 270):
-        overlap = (masks[rotation] & masks[0]).sum() / (masks[rotation] | masks[0]).sum()
-        assert overlap > 0.95, (rotation, overlap)
+        assert iou(masks[rotation], masks[0]) > 0.92, rotation
+        assert iou(np.rot90(masks[rotation], 2), masks[0]) < 0.8, rotation

@@ -288,3 +288,22 @@ def test_studio_take_folder_loses_a_killed_workers_partial(tiny: Path, tmp_path:
     result = ChunkedTransform(tiny, takes / "take.mp4", spec, tmp_path / "work" / "job1", 2).run()
     assert result.frame_count == 4
     assert sorted(p.name for p in takes.iterdir()) == ["take.mp4", "take.mp4.json"]
+
+
+def test_a_signal_inside_a_compiled_kernel_is_still_an_interrupt() -> None:
+    """numba turns an exception raised by the signal handler during its call into a SystemError whose
+    context is the interrupt: the command must still say so and exit 143, not print a traceback."""
+    import typer
+
+    from shotcraft.cli.app import Terminated, friendly
+
+    @friendly
+    def command() -> None:
+        try:
+            raise Terminated()
+        except Terminated:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception set") from None
+
+    with pytest.raises(typer.Exit) as stopped:
+        command()
+    assert stopped.value.exit_code == 143

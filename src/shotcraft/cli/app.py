@@ -68,6 +68,16 @@ def _say_interrupted(exc: KeyboardInterrupt, finished: list[Any]) -> int:
     return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
 
 
+def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (or :class:`Terminated`) an exception was raised while handling, if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     from shotcraft.errors import EngineUnavailable, MediaError
     from shotcraft.spec import SpecError
@@ -106,6 +116,13 @@ def friendly(fn: F) -> F:
             where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
             console.print(f"[red]error:[/red] {reason}{where}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        except SystemError as exc:
+            # A signal that lands while a compiled kernel (numba) is being called surfaces as a SystemError
+            # whose context is the interrupt: it is still the user's Ctrl-C or SIGTERM.
+            interrupt = _interrupt_behind(exc)
+            if interrupt is None:
+                raise
+            raise typer.Exit(_say_interrupted(interrupt, committed[before:])) from None
 
     return wrapper  # type: ignore[return-value]
 

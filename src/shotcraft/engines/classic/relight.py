@@ -305,8 +305,7 @@ def _foliage(rgb: np.ndarray) -> np.ndarray:
 class PresetGrade:
     """A time-of-day preset applied frame after frame: a family of 3D LUTs (one per :class:`Slice`) and a
     per-pixel position among them from the windows (the sky window, and the light's side worked out by
-    :class:`LightShader`). One instance serves one pass over one clip, in order (the sky window follows
-    the shot's white level).
+    :class:`LightShader`). Every frame is graded on its own, so a clip split into parts grades as a whole.
 
     Positions: with a sky window, 0 is the sky slice, 1 the side away from the light, 2 the side facing it;
     without one, 0 is away and 1 facing. Mixing neighbouring slices keeps every output between two graded

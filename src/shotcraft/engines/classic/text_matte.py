@@ -327,6 +327,8 @@ def _copy_grain(
         return grain
     stride = max(1, block // 2)
     sources = np.argwhere(valid[::stride, ::stride]) * stride
+    if not len(sources):  # the few places a block fits all fall between the strided ones
+        sources = np.argwhere(valid)
     rng = np.random.default_rng(seed)
     rows, cols = np.nonzero(hole)
     for top in range(int(rows.min()), int(rows.max()) + 1, block):
