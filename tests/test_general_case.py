@@ -371,6 +371,7 @@ def test_people_are_found_upright_on_a_rotated_clip(tmp_path: Path) -> None:
         )
         last = list(lock_masks(plan, VideoReader(clip)))[-1]
         masks[rotation] = np.rot90(last, rotation // 90) > 0.5
+
     def iou(a: np.ndarray, b: np.ndarray) -> float:
         return float((a & b).sum() / (a | b).sum())
 

@@ -27,7 +27,20 @@ from shotcraft.studio.worker import Worker
 TEST_UPLOAD_LIMIT = 4 * 1024 * 1024
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+#: The test files that run on PostgreSQL as well as SQLite: the store's own behaviour (leases, retries,
+#: resuming, concurrency, migrations, every job kind's records). The API and browser files above the store
+#: run on SQLite only, so the suite stays inside its time budget; they share the store's code path.
+BOTH_DATABASES = {"test_queue.py", "test_store_concurrency.py", "test_fault.py", "test_job_kinds.py",
+                  "test_studio_api.py"}  # fmt: skip
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" in metafunc.fixturenames:
+        both = Path(metafunc.definition.fspath).name in BOTH_DATABASES
+        metafunc.parametrize("database", ["sqlite", "postgresql"] if both else ["sqlite"], indirect=True)
+
+
+@pytest.fixture
 def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
     """The database a studio test runs on: SQLite in the home folder, then a fresh PostgreSQL database on
     the server ``SHOTCRAFT_TEST_DATABASE_URL`` names (``.ci/postgres`` starts one; CI always has it).
