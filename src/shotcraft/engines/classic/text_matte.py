@@ -14,7 +14,7 @@ the box's edge along their line.
 >>> plate[12:28, 20:26] = plate[12:28, 40:50] = (20, 30, 90)
 >>> text = analyse(plate, (16, 8, 70, 24))
 >>> text.ink, round(text.stroke)
-((20, 30, 90), 6)
+((20, 30, 90), 7)
 """
 
 from __future__ import annotations
