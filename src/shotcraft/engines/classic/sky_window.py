@@ -69,8 +69,7 @@ class SkyWindow:
         small = shrink(frame).astype(np.float32) / 255.0
         h, w = small.shape[:2]
         luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        self._track_white(luma)
-        assert self.white is not None
+        self.white = max(0.25, float(np.percentile(luma, 98)))
         radius = max(2, round(0.04 * w))
         disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         broad = cv2.morphologyEx(luma, cv2.MORPH_OPEN, disc)
@@ -93,9 +92,6 @@ class SkyWindow:
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         return cv2.resize(self.small(frame), self.size, interpolation=cv2.INTER_LINEAR)
-
-    def _track_white(self, luma: np.ndarray) -> None:
-        self.white = max(0.25, float(np.percentile(luma, 98)))
 
 
 __all__ = ["WORK_WIDTH", "SkyWindow", "shrink"]
