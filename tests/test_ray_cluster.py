@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.ray_nodes import ENV, start_node, stop_group
 from tests.studio.conftest import free_port
 
 from shotcraft.media.read import VideoReader
@@ -25,39 +24,17 @@ from shotcraft.spec import TransformSpec
 
 pytest.importorskip("ray", reason="Ray is not installed (the 'scale' extra; make test installs it)")
 
-RAY = str(Path(sys.executable).with_name("ray"))
-#: Ray 2.60 turns token authentication on for `ray start`; on loopback in a test every node would need the
-#: same token file, so it is off for this throw-away cluster.
-ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop one `ray start --block` and everything it started (its own process group), and nothing else."""
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(wait)
-        except subprocess.TimeoutExpired:
-            continue
-        time.sleep(1)  # its children leave after it
-
 
 @pytest.fixture
 def two_nodes() -> Iterator[str]:
     # Short: Ray's unix sockets live under it, and socket paths are limited to ~107 characters.
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     address = f"127.0.0.1:{free_port()}"
-    common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats", "--block"]
-    head_cmd = [RAY, "start", "--head", "--port", address.split(":")[1], "--include-dashboard", "false"]
-    started = [subprocess.Popen([*head_cmd, "--temp-dir", temp, *common], env=ENV, start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]  # fmt: skip
+    head = ["--head", "--port", address.split(":")[1], "--include-dashboard", "false", "--temp-dir", temp]
+    started = [start_node(*head, "--num-cpus", "1")]
     try:
         time.sleep(5)
-        started.append(subprocess.Popen([RAY, "start", "--address", address, *common], env=ENV,
-                                        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        started.append(start_node("--address", address, "--num-cpus", "1"))
         check = (
             f"import ray; ray.init(address='{address}', logging_level='ERROR'); assert len(ray.nodes()) == 2"
         )
@@ -68,7 +45,7 @@ def two_nodes() -> Iterator[str]:
         yield address
     finally:
         for process in reversed(started):
-            _stop(process)
+            stop_group(process)
         shutil.rmtree(temp, ignore_errors=True)
 
 

@@ -3,8 +3,9 @@ a Ray cluster (:class:`RayExecutor`, the optional ``scale`` extra).
 
 Every executor renders each :class:`~shotcraft.render.Part` with :func:`~shotcraft.render.render_part` into
 ``folder / segment_name(i)``, a hidden temporary folder next to the output that :func:`render_parts` removes
-afterwards. A Ray task gets the source's bytes from Ray's object store and returns its segment's bytes the
-same way, so no node needs a path that exists on another.
+afterwards. A Ray task gets the source's bytes, and those of every file the spec names (mask stills, images), from
+Ray's object store (:mod:`shotcraft.shipping`) and returns its segment's bytes the same way, so no node
+needs a path that exists on another.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from shotcraft.engines.base import EngineOptions
-from shotcraft.errors import EngineUnavailable, SpecError
+from shotcraft.errors import EngineUnavailable
 from shotcraft.media.output_path import remove_partial_folder, temp_name
 from shotcraft.plan import TransformPlan
 from shotcraft.progress import Progress
 from shotcraft.render import Part, render_part, segment_frames
+from shotcraft.shipping import Shipped, receive, ship
 from shotcraft.spec import TransformSpec, input_paths
 
 RAY_MISSING = "--ray needs Ray: pip install 'shotcraft[scale]'"
@@ -153,14 +155,18 @@ def connect_ray(address: str) -> Any:
 
 
 def _render_on_node(
-    name: str, source: bytes, spec: TransformSpec, part: Part, options: EngineOptions | None
+    source: Shipped,
+    inputs: dict[str, Shipped],
+    spec: TransformSpec,
+    part: Part,
+    options: EngineOptions | None,
 ) -> tuple[str, bytes]:
-    """One part on a Ray worker: the source from the object store into a private folder, the segment back."""
+    """One part on a Ray worker: the source and the spec's files from the object store into a private
+    folder, the segment back."""
     with tempfile.TemporaryDirectory(prefix="shotcraft-part-") as tmp:
-        local = Path(tmp) / name
-        local.write_bytes(source)
+        local, _ = receive(spec, inputs, Path(tmp) / "inputs")
         segment = Path(tmp) / "segment.mkv"
-        engine = render_part(local, spec, part, segment, options)
+        engine = render_part(source.save(Path(tmp)), local, part, segment, options)
         return engine, segment.read_bytes()
 
 
@@ -176,16 +182,13 @@ class RayExecutor:
         return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
 
     def render(self, job: PartsJob, progress: Progress) -> list[str]:
-        source, parts = job.source, job.parts
-        if input_paths(job.spec):
-            raise SpecError(
-                "with --ray, a spec cannot name other files (masks, images) yet: run it without --ray"
-            )
-        ray = self.ray
+        parts, ray = job.parts, self.ray
         task = ray.remote(num_cpus=1, max_retries=self.max_retries)(_render_on_node)
-        data = ray.put(source.read_bytes())
+        # Every file goes into the object store once, whatever the number of parts.
+        source = ship(ray, [job.source])[str(job.source)]
+        inputs = ship(ray, input_paths(job.spec))
         pending = {
-            task.remote(source.name, data, job.spec, part, job.options): i for i, part in enumerate(parts)
+            task.remote(source, inputs, job.spec, part, job.options): i for i, part in enumerate(parts)
         }
         total, done = sum(p.frames for p in parts), 0
         engines = [""] * len(parts)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -765,6 +766,26 @@ def input_paths(model: BaseModel) -> list[Path]:
 
     walk(model)
     return found
+
+
+def map_paths(value: Any, fn: Callable[[Path], Path]) -> Any:
+    """``value`` with every :class:`Path` inside it (models, lists, tuples, dicts) replaced by ``fn(path)``;
+    models are changed in place."""
+    if isinstance(value, Path):
+        return fn(value)
+    if isinstance(value, BaseModel):
+        for name, item in value:
+            new = map_paths(item, fn)
+            if new is not item:
+                setattr(value, name, new)
+        return value
+    if isinstance(value, list):
+        return [map_paths(item, fn) for item in value]
+    if isinstance(value, tuple):
+        return tuple(map_paths(item, fn) for item in value)
+    if isinstance(value, dict):
+        return {key: map_paths(item, fn) for key, item in value.items()}
+    return value
 
 
 def resolve_paths(model: BaseModel, base: Path) -> Any:

@@ -32,12 +32,18 @@ TEST_UPLOAD_LIMIT = 4 * 1024 * 1024
 #: run on SQLite only, so the suite stays inside its time budget; they share the store's code path.
 BOTH_DATABASES = {"test_queue.py", "test_store_concurrency.py", "test_fault.py", "test_job_kinds.py",
                   "test_studio_api.py"}  # fmt: skip
+#: Files that run on PostgreSQL only: the studio on a Ray cluster, whose store is shared by the cluster's
+#: machines, which a SQLite file cannot be.
+POSTGRESQL_ONLY = {"test_ray_studio.py"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database" in metafunc.fixturenames:
-        both = Path(metafunc.definition.fspath).name in BOTH_DATABASES
-        metafunc.parametrize("database", ["sqlite", "postgresql"] if both else ["sqlite"], indirect=True)
+        name = Path(metafunc.definition.fspath).name
+        databases = ["sqlite", "postgresql"] if name in BOTH_DATABASES else ["sqlite"]
+        metafunc.parametrize(
+            "database", ["postgresql"] if name in POSTGRESQL_ONLY else databases, indirect=True
+        )
 
 
 @pytest.fixture

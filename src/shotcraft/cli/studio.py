@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from shotcraft.shipping import Storage
     from shotcraft.studio.store import Store
 
 from shotcraft.cli.app import app, console, friendly, out
@@ -25,6 +26,24 @@ HOME_HELP = "The studio's folder (database, uploads, takes); env SHOTCRAFT_HOME.
 DB_HELP = (
     "A database URL (postgresql://...) instead of the SQLite file in --home; env SHOTCRAFT_DATABASE_URL."
 )
+RAY_HELP = "Run the jobs as tasks on a Ray cluster: auto (local) or its ADDRESS (host:port)."
+STORAGE_HELP = (
+    "With --ray: a folder every node reaches, as an fsspec URL (file:///shared/folder, s3://bucket/prefix), "
+    "through which the jobs' files move; default: Ray's object store."
+)
+
+
+def _ray_options(ray: str | None, storage: str | None) -> Storage | None:
+    """Check --ray and --storage before anything starts: Ray installed, the storage reachable."""
+    from shotcraft.executors import require_ray
+    from shotcraft.shipping import Storage
+
+    if ray is None:
+        if storage is not None:
+            raise typer.BadParameter("--storage is where Ray tasks exchange files: use it with --ray")
+        return None
+    require_ray()
+    return Storage(storage) if storage is not None else None
 
 
 def _home(home: Path | None) -> Path:
@@ -70,18 +89,23 @@ def worker(
     parent_pid: int | None = typer.Option(
         None, hidden=True, help="Stop when this process (the serve that started the worker) is gone."
     ),
+    ray: str | None = typer.Option(None, "--ray", help=RAY_HELP + " One such worker serves the cluster."),
+    storage: str | None = typer.Option(None, "--storage", help=STORAGE_HELP),
 ) -> None:
     """Run jobs from the studio's queue (start as many as the machine has room for)."""
     from shotcraft.studio.worker import Worker
 
+    shared = _ray_options(ray, storage)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    runner = Worker(
-        _open(home, database_url),
-        lease_seconds=lease_seconds,
-        poll_seconds=poll_seconds,
-        chunk_frames=chunk_frames,
-        parent_pid=parent_pid,
-    )
+    options = {"lease_seconds": lease_seconds, "poll_seconds": poll_seconds, "chunk_frames": chunk_frames,
+               "parent_pid": parent_pid}  # fmt: skip
+    runner: Worker
+    if ray is not None:
+        from shotcraft.studio.cluster import RayDispatcher
+
+        runner = RayDispatcher(_open(home, database_url), ray, storage=shared, **options)
+    else:
+        runner = Worker(_open(home, database_url), **options)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: runner.stop())
     runner.run_forever()
@@ -136,7 +160,9 @@ def serve(
     ),
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(
-        1, help="Worker processes to run beside the API (0: run them with `shotcraft worker`)."
+        1,
+        help="Worker processes to run beside the API (0: run them with `shotcraft worker`); with --ray, "
+        "one process hands the jobs to the cluster.",
     ),
     max_upload_mb: float = typer.Option(2048, help="Largest upload accepted, in MB."),
     lease_seconds: float = typer.Option(30.0, help="Passed to the workers (see `shotcraft worker`)."),
@@ -146,14 +172,17 @@ def serve(
         "--secure-cookie/--no-secure-cookie",
         help="Mark the session cookie Secure (https only); default: when the request came over https.",
     ),
+    ray: str | None = typer.Option(None, "--ray", help=RAY_HELP),
+    storage: str | None = typer.Option(None, "--storage", help=STORAGE_HELP),
 ) -> None:
-    """Serve the REST API and the web studio, with worker processes beside it."""
+    """Serve the REST API and the web studio, with worker processes beside it (or a Ray cluster's)."""
     import uvicorn
     from sqlalchemy import func, select
 
     from shotcraft.server.app import create_app
     from shotcraft.studio.models import ApiKey
 
+    _ray_options(ray, storage)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     store = _open(home, database_url)
     with store.read() as s:
@@ -171,6 +200,9 @@ def serve(
     command += ["--parent-pid", str(os.getpid())]
     if database_url:
         command += ["--database-url", database_url]
+    if ray is not None:  # one dispatcher runs every job on the cluster
+        command += ["--ray", ray] + (["--storage", storage] if storage else [])
+        workers = min(workers, 1)
     supervisor = _Supervisor(command, workers)
     # uvicorn re-raises the SIGTERM it caught once it has shut down; under the default handler that would end
     # this process before the `finally` below stops the workers, leaving them running as orphans.

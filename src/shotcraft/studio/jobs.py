@@ -238,6 +238,15 @@ def report_progress(store: Store, token: str, stage: str, progress: float) -> bo
         return bool(s.scalar(select(Job.cancel_requested).where(Job.lease_token == token)))
 
 
+def cancels_requested(store: Store, tokens: list[str]) -> set[str]:
+    """The leases among ``tokens`` whose job was asked to cancel: one query for every job a dispatcher holds."""
+    if not tokens:
+        return set()
+    with store.read() as s:
+        query = select(Job.lease_token).where(Job.lease_token.in_(tokens), Job.cancel_requested.is_(True))
+        return {token for token in s.scalars(query) if token is not None}
+
+
 def finish(store: Store, token: str, takes: list[TakeRecord]) -> list[str]:
     """Register the outputs and mark the job succeeded, in one transaction: a job has its takes exactly
     once, or not at all. Returns the new take ids."""

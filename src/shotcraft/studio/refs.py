@@ -21,34 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
 from shotcraft.errors import SpecError
+from shotcraft.spec import map_paths
 
 ASSET_REF = "asset:"
 M = TypeVar("M", bound=BaseModel)
-
-
-def map_paths(value: Any, fn: Callable[[Path], Path]) -> Any:
-    """``value`` with every :class:`Path` inside it (models, lists, tuples, dicts) replaced by ``fn(path)``;
-    models are changed in place."""
-    if isinstance(value, Path):
-        return fn(value)
-    if isinstance(value, BaseModel):
-        for name, item in value:
-            new = map_paths(item, fn)
-            if new is not item:
-                setattr(value, name, new)
-        return value
-    if isinstance(value, list):
-        return [map_paths(item, fn) for item in value]
-    if isinstance(value, tuple):
-        return tuple(map_paths(item, fn) for item in value)
-    if isinstance(value, dict):
-        return {key: map_paths(item, fn) for key, item in value.items()}
-    return value
 
 
 def ref_id(path: Path) -> str | None:

@@ -19,9 +19,12 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shotcraft.progress import Progress
 from shotcraft.studio import jobs
 from shotcraft.studio.chunks import DEFAULT_CHUNK_FRAMES
 from shotcraft.studio.kinds import JOB_KINDS, JobContext
@@ -52,7 +55,31 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     return (SpecError, MediaError, EngineUnavailable)
 
 
-class _Lease:
+def describe_failure(exc: Exception) -> tuple[str, bool]:
+    """What a failed job's record says, and whether another attempt could help (not for the input's fault)."""
+    if isinstance(exc, user_error_types()):
+        return "; ".join(getattr(exc, "problems", None) or [str(exc)]), False
+    return f"{type(exc).__name__}: {exc}", True
+
+
+class ProgressGate:
+    """Which progress reports reach the store: every stage change and stage end, otherwise one per
+    :data:`PROGRESS_INTERVAL`. Returns the fraction to record, or ``None`` to skip this report."""
+
+    def __init__(self) -> None:
+        self.stage: str | None = None
+        self.at = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> float | None:
+        now = time.monotonic()
+        if stage == self.stage and now - self.at < PROGRESS_INTERVAL and done < total:
+            return None
+        self.stage, self.at = stage, now
+        # 99 % at most until the outputs are registered: 100 % means "done and downloadable".
+        return min(0.99, done / total) if total else 0.0
+
+
+class Lease:
     """Heartbeats a job's lease from a background thread and remembers what the store said."""
 
     def __init__(self, store: Store, token: str, lease_seconds: float):
@@ -77,6 +104,52 @@ class _Lease:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+@dataclass
+class PreparedJob:
+    """A job ready to run wherever its files are: the spec with its files resolved to paths, the source, and
+    what its takes record. A local worker runs it on the store's files; a Ray task on copies of them."""
+
+    id: str
+    kind: str
+    attempt: int
+    spec: Any
+    spec_record: dict[str, Any]
+    source: Path | None
+    lineage: dict[str, Any]
+    chunk_frames: int
+
+    def run(self, home: Path, work_dir: Path, output_dir: Path, progress: Progress) -> list[jobs.TakeRecord]:
+        """Run the job's kind; its outputs go under ``output_dir``, recorded relative to ``home``."""
+        from shotcraft.spec import SpecError
+
+        kind = JOB_KINDS.get(self.kind)
+        reason = f"job kind {self.kind!r} is unknown to this worker" if kind is None else kind.unavailable()
+        if kind is None or reason:
+            raise SpecError(reason)
+        context = JobContext(
+            job_id=self.id,
+            attempt=self.attempt,
+            spec=self.spec,
+            spec_record=self.spec_record,
+            source=self.source,
+            home=home,
+            work_dir=work_dir,
+            output_dir=output_dir,
+            progress=progress,
+            lineage=self.lineage,
+            chunk_frames=self.chunk_frames,
+        )
+        return kind.run(context)
+
+
+def redact_notices(records: list[jobs.TakeRecord], redact: Callable[[str], str]) -> None:
+    """Take the server's paths out of the notices the takes will show."""
+    for record in records:
+        notices = record.info.get("notices")
+        if notices:
+            record.info["notices"] = [redact(str(n)) for n in notices]
 
 
 class Worker:
@@ -138,7 +211,7 @@ class Worker:
         token = job.lease_token
         assert token is not None
         self._known: dict[str, str] = {}
-        lease = _Lease(self.store, token, self.lease_seconds)
+        lease = Lease(self.store, token, self.lease_seconds)
         log.info("job %s (%s) attempt %d started", job.id, job.kind, job.attempts)
         try:
             records = self._execute(job, lease)
@@ -151,30 +224,30 @@ class Worker:
             log.info("job %s handed back: worker stopping", job.id)
         except jobs.LeaseLost:
             log.warning("job %s: lease lost, leaving it to its new worker", job.id)
-        except user_error_types() as exc:
-            problems = getattr(exc, "problems", None) or [str(exc)]
-            self._fail(job.id, token, self._redact("; ".join(problems)), retry=False)
         except Exception as exc:
-            log.exception("job %s failed", job.id)
-            self._fail(job.id, token, self._redact(f"{type(exc).__name__}: {exc}"), retry=True)
+            message, retry = describe_failure(exc)
+            if retry:
+                log.exception("job %s failed", job.id)
+            self._fail(job.id, token, self._redact(message), retry=retry)
         else:
-            for record in records:
-                notices = record.info.get("notices")
-                if notices:
-                    record.info["notices"] = [self._redact(str(n)) for n in notices]
-            try:
-                jobs.finish(self.store, token, records)
-            except jobs.LeaseLost:
-                log.warning("job %s: lease lost before registering outputs", job.id)
-            except Exception as exc:  # the outputs could not be registered: they are nobody's, remove them
-                log.exception("job %s: registering its outputs failed", job.id)
-                shutil.rmtree(self.store.job_output_dir(job.id), ignore_errors=True)
-                self._fail(job.id, token, self._redact(f"{type(exc).__name__}: {exc}"), retry=True)
-            else:
-                self._clean(job.id, outputs=False)
-                log.info("job %s succeeded with %d take(s)", job.id, len(records))
+            self._register(job.id, token, records)
         finally:
             lease.stop()
+
+    def _register(self, job_id: str, token: str, records: list[jobs.TakeRecord]) -> None:
+        """Register a finished job's takes (its files are in place under the job's output folder)."""
+        redact_notices(records, self._redact)
+        try:
+            jobs.finish(self.store, token, records)
+        except jobs.LeaseLost:
+            log.warning("job %s: lease lost before registering outputs", job_id)
+        except Exception as exc:  # the outputs could not be registered: they are nobody's, remove them
+            log.exception("job %s: registering its outputs failed", job_id)
+            shutil.rmtree(self.store.job_output_dir(job_id), ignore_errors=True)
+            self._fail(job_id, token, self._redact(f"{type(exc).__name__}: {exc}"), retry=True)
+        else:
+            self._clean(job_id, outputs=False)
+            log.info("job %s succeeded with %d take(s)", job_id, len(records))
 
     def _fail(self, job_id: str, token: str, message: str, *, retry: bool) -> None:
         try:
@@ -184,16 +257,21 @@ class Worker:
         if state != "queued":  # finished for good: its resumable state is of no more use
             self._clean(job_id, outputs=True)
 
-    def _execute(self, job: Job, lease: _Lease) -> list[jobs.TakeRecord]:
+    def _execute(self, job: Job, lease: Lease) -> list[jobs.TakeRecord]:
+        return self._prepare(job).run(
+            self.store.home,
+            self.store.job_work_dir(job.id),
+            self.store.job_output_dir(job.id),
+            self._progress_callback(job, lease),
+        )
+
+    def _prepare(self, job: Job) -> PreparedJob:
+        """The job with its source and the files its spec names resolved to the store's files."""
         kind = JOB_KINDS.get(job.kind)
         from shotcraft.spec import SpecError, validate_spec
 
         if kind is None:
             raise SpecError(f"job kind {job.kind!r} is unknown to this worker")
-        reason = kind.unavailable()
-        if reason:
-            raise SpecError(reason)
-
         source = None
         if job.source_asset_id:
             asset = self.store.get(Asset, job.source_asset_id)
@@ -210,21 +288,16 @@ class Worker:
         # The stored spec names files as asset references; the run gets the stored files. (Paths written by
         # a trusted caller that queued the job directly, not through the API, are kept as they are.)
         recorded = validate_spec(job.spec, kind.spec_type)
-        spec = resolve_refs(recorded, lambda ident: self._asset_file(job, ident), keep_paths=True)
-        context = JobContext(
-            job_id=job.id,
+        return PreparedJob(
+            id=job.id,
+            kind=job.kind,
             attempt=job.attempts,
-            spec=spec,
+            spec=resolve_refs(recorded, lambda ident: self._asset_file(job, ident), keep_paths=True),
             spec_record=recorded.model_dump(mode="json"),
             source=source,
-            home=self.store.home,
-            work_dir=self.store.job_work_dir(job.id),
-            output_dir=self.store.job_output_dir(job.id),
-            progress=self._progress_callback(job, lease),
             lineage={"job": job.id, "source_asset": job.source_asset_id, "parent_take": job.parent_take_id},
             chunk_frames=self.chunk_frames,
         )
-        return kind.run(context)
 
     def _asset_file(self, job: Job, ident: str) -> Path | None:
         asset = self.store.get(Asset, ident)
@@ -238,8 +311,8 @@ class Worker:
         """A message for the job's record: the store's files are named by their names (the rest go)."""
         return redact(text, self._known, self.store.home)
 
-    def _progress_callback(self, job: Job, lease: _Lease) -> Any:
-        state = {"stage": None, "at": 0.0}
+    def _progress_callback(self, job: Job, lease: Lease) -> Any:
+        gate = ProgressGate()
         token = job.lease_token
         assert token is not None
 
@@ -250,12 +323,9 @@ class Worker:
                 raise JobCancelled()
             if self._stopping.is_set():
                 raise WorkerStopping()
-            now = time.monotonic()
-            if stage == state["stage"] and now - state["at"] < PROGRESS_INTERVAL and done < total:
+            fraction = gate(stage, done, total)
+            if fraction is None:
                 return
-            state["stage"], state["at"] = stage, now
-            # 99 % at most until the outputs are registered: 100 % means "done and downloadable".
-            fraction = min(0.99, done / total) if total else 0.0
             if jobs.report_progress(self.store, token, stage, fraction):
                 raise JobCancelled()
 
