@@ -55,6 +55,23 @@ def test_ray_parts_render_the_same_take_as_one_process(cluster, footage, tmp_pat
     assert json.loads(split.sidecar.read_text())["parts"] == 4
 
 
+def test_a_spec_naming_files_ships_them_with_the_parts(cluster, footage, tmp_path):
+    """A still mask lock: its bytes travel to the tasks through the object store, not as a path."""
+    import cv2
+
+    mask = np.zeros((136, 320), np.uint8)
+    mask[20:100, 40:200] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    # Feather 0: a feathered lock's blend band follows the grade from frame to frame (SeamGuard), which a
+    # part restarts, so parts differ from one process there whatever the executor.
+    lock = {"kind": "mask", "path": str(tmp_path / "mask.png"), "feather": 0}
+    spec = TransformSpec.model_validate({**RELIGHT, "locks": [lock]})
+    whole = transform(footage, tmp_path / "whole.mp4", spec)
+    split = transform(footage, tmp_path / "ray.mp4", spec, parts=2, executor=RayExecutor())
+    assert json.loads(split.sidecar.read_text())["parts"] == 2
+    assert _same_frames(whole.path, split.path)
+
+
 def _part_workers() -> list[int]:
     """Ray worker processes running a part now (Ray titles a busy worker ``ray::<task>``)."""
     pids = []
