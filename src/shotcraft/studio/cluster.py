@@ -227,11 +227,15 @@ class RayDispatcher(Worker):
         try:
             super().run_forever()
         finally:
-            # Stopping (not lost): the cluster still runs the tasks, so they are cancelled first.
-            for flight in self.flights.values() if self.connected else ():
-                self.ray.cancel(flight.ref, force=True)
-            self._hand_back("the dispatcher is stopping")
-            self._disconnect()
+            self.close()
+
+    def close(self) -> None:
+        """Cancel the tasks in flight, hand their jobs back to the queue, and leave the cluster."""
+        # Stopping (not lost): the cluster still runs the tasks, so they are cancelled first.
+        for flight in self.flights.values() if self.connected else ():
+            self.ray.cancel(flight.ref, force=True)
+        self._hand_back("the dispatcher is stopping")
+        self._disconnect()
 
     def run_once(self) -> bool:
         """One round: watch the cluster, relay progress, cancel, collect finished tasks, submit new jobs.
