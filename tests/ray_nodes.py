@@ -21,9 +21,11 @@ ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
 COMMON = ["--node-ip-address", "127.0.0.1", "--disable-usage-stats", "--block"]
 
 
-def stop_group(process: subprocess.Popen[bytes]) -> None:
-    """Stop one `ray start --block` and everything it started (its own process group), and nothing else."""
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+def stop_group(process: subprocess.Popen[bytes], *, at_once: bool = False) -> None:
+    """Stop one `ray start --block` and everything it started (its own process group), and nothing else;
+    ``at_once`` kills it without the grace a SIGTERM gives (a machine lost, and no waiting in a test)."""
+    steps = ((signal.SIGKILL, 5),) if at_once else ((signal.SIGTERM, 15), (signal.SIGKILL, 5))
+    for sig, wait in steps:
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
@@ -73,8 +75,9 @@ class Head:
             return False
 
     def stop(self) -> None:
+        """Kill the head: the cluster is gone at once (its Ray workers leave when their raylet dies)."""
         if self.process is not None:
-            stop_group(self.process)
+            stop_group(self.process, at_once=True)
             self.process = None
 
     def remove(self) -> None:

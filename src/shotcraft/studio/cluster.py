@@ -339,6 +339,11 @@ class RayDispatcher(Worker):
     def _relay_progress(self) -> None:
         try:
             latest = self.ray.get(self.board.take.remote(), timeout=10)
+        except self.ray.exceptions.RayActorError:
+            # The board's worker died: tasks submitted from now on report to a new one.
+            log.warning("the progress board was lost; starting another")
+            self.board = self.ray.remote(num_cpus=0)(ProgressBoard).remote()
+            return
         except self.ray.exceptions.RayError:
             log.warning("progress could not be read from the cluster this round")
             return
