@@ -19,13 +19,20 @@ with the previous state carried along the optical flow, cut with hysteresis, str
 is never sure of, and brought to full resolution on the frame's own edges with a guided filter; at a cut
 nothing is carried over. The lock's feather then grows outwards from the mask's edge.
 
-What the bundled models miss: BlazePose finds a person by the head and shoulders, so people without them in
-the picture (legs only, someone turned away at the frame's edge) and people half hidden behind another
-(a passer-by behind the cyclist) are left to the selfie model alone, which was trained on people near the
-camera: people shorter than about a fifth of the frame, far away or seen through glass are found late, in
-part or not at all, and beside such a person it takes things shaped or coloured like clothes (a bollard, a
-parked bicycle, a bag on it) for part of them. ``min_size`` (``--lock people:min-size=0.2``) leaves out
-regions shorter than that fraction of the frame's height.
+Where no skeleton stands, a selfie region is kept only while it moves against the background, now or a few
+frames ago (:class:`MotionSupport`): the selfie model takes things shaped or coloured like clothes for people
+(a bollard, a parked bicycle's chain guard or bag, a blurred car), and those stand still.
+
+What the bundled models miss: BlazePose finds a person by the head and shoulders (on bikes it also finds a
+walker's legs seen whole from hip to foot), so people without them in the picture (legs only, someone turned
+away at the frame's edge) and people half hidden behind another (a passer-by behind the cyclist) are left to
+the selfie model, which was trained on people near the camera: people shorter than about a fifth of the
+frame, far away or seen through glass are found late, in part or not at all, and dark clothes on a dark
+ground are often missed. Such a person is locked only while they move: someone who stands still with no
+head in view, or half hidden behind another, is not locked, and on a shot's first frame only people with a
+skeleton are. Something that moves against the background and touches such a person (a bicycle's bag as
+the legs pass it, a moving car in a panning shot) can still be taken in. ``min_size``
+(``--lock people:min-size=0.2``) leaves out regions shorter than that fraction of the frame's height.
 
 >>> from skimage import data
 >>> people = PeopleSegmenter()
