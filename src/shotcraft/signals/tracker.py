@@ -11,15 +11,20 @@ How a frame is tracked (:meth:`PlanarTracker.follow`):
    coordinates, its brightness matched to the reference's, and the reference's own points are followed
    from the reference into it. The share of the visible points whose homography agrees is the geometric
    half of the confidence.
-4. **Refine by direct alignment.** ECC (``cv2.findTransformECCWithMask``, a homography, at half then full
-   resolution) matches the reference's appearance pixel by pixel, from whichever start (the prediction,
+4. **Refine by direct alignment.** ECC (``cv2.findTransformECCWithMask``, a homography, at full resolution;
+   at half then full only when that fails) matches the reference's appearance pixel by pixel, from whichever start (the prediction,
    the re-anchored points, the last motion carried on) correlates best. What is in front of the region
    (an occluder) is masked out first: pixels whose local structure or brightness, after a refitted change
    of light, differ from the reference. ECC's correlation on the rest is the photometric half of the
-   confidence, the masked share how much is covered.
+   confidence, the masked share how much is covered. A plain region (a plate) is matched with a wider rim,
+   its outline being most of what it shows. **Leaving the picture:** with less than
+   ``TrackerSettings.whole_shape`` of the region in the picture, only a shift in its plane is fitted to the
+   visible part, the shape being carried on from its last motion; its corners are reported even where they
+   lie outside the picture.
 5. **Loss.** A frame is ``tracked`` when enough visible points re-anchor consistently or ECC matches the
-   reference closely, and not too much is covered. Otherwise the region is ``lost`` (hidden) or, when its
-   predicted place is mostly outside the picture, ``out_of_frame``; its motion keeps being extrapolated,
+   reference closely, and not too much is covered. Otherwise the region is ``lost`` (hidden) or, when less
+   than ``TrackerSettings.min_visible`` of it is in the picture (or its predicted place is mostly outside
+   and it is not found), ``out_of_frame``; its motion keeps being extrapolated,
    and for a few frames it is looked for there (an occluder passing).
 6. **Re-detection.** A missing region is looked for on every frame by SIFT matching against the
    reference, confirmed by steps 3-5. A region that left the picture comes back only moving back in, the
