@@ -16,9 +16,10 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shotcraft.engines.base import EngineOptions
 from shotcraft.errors import EngineUnavailable, SpecError
@@ -27,6 +28,9 @@ from shotcraft.plan import TransformPlan
 from shotcraft.progress import Progress
 from shotcraft.render import Part, render_part, segment_frames
 from shotcraft.spec import TransformSpec, input_paths
+
+if TYPE_CHECKING:
+    from shotcraft.actors import ActorWindows
 
 RAY_MISSING = "--ray needs Ray: pip install 'shotcraft[scale]'"
 
@@ -165,7 +169,8 @@ def _render_on_node(
 
 
 class RayExecutor:
-    """Parts as Ray tasks (one CPU each), retried up to ``max_retries`` times when a worker or node dies."""
+    """Parts as Ray tasks (one CPU each), retried up to ``max_retries`` times when a worker or node dies;
+    a diffusion transform's windows on actors that keep the model loaded (:attr:`window_runner`)."""
 
     def __init__(self, address: str = "auto", *, max_retries: int = 3):
         self.ray = connect_ray(address)
@@ -202,3 +207,11 @@ class RayExecutor:
                 ray.cancel(ref, force=True)
             raise
         return engines
+
+    @cached_property
+    def window_runner(self) -> ActorWindows:
+        """The actors that generate diffusion windows (:mod:`shotcraft.actors`): started by the first
+        diffusion transform, they keep its model loaded for every later one."""
+        from shotcraft.actors import ActorWindows
+
+        return ActorWindows(self.ray, max_retries=self.max_retries)
