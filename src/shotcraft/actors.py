@@ -73,24 +73,21 @@ class ActorWindows:
     The actors start with the first clip and serve every later one until :meth:`close`; several clips may
     run at once (from several threads), each call going to the actor with the fewest calls in flight. An
     actor whose process or node dies is restarted and its window run again, up to ``max_retries`` times.
-    ``actors`` defaults to one per GPU, or one CPU actor on a cluster without GPUs.
+    There is one actor per GPU of the cluster, or one CPU actor on a cluster without GPUs.
     """
 
-    def __init__(self, ray: Any, *, actors: int | None = None, max_retries: int = 3):
+    def __init__(self, ray: Any, *, max_retries: int = 3):
         self.ray = ray
         self.max_retries = max_retries
-        self._wanted = actors
         self._actors: list[Any] = []
         self._in_flight: list[int] = []
         self._notice = ""
         self._lock = threading.Lock()
 
     def _start(self) -> None:
-        resources = self.ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0))
-        # never more actors than the cluster can place: the rest would wait for a GPU or core forever
-        count = min(self._wanted or gpus or 1, gpus or max(1, int(resources.get("CPU", 1))))
-        # One model per GPU; on CPUs an actor holds one core, so the cluster's other parts still run.
+        gpus = int(self.ray.cluster_resources().get("GPU", 0))
+        count = max(1, gpus)
+        # One model per GPU; on CPUs one actor holding one core, so the cluster's other work still runs.
         placement = {"num_gpus": 1} if gpus else {"num_cpus": 1}
         actor = self.ray.remote(
             max_restarts=self.max_retries, max_task_retries=self.max_retries, **placement
@@ -98,9 +95,9 @@ class ActorWindows:
         self._actors = [actor.remote() for _ in range(count)]
         self._in_flight = [0] * count
         self._notice = (
-            f"windows generated on {count} Ray actor(s), one GPU each"
+            f"windows generated on {count} Ray actors, one per GPU"
             if gpus
-            else f"the Ray cluster has no GPU: windows generated on {count} CPU actor(s)"
+            else "the Ray cluster has no GPU: windows generated on one CPU actor"
         )
 
     def open(self, engine: DiffusionEngine, task: str) -> tuple[WindowCall, list[str]]:

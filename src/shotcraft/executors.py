@@ -16,10 +16,9 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from functools import cached_property
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from shotcraft.engines.base import EngineOptions
 from shotcraft.errors import EngineUnavailable, SpecError
@@ -28,9 +27,6 @@ from shotcraft.plan import TransformPlan
 from shotcraft.progress import Progress
 from shotcraft.render import Part, render_part, segment_frames
 from shotcraft.spec import TransformSpec, input_paths
-
-if TYPE_CHECKING:
-    from shotcraft.actors import ActorWindows
 
 RAY_MISSING = "--ray needs Ray: pip install 'shotcraft[scale]'"
 
@@ -175,6 +171,11 @@ class RayExecutor:
     def __init__(self, address: str = "auto", *, max_retries: int = 3):
         self.ray = connect_ray(address)
         self.max_retries = max_retries
+        from shotcraft.actors import ActorWindows
+
+        #: the actors that generate diffusion windows (:mod:`shotcraft.actors`): started by the first diffusion
+        #: transform, they keep its model loaded for every later one.
+        self.window_runner = ActorWindows(self.ray, max_retries=max_retries)
 
     def cpus(self) -> int:
         """CPUs in the cluster: the natural number of parts."""
@@ -207,11 +208,3 @@ class RayExecutor:
                 ray.cancel(ref, force=True)
             raise
         return engines
-
-    @cached_property
-    def window_runner(self) -> ActorWindows:
-        """The actors that generate diffusion windows (:mod:`shotcraft.actors`): started by the first
-        diffusion transform, they keep its model loaded for every later one."""
-        from shotcraft.actors import ActorWindows
-
-        return ActorWindows(self.ray, max_retries=self.max_retries)

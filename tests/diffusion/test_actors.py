@@ -17,6 +17,7 @@ import pytest
 from tests.diffusion.conftest import use_tiny_models
 
 from shotcraft import executors
+from shotcraft.errors import EngineUnavailable
 from shotcraft.executors import RayExecutor
 from shotcraft.media.read import VideoReader
 from shotcraft.pipeline import transform
@@ -103,9 +104,14 @@ def test_actor_windows_match_this_process_and_load_the_model_once(
     assert result.exit_code == 0, result.output
     assert _same(_frames(first.path), in_process)
     assert _same(_frames(out), in_process)
-    assert any("no GPU: windows generated on 1 CPU actor" in n for n in first.notices)
+    assert "the Ray cluster has no GPU: windows generated on one CPU actor" in first.notices
     [stats] = executor.window_runner.stats()
     assert stats["loads"] == 1 and stats["windows"] - before == 6 and stats["device"] == "cpu"
+    # weights missing where the actor runs: the one line a user can act on, not the actor's traceback
+    spec = TransformSpec.model_validate({**SPEC, "model": "wan2.1-vace-14b"})
+    with pytest.raises(EngineUnavailable, match="wan2.1-vace-14b") as missing:
+        transform(clip, tmp_path / "big.mp4", spec, executor=executor)
+    assert "\n" not in str(missing.value)
 
 
 def _actor_process() -> int:
