@@ -171,11 +171,17 @@ def _render_on_node(
 
 
 class RayExecutor:
-    """Parts as Ray tasks (one CPU each), retried up to ``max_retries`` times when a worker or node dies."""
+    """Parts as Ray tasks (one CPU each), retried up to ``max_retries`` times when a worker or node dies;
+    a diffusion transform's windows on actors that keep the model loaded (:attr:`window_runner`)."""
 
     def __init__(self, address: str = "auto", *, max_retries: int = 3):
         self.ray = connect_ray(address)
         self.max_retries = max_retries
+        from shotcraft.actors import ActorWindows
+
+        #: the actors that generate diffusion windows (:mod:`shotcraft.actors`): started by the first diffusion
+        #: transform, they keep its model loaded for every later one.
+        self.window_runner = ActorWindows(self.ray, max_retries=max_retries)
 
     def cpus(self) -> int:
         """CPUs in the cluster: the natural number of parts."""

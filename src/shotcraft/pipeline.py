@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shotcraft import engines
 from shotcraft.engines.base import EngineOptions
 from shotcraft.media.output_path import check_output
 from shotcraft.media.read import VideoReader
@@ -61,7 +62,9 @@ def transform(
     ``parts`` > 1 splits the clip into that many frame ranges rendered side by side by ``executor`` (local
     processes by default, :class:`~shotcraft.executors.RayExecutor` for a cluster) and assembled into one
     take with the same frames as a one-part render; a spec that carries state across the whole clip
-    (:func:`~shotcraft.render.split_refusal`) renders as one part, and a notice says why.
+    (:func:`~shotcraft.render.split_refusal`) renders as one part, and a notice says why. A diffusion
+    transform given an executor with a ``window_runner`` (Ray) generates its windows there, one clip's
+    windows in order, on actors that keep the model loaded.
 
     An existing output (or sidecar) file is replaced only with ``overwrite``; folders, devices, the source
     and the spec's other inputs never are (:mod:`shotcraft.media.output_path`).
@@ -79,10 +82,12 @@ def transform(
     folder = spec.output.format == "png_sequence"
     check_output(output, source=source, inputs=inputs, folder=folder, overwrite=overwrite)
     plan = plan_transform(source, spec)
-    refusal = split_refusal(spec) if parts > 1 else None
+    # A diffusion clip is one part whose windows go to the executor's actors, when it has them.
+    runner = getattr(executor, "window_runner", None) if engines.engine_name(spec) == "diffusion" else None
+    refusal = split_refusal(spec) if parts > 1 and runner is None else None
     if refusal is not None:
         plan.notices.append(f"rendered as one part: {refusal}")
-    if parts > 1 and refusal is None and plan.frame_count > 1:
+    if parts > 1 and refusal is None and runner is None and plan.frame_count > 1:
         from shotcraft.executors import LocalExecutor, render_parts
 
         pieces = split_parts(plan.frame_count, parts, part_overlap(spec))
@@ -96,7 +101,7 @@ def transform(
             )  # fmt: skip
     else:
         reader = VideoReader(plan.source.path, plan.source)
-        engine_name, frames = render_frames(plan, reader, engine_options, progress)
+        engine_name, frames = render_frames(plan, reader, engine_options, progress, runner)
         sidecar, notices = write_take(
             plan, output, frames, engine_name, overwrite=overwrite, inputs=inputs, lineage=lineage,
             progress=progress,

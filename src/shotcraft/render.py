@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import islice, pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 
@@ -53,6 +53,9 @@ from shotcraft.spec import (
     TransformSpec,
 )
 
+if TYPE_CHECKING:
+    from shotcraft.engines.diffusion import WindowRunner
+
 #: Segments are exact: RGB samples for engine output, the source's own samples for the identity transform.
 SEGMENT_OUTPUT = OutputSpec(format="mp4_h264", lossless=True, preset="ultrafast")
 _STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -63,11 +66,13 @@ def render_frames(
     reader: VideoReader,
     options: EngineOptions | None = None,
     progress: Progress = no_progress,
+    runner: WindowRunner | None = None,
 ) -> tuple[str, Iterator[Any]]:
-    """The engine's name and the plan's output frames, locks applied; decoded source frames for the identity."""
+    """The engine's name and the plan's output frames, locks applied; decoded source frames for the identity.
+    ``runner``: where a diffusion engine generates its windows (default: in this process)."""
     if plan.is_identity and not plan.spec.locks:
         return "identity", reader.av_frames()
-    engine = select_engine(plan, options)
+    engine = select_engine(plan, options, runner)
     return engine.name, locked_transform(plan, engine, reader, progress)
 
 

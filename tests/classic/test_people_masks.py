@@ -46,8 +46,9 @@ def test_the_man_is_locked_from_the_first_frame_after_the_cut(bikes):
     for index in (CUT, CUT + 1):  # the old lock missed f30 and caught him at f31: a one-frame pop
         assert iou(masks[index - FIRST], truth(index)) >= 0.85, f"f{index}"
     # Held at the frame's edge in the dark; the pose gate keeps the car door beside him from being locked
-    # too (0.57 with the selfie model alone). Still short of 0.85: the held mask lags him as he leaves.
-    assert iou(masks[44 - FIRST], truth(44)) >= 0.62
+    # too (0.57 with the selfie model alone), and the motion check most of the selfie model's spill onto it
+    # (0.66 without it, 0.75 with). Still short of 0.85: part of the door is still locked beside him.
+    assert iou(masks[44 - FIRST], truth(44)) >= 0.72
 
 
 def test_the_mask_holds_along_the_flow_within_the_shot(bikes):
@@ -200,3 +201,43 @@ def test_a_pose_region_stands_on_the_hips_and_turns_with_the_body():
     assert lying.angle == pytest.approx(np.pi / 2)
     top_of_crop = lying.matrix(256) @ np.array([128.0, 0.0, 1.0])
     assert top_of_crop == pytest.approx([200.0, 200.0])  # the crop's "up" is towards the head
+
+
+@pytest.fixture(scope="module")
+def walkers() -> dict[int, np.ndarray]:
+    """The walkers' shot from f195 (legs only, passing a bollard and a parked bicycle), until its end (f241):
+    from f213 no one is in view."""
+    frames = VideoReader(sample_clip("bikes")).frames(195, 242)
+    return {195 + i: mask > 0.5 for i, mask in enumerate(segment.people_masks(frames))}
+
+
+def test_parked_things_no_skeleton_explains_are_never_locked(walkers):
+    # The selfie model takes the parked bicycle's chain guard for a person once the walkers have gone (up to
+    # 3.1 % of the frame locked on f225-241 without the motion check); nothing moves there.
+    for index in range(213, 242):
+        assert not walkers[index].any(), f"f{index}: {walkers[index].mean():.1%} of the frame locked"
+    # Legs without a body are kept while they move (0.53 before the motion check, 0.58 with it: the bag on
+    # the bicycle between the legs is dropped; the black trousers the selfie model misses are still missed).
+    assert iou(walkers[200], truth(200)) >= 0.56
+
+
+def test_motion_support_keeps_what_moves_and_drops_what_is_uncovered():
+    still = np.zeros((48, 64, 2), np.float32)
+    walking = still.copy()
+    walking[10:30, 10:20] = (6.0, 0.0)  # legs moving against a still background
+    smeared = walking.copy()
+    smeared[10:30, 20:30] = (6.0, 0.0)  # the flow back smears them over what they uncovered ...
+    support = segment.MotionSupport()
+    nobody = np.zeros((48, 64), bool)
+    assert not support.update(segment.Motion(None, still), nobody).any(), (
+        "a shot's first frame: nothing moved"
+    )
+    now = support.update(segment.Motion(smeared, walking, np.ones((48, 64), bool)), nobody)
+    assert now[12:28, 12:18].all(), "the legs move both ways"
+    assert not now[12:28, 24:30].any(), "... which stands still on the way ahead"
+    for _ in range(5):  # they stop: held for a few frames, then let go
+        later = support.update(segment.Motion(still, still, np.ones((48, 64), bool)), nobody)
+    assert not later.any()
+    skeleton = np.zeros((48, 64), bool)
+    skeleton[5:10, 40:50] = True
+    assert support.update(segment.Motion(still, still), skeleton)[5:10, 40:50].all()

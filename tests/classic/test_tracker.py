@@ -6,6 +6,7 @@ the picture), every frame checked; and on the bikes roof plate, whose corners we
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,9 @@ from skimage import data
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import footage_frames, make_clip, planar_scene
 from shotcraft.signals.track import track_region
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from planar_tracking import plate_outline
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 WIDTH, HEIGHT, FRAMES = 640, 360, 120
@@ -50,18 +54,26 @@ def test_fast_blurred_occluded_label_is_tracked_wherever_it_is_visible(hard_scen
     assert track.frames[-1].status == "out_of_frame"
 
 
-def test_bikes_plate_is_followed_until_it_leaves_and_never_onto_the_next_vent(tmp_path):
-    truth = json.loads((DATA / "bikes_plate.json").read_text())
+def test_bikes_plate_is_followed_until_it_is_gone_and_never_onto_the_next_vent(tmp_path):
+    notes = json.loads((DATA / "bikes_plate.json").read_text())
     clip = make_clip(tmp_path / "shot1.mp4", frames=28, width=640, height=272, footage="bikes", lossless=True)
-    given = {int(k): np.asarray(v, np.float64) for k, v in truth["corners"].items()}
-    track = track_region(VideoReader(clip), given[0], 0)
-    first, last = truth["whole"]
+    reference, outline = np.asarray(notes["reference"], np.float64), notes["outline"]
+    track = track_region(VideoReader(clip), reference, 0)
     # The failure: it lagged at frame 1, collapsed at 2 and was gone from 3 with the plate in view.
-    # Frames 0-8 (it leaves through the bottom edge from 9 on, and is not yet held while it does).
-    assert all(track.corners_at(i) is not None for i in range(first, last)), track.lost_runs()
-    for index, corners in given.items():
-        error = np.linalg.norm(track.corners_at(index) - corners, axis=1).mean()
-        assert error <= 3.0, (index, error)  # the hand-read corners are good to about 1.5 px
+    # It is followed on every frame it shows, also while it leaves through the bottom edge (frames 10-13,
+    # down to a fifth of it in the picture), where the old tracker lost it from frame 9.
+    first, last = notes["whole"][0], notes["leaving"][1]
+    assert all(track.corners_at(i) is not None for i in range(first, last + 1)), track.lost_runs()
+    errors = {}
+    for index in range(first + 1, last + 1):
+        carried = plate_outline(reference, track.corners_at(index), outline)
+        measured = [(k, c) for k, c in enumerate(outline[str(index)]) if c is not None]
+        errors[index] = float(np.mean([np.linalg.norm(carried[k] - c) for k, c in measured]))
+    whole = [errors[i] for i in range(first + 1, notes["whole"][1] + 1)]
+    # Measured: median 0.76 px on the whole plate (frames 1-9), 1.4-3.2 px on its last fifth-to-four-fifths.
+    assert np.median(whole) <= 1.0 and max(whole) <= 2.5, errors
+    assert max(errors.values()) <= 4.0, errors
     # The roof's next vents look the same and pass where this one was: they are not this plate.
-    start, end = truth["gone"]
+    start, end = notes["gone"]
     assert all(track.corners_at(i) is None for i in range(start, end + 1)), track.lost_runs()
+    assert track.frames[start].status == "out_of_frame"

@@ -195,7 +195,10 @@ def transform(
         help="Split the clip into N parts rendered by N local processes (same frames).",
     ),
     ray: str | None = typer.Option(
-        None, "--ray", help="Render the parts as tasks on a Ray cluster: auto (local) or its ADDRESS."
+        None,
+        "--ray",
+        help="Render on a Ray cluster, auto (local) or its ADDRESS: the parts as tasks, a diffusion clip's "
+        "windows on actors that keep the model loaded (one per GPU).",
     ),
 ) -> None:
     """Transform a clip: same frames, fps, duration and audio, a new look. With no operation it is a

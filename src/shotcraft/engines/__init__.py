@@ -8,6 +8,7 @@ from shotcraft.engines.base import Engine, EngineOptions
 from shotcraft.errors import EngineUnavailable
 
 if TYPE_CHECKING:
+    from shotcraft.engines.diffusion import WindowRunner
     from shotcraft.plan import TransformPlan
     from shotcraft.spec import TransformSpec
 
@@ -20,11 +21,14 @@ def engine_name(spec: TransformSpec) -> str:
     return "diffusion" if spec.prompt and not spec.operations and not spec.keyframes else "classic"
 
 
-def select_engine(plan: TransformPlan, options: EngineOptions | None = None) -> Engine:
+def select_engine(
+    plan: TransformPlan, options: EngineOptions | None = None, runner: WindowRunner | None = None
+) -> Engine:
     """The engine :func:`engine_name` names for the plan's spec.
 
     ``options`` say how to run rather than what to make (weights folder, steps, vram_gb, device); only the
-    diffusion engine has any, the classic engine needs none.
+    diffusion engine has any, the classic engine needs none. ``runner`` is where the diffusion engine
+    generates its windows (default: in this process).
     """
     if engine_name(plan.spec) == "classic":
         from shotcraft.engines.classic import ClassicEngine
@@ -32,7 +36,7 @@ def select_engine(plan: TransformPlan, options: EngineOptions | None = None) -> 
         return ClassicEngine()
     from shotcraft.engines.diffusion import DiffusionEngine
 
-    return DiffusionEngine.from_spec(plan.spec, options)
+    return DiffusionEngine.from_spec(plan.spec, options, runner)
 
 
 __all__ = ["Engine", "EngineOptions", "EngineUnavailable", "engine_name", "select_engine"]

@@ -19,13 +19,20 @@ with the previous state carried along the optical flow, cut with hysteresis, str
 is never sure of, and brought to full resolution on the frame's own edges with a guided filter; at a cut
 nothing is carried over. The lock's feather then grows outwards from the mask's edge.
 
-What the bundled models miss: BlazePose finds a person by the head and shoulders, so people without them in
-the picture (legs only, someone turned away at the frame's edge) and people half hidden behind another
-(a passer-by behind the cyclist) are left to the selfie model alone, which was trained on people near the
-camera: people shorter than about a fifth of the frame, far away or seen through glass are found late, in
-part or not at all, and beside such a person it takes things shaped or coloured like clothes (a bollard, a
-parked bicycle, a bag on it) for part of them. ``min_size`` (``--lock people:min-size=0.2``) leaves out
-regions shorter than that fraction of the frame's height.
+Where no skeleton stands, a selfie region is kept only while it moves against the background, now or a few
+frames ago (:class:`MotionSupport`): the selfie model takes things shaped or coloured like clothes for people
+(a bollard, a parked bicycle's chain guard or bag, a blurred car), and those stand still.
+
+What the bundled models miss: BlazePose finds a person by the head and shoulders (on bikes it also finds a
+walker's legs seen whole from hip to foot), so people without them in the picture (legs only, someone turned
+away at the frame's edge) and people half hidden behind another (a passer-by behind the cyclist) are left to
+the selfie model, which was trained on people near the camera: people shorter than about a fifth of the
+frame, far away or seen through glass are found late, in part or not at all, and dark clothes on a dark
+ground are often missed. Such a person is locked only while they move: someone who stands still with no
+head in view, or half hidden behind another, is not locked, and on a shot's first frame only people with a
+skeleton are. Something that moves against the background and touches such a person (a bicycle's bag as
+the legs pass it, a moving car in a panning shot) can still be taken in. ``min_size``
+(``--lock people:min-size=0.2``) leaves out regions shorter than that fraction of the frame's height.
 
 >>> from skimage import data
 >>> people = PeopleSegmenter()
@@ -43,14 +50,14 @@ import importlib.util
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from shotcraft.signals.flow import compute_flow, is_cut, warp
+from shotcraft.signals.flow import compute_flow, flow_confidence, independent_motion, is_cut, warp
 from shotcraft.spec import FacesLock, PeopleLock
 
 if TYPE_CHECKING:
@@ -157,7 +164,11 @@ class PeopleSegmenter:
         name = SELFIE_LANDSCAPE_MODEL if landscape else SELFIE_MODEL
         net_size = (256, 144) if landscape else (256, 256)
         image = cv2.resize(frame, net_size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-        out = next(iter(_run(_load_net(name), image).values())).reshape(net_size[1], net_size[0])
+        if pose_available():  # the same model in LiteRT: outputs equal to 1e-4, 3-4x faster than OpenCV's DNN
+            out = _invoke(_load_litert(name), image)[0]
+        else:
+            out = next(iter(_run(_load_net(name), image).values()))
+        out = out.reshape(net_size[1], net_size[0])
         return cv2.resize(out, size or (w, h), interpolation=cv2.INTER_LINEAR).clip(0, 1).astype(np.float32)
 
 
@@ -385,6 +396,45 @@ def gate_by_pose(selfie: np.ndarray, people: list[PosePerson]) -> np.ndarray:
     return np.where(inside, pose, gated).astype(np.float32)
 
 
+class MotionSupport:
+    """Where a region no skeleton explains may still be a person: it moves against the background now, or
+    did within the last few frames, or a skeleton stood there (both carried along the flow).
+
+    The selfie model takes things shaped or coloured like clothes for people (a bollard, a parked bicycle,
+    a chain guard, a blurred car in the background); BlazePose only vouches for people whose head and
+    shoulders it sees. What is left, legs without a body or someone turned away at the frame's edge, moves
+    against the background, and parked things do not. A pixel is supported when its independent motion
+    (:func:`independent_motion`, at the work size) reaches ``threshold`` px; support fades by ``decay`` a
+    frame as it is carried along the flow (a planted foot, someone who stops for a moment, are held for a
+    few frames) and is gone at a cut. On a shot's first frame nothing has moved yet, so only skeletons
+    count there.
+    """
+
+    def __init__(self, threshold: float = 1.0, decay: float = 0.85, reach: int = 2):
+        self.threshold = threshold
+        self.decay = decay
+        self.reach = reach
+        self._state: np.ndarray | None = None
+
+    def update(self, motion: Motion, people: np.ndarray) -> np.ndarray:
+        """The supported pixels (bool) of a frame, given its ``motion`` and ``people`` (pixels a skeleton
+        vouches for)."""
+        state = people.astype(np.float32)
+        independent = motion.independent
+        if independent is not None:
+            moving = (independent >= self.threshold).astype(np.uint8)
+            side = 2 * self.reach + 1  # flow is smooth across a moving edge: reach the object's own edge
+            moving = cv2.dilate(moving, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+            state = np.maximum(state, moving)
+        if motion.back is not None and self._state is not None:
+            carried = self.decay * warp(self._state, motion.back)
+            if motion.consistent is not None:  # what was hidden has no past: nothing is carried onto it
+                carried[~motion.consistent] = 0.0
+            state = np.maximum(state, carried)
+        self._state = state
+        return state > 0.5
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Faces
 
@@ -481,15 +531,58 @@ class MaskSettings:
     min_area: float = 0.002
 
 
+@dataclass(frozen=True)
+class Motion:
+    """A frame's motion at the work size: ``back``, the flow to the previous frame (None when the frame starts a
+    shot: nothing is carried over a cut); ``ahead``, the flow to the next frame (None when the next frame
+    starts a shot or there is none); ``consistent``, where ``back`` is undone by the flow from the previous
+    frame (False where the frame shows what the previous one hid)."""
+
+    back: np.ndarray | None
+    ahead: np.ndarray | None = None
+    consistent: np.ndarray | None = None
+
+    @cached_property
+    def independent(self) -> np.ndarray | None:
+        """How far each pixel moves against the background (:func:`independent_motion`), the smaller of the
+        two ways: a thing uncovered (or about to be covered) by someone walking past has no match on one side,
+        where the flow smears the walker's motion over it, and stands still on the other."""
+        ways = [independent_motion(flow) for flow in (self.back, self.ahead) if flow is not None]
+        return np.minimum.reduce(ways) if ways else None
+
+
+def _motions(frames: Iterable[np.ndarray], work_size: Callable[[np.ndarray], tuple[int, int]]):
+    """``(frame, Motion)`` for each frame, one frame late (the flow ahead needs the next frame); cuts are
+    found by :func:`is_cut` on the flow both ways."""
+    held: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None = None
+    previous: np.ndarray | None = None
+    size: tuple[int, int] | None = None
+    for frame in frames:
+        size = size or work_size(frame)
+        grey = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+        back = forward = None
+        if previous is not None:
+            back = compute_flow(grey, previous, scale=1.0, preset="fast")  # this frame → the previous one
+            forward = compute_flow(previous, grey, scale=1.0, preset="fast")
+            if is_cut(previous, grey, forward, back):
+                back = forward = None
+        if held is not None:
+            yield held[0], Motion(held[1], forward, held[2])
+        consistent = None if back is None else flow_confidence(back, forward) > 0.5
+        held, previous = (frame, back, consistent), grey
+    if held is not None:
+        yield held[0], Motion(held[1], None, held[2])
+
+
 class TemporalMask:
     """Turns per-frame probabilities into hard masks that hold in time and follow the image's edges.
 
-    Per frame (:meth:`follow`, then :meth:`update`): the previous state is carried along the optical flow
-    and blended with the model's new probability, faster up than down; hysteresis cuts it; regions the
-    model is nowhere confident about, or smaller than ``min_size``, are dropped; the cut is brought to the
-    frame's full resolution with a guided filter on the frame itself, so the edge follows the picture
-    instead of the stair-steps of the model's grid. At a cut (:func:`is_cut`) the state is dropped and the
-    new shot starts from its own first frame: nothing is carried over a cut.
+    Per frame (:meth:`update`): the previous state is carried along the optical flow and blended with the
+    model's new probability, faster up than down; hysteresis cuts it; regions the model is nowhere
+    confident about, or smaller than ``min_size``, are dropped; the cut is brought to the frame's full
+    resolution with a guided filter on the frame itself, so the edge follows the picture instead of the
+    stair-steps of the model's grid. At a cut (``motion.back`` is None) the state is dropped and the new shot
+    starts from its own first frame: nothing is carried over a cut.
 
     ``work_size`` is the (width, height) the flow and the state run at; masks come back at the frame's size.
     """
@@ -497,36 +590,22 @@ class TemporalMask:
     def __init__(self, work_size: tuple[int, int], settings: MaskSettings = MaskSettings()):
         self.work_size = work_size
         self.settings = settings
-        self._frame: np.ndarray | None = None
-        self._back: np.ndarray | None = None  # flow from the frame to the previous one; None at a new shot
-        self._grey: np.ndarray | None = None
         self._state: np.ndarray | None = None
         self._hard: np.ndarray | None = None
 
-    def follow(self, frame: np.ndarray) -> bool:
-        """Take the next frame; True when it starts a shot (the first frame, or after a cut)."""
-        grey = cv2.resize(
-            cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), self.work_size, interpolation=cv2.INTER_AREA
-        )
-        self._back = None
-        if self._grey is not None:
-            back = compute_flow(grey, self._grey, scale=1.0, preset="fast")  # this frame → the previous one
-            forward = compute_flow(self._grey, grey, scale=1.0, preset="fast")
-            if not is_cut(self._grey, grey, forward, back):
-                self._back = back
-        self._frame, self._grey = frame, grey
-        return self._back is None
-
-    def update(self, probability: np.ndarray, gone: np.ndarray | None = None) -> np.ndarray:
-        """The hard float32 mask, at frame size, of the frame given to :meth:`follow`, from its probability
-        map (at ``work_size``). Within ``gone`` (a person the models have seen leave) nothing is held from
-        the previous frame: the mask there is what the model sees now."""
-        assert self._frame is not None, "follow() a frame first"
+    def update(
+        self, frame: np.ndarray, back: np.ndarray | None, probability: np.ndarray,
+        gone: np.ndarray | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        """The hard float32 mask, at frame size, of ``frame`` from its probability map (at ``work_size``) and
+        ``back``, its flow to the previous frame (None when it starts a shot). Within ``gone`` (a person the
+        models have seen leave) nothing is held from the previous frame: the mask there is what the model
+        sees now."""
         s = self.settings
         state, was_on = probability, np.zeros(probability.shape, bool)
-        if self._back is not None and self._state is not None and self._hard is not None:
-            carried = warp(self._state, self._back)
-            was_on = warp(self._hard.astype(np.float32), self._back) > 0.5
+        if back is not None and self._state is not None and self._hard is not None:
+            carried = warp(self._state, back)
+            was_on = warp(self._hard.astype(np.float32), back) > 0.5
             weight = np.where(probability > carried, s.rise, s.fall)
             if gone is not None:
                 weight[gone], was_on[gone] = 1.0, False
@@ -534,7 +613,7 @@ class TemporalMask:
         hard = (state > s.on) | (was_on & (state > s.off))
         hard = self._keep_people(hard, state, was_on)
         self._state, self._hard = state, hard
-        return _to_edges(hard, self._frame)
+        return _to_edges(hard, frame)
 
     def _keep_people(self, hard: np.ndarray, state: np.ndarray, was_on: np.ndarray) -> np.ndarray:
         """Only regions tall and large enough that the model is confident about somewhere, now or when they
@@ -577,26 +656,25 @@ def _work_size(width: int, height: int, longest: int = 320) -> tuple[int, int]:
     return max(8, round(width * scale)), max(8, round(height * scale))
 
 
-# The per-frame evidence for :class:`TemporalMask`: ``(frame, work_size, new_shot)`` → the probability map at
+# The per-frame evidence for :class:`TemporalMask`: ``(frame, work_size, motion)`` → the probability map at
 # the work size and where a person has gone (or None).
-Evidence = Callable[[np.ndarray, tuple[int, int], bool], tuple[np.ndarray, np.ndarray | None]]
+Evidence = Callable[[np.ndarray, tuple[int, int], Motion], tuple[np.ndarray, np.ndarray | None]]
 
 
 def _stable_masks(
     frames: Iterable[np.ndarray], turns: int, evidence: Evidence, settings: MaskSettings
 ) -> Iterator[np.ndarray]:
-    """One :class:`TemporalMask` over ``evidence(frame, work_size, new_shot)``.
+    """One :class:`TemporalMask` over ``evidence(frame, work_size, motion)``.
 
     The model sees the frames turned ``turns`` quarter turns, as a player shows them (it only finds people
     and faces standing up); the masks come back in the frames' own (storage) orientation.
     """
+    uprights = (np.ascontiguousarray(np.rot90(frame, turns)) if turns else frame for frame in frames)
     smoother: TemporalMask | None = None
-    for frame in frames:
-        upright = np.ascontiguousarray(np.rot90(frame, turns)) if turns else frame
-        if smoother is None:
-            smoother = TemporalMask(_work_size(upright.shape[1], upright.shape[0]), settings)
-        new_shot = smoother.follow(upright)
-        mask = smoother.update(*evidence(upright, smoother.work_size, new_shot))
+    for upright, motion in _motions(uprights, lambda first: _work_size(first.shape[1], first.shape[0])):
+        smoother = smoother or TemporalMask(_work_size(upright.shape[1], upright.shape[0]), settings)
+        probability, gone = evidence(upright, smoother.work_size, motion)
+        mask = smoother.update(upright, motion.back, probability, gone)
         yield np.ascontiguousarray(np.rot90(mask, -turns)) if turns else mask
 
 
@@ -612,13 +690,21 @@ def people_masks(
     """
     segmenter = PeopleSegmenter()
     tracker = PoseTracker() if (pose_available() if pose is None else pose) else None
+    support = MotionSupport()
 
-    def evidence(frame: np.ndarray, size: tuple[int, int], new_shot: bool):
+    def evidence(frame: np.ndarray, size: tuple[int, int], motion: Motion):
         selfie = segmenter.probability(frame, size=size)
         if tracker is None:
             return selfie, None
-        found = tracker.update(frame, selfie, new_shot)
-        return gate_by_pose(selfie, found.people), found.gone
+        found = tracker.update(frame, selfie, motion.back is None)
+        gated = gate_by_pose(selfie, found.people)
+        skeletons = np.zeros(selfie.shape, bool)
+        for person in found.people:
+            skeletons |= person.inside
+        supported = support.update(motion, skeletons & (gated > 0.5))
+        unsupported = ~(skeletons | supported)  # nothing is held there either
+        gone = unsupported if found.gone is None else unsupported | found.gone
+        return np.where(unsupported, 0.0, gated).astype(np.float32), gone
 
     yield from _stable_masks(frames, turns, evidence, MaskSettings(min_size=min_size))
 
@@ -630,7 +716,7 @@ def face_masks(
     treats people; ``min_size`` drops faces whose box is shorter than that fraction of the frame's height."""
     detector = FaceDetector()
 
-    def evidence(frame: np.ndarray, size: tuple[int, int], _new_shot: bool):
+    def evidence(frame: np.ndarray, size: tuple[int, int], _motion: Motion):
         h, w = frame.shape[:2]
         sw, sh = size
         boxes = [

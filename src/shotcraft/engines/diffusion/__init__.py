@@ -17,8 +17,9 @@ Settings an operator may set without touching a spec: ``SHOTCRAFT_WEIGHTS`` (a w
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -55,6 +56,28 @@ def run_job(pipe: Any, card: ModelCard, job: WindowJob) -> np.ndarray:
     return run_wan(pipe, job)
 
 
+#: Generates one window: a job in, its frames (uint8 ``(T, H, W, 3)``) out.
+WindowCall = Callable[[WindowJob], np.ndarray]
+
+
+class WindowRunner(Protocol):
+    """Where a clip's windows are generated. The engine keeps everything that passes from window to window
+    (the previous window's tail, as the job's fixed frames; the colour anchor, applied to what comes back),
+    so a runner only runs the model, and any runner gives the same frames for the same jobs."""
+
+    def open(self, engine: DiffusionEngine, task: str) -> tuple[WindowCall, list[str]]:
+        """A call that generates one window of ``engine``'s model for ``task``, and notices for the take."""
+        ...
+
+
+class LocalWindows:
+    """Windows on a pipeline loaded in this process (the default)."""
+
+    def open(self, engine: DiffusionEngine, task: str) -> tuple[WindowCall, list[str]]:
+        pipe, notices = engine.pipeline(task)
+        return partial(run_job, pipe, engine.card), notices
+
+
 class _ForwardCache:
     """Items of a forward-only stream by index, keeping only those a later request may still ask for."""
 
@@ -75,13 +98,21 @@ class _ForwardCache:
 class DiffusionEngine:
     name = "diffusion"
 
-    def __init__(self, model: str | None = None, options: EngineOptions | None = None):
+    def __init__(
+        self,
+        model: str | None = None,
+        options: EngineOptions | None = None,
+        runner: WindowRunner | None = None,
+    ):
         self.card = get_model(model or DEFAULT_MODELS["transform"])
         self.options = options or EngineOptions.from_environment()
+        self.runner = runner or LocalWindows()
 
     @classmethod
-    def from_spec(cls, spec: TransformSpec, options: EngineOptions | None = None) -> DiffusionEngine:
-        return cls(spec.model, (options or EngineOptions()).over_environment())
+    def from_spec(
+        cls, spec: TransformSpec, options: EngineOptions | None = None, runner: WindowRunner | None = None
+    ) -> DiffusionEngine:
+        return cls(spec.model, (options or EngineOptions()).over_environment(), runner)
 
     def capabilities(self) -> frozenset[str]:
         caps = {"prompt", "restyle", "generate"} if self.card.can("transform") else {"generate"}
@@ -126,7 +157,7 @@ class DiffusionEngine:
             raise EngineUnavailable(
                 f"{card.name} cannot reframe (LTX-Video takes no outpainting mask): use wan2.1-vace-1.3b or -14b"
             )
-        pipe, notices = self.pipeline("transform")
+        run, notices = self.runner.open(self, "transform")
         plan.notices.extend(notices)
         if spec.seed is None:
             spec.seed = secrets.randbelow(2**31)
@@ -203,7 +234,7 @@ class DiffusionEngine:
                 control=control_frames(source, kind) if kind else None, control_scale=scale, fixed=fixed,
                 lock=lock, outpaint=outpaint, references=references, progress=progress,
             )  # fmt: skip
-            frames = anchor.apply(run_job(pipe, card, job), source, own_keys)
+            frames = anchor.apply(run(job), source, own_keys)
             held = {
                 win.start + j: frames[j]
                 for j in range(max(0, win.stop - win.start - overlap), win.stop - win.start)
@@ -223,4 +254,6 @@ def engine_for(model: str | None, **options: Any) -> DiffusionEngine:
     return DiffusionEngine(model, EngineOptions.from_environment(**options))
 
 
-__all__ = ["DiffusionEngine", "EngineOptions", "engine_for", "run_job"]
+__all__ = [
+    "DiffusionEngine", "EngineOptions", "LocalWindows", "WindowCall", "WindowRunner", "engine_for", "run_job",
+]  # fmt: skip
