@@ -435,7 +435,7 @@ class MotionSupport:
             moving = (independent >= self.threshold).astype(np.uint8)
             side = 2 * self.reach + 1  # flow is smooth across a moving edge: reach the object's own edge
             moving = cv2.dilate(moving, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
-            if motion.still is not None:  # the flow's smooth motion, not the picture's, is all that moves there
+            if motion.still is not None:  # there only the flow's smoothing moves: the frames stand still
                 moving[motion.still] = 0
             state = np.maximum(state, moving)
         if motion.back is not None and self._state is not None:
