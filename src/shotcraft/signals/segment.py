@@ -21,7 +21,9 @@ nothing is carried over. The lock's feather then grows outwards from the mask's 
 
 Where no skeleton stands, a selfie region is kept only while it moves against the background, now or a few
 frames ago (:class:`MotionSupport`): the selfie model takes things shaped or coloured like clothes for people
-(a bollard, a parked bicycle's chain guard or bag, a blurred car), and those stand still.
+(a bollard, a parked bicycle's chain guard or bag, a blurred car), and those stand still. Where the picture
+has texture, the frames themselves say what stands still (:attr:`Motion.still`), over the smooth flow, which
+spreads a walker's motion onto the parked bicycle seen between their legs.
 
 What the bundled models miss: BlazePose finds a person by the head and shoulders (on bikes it also finds a
 walker's legs seen whole from hip to foot), so people without them in the picture (legs only, someone turned
