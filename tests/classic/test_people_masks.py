@@ -61,8 +61,9 @@ def test_the_mask_holds_along_the_flow_within_the_shot(bikes):
         overlaps.append(iou(masks[i], carried))
         jump = abs(float(masks[i].mean()) - float(masks[i - 1].mean()))
         assert jump <= 0.05, f"f{index}: the locked share jumps by {jump:.1%} of the frame"
-    # The model loses the man for a frame at f36: he is held, not dropped and found again.
-    assert np.mean(overlaps) >= 0.9 and min(overlaps) >= 0.75, [round(v, 2) for v in overlaps]
+    # The model loses the man for a frame at f36: he is held, not dropped and found again (the edge of his
+    # still arm, which no skeleton holds that frame, is let go: mean 0.902 before the frames' still check).
+    assert np.mean(overlaps) >= 0.89 and min(overlaps) >= 0.75, [round(v, 2) for v in overlaps]
 
 
 def test_nothing_is_carried_over_a_cut():
@@ -154,8 +155,9 @@ class _OneFrame:
     [
         # The selfie model is as sure of the passing car (f103) and the pavement under the wheel (f125) as
         # of the cyclist (truth IoU 0.13 and 0.52 without the pose gate). What is still missed: the passer-by
-        # in white half hidden behind him, whom BlazePose does not find (the truth includes him).
-        (103, 0.7),
+        # in white half hidden behind him, whom BlazePose does not find (the truth includes him; his arm was
+        # locked at f103 only through the passing car's motion smeared onto it, 0.733 before the still check).
+        (103, 0.69),
         (125, 0.7),
     ],
 )
@@ -217,8 +219,9 @@ def test_parked_things_no_skeleton_explains_are_never_locked(walkers):
     for index in range(213, 242):
         assert not walkers[index].any(), f"f{index}: {walkers[index].mean():.1%} of the frame locked"
     # Legs without a body are kept while they move (0.53 before the motion check, 0.58 with it: the bag on
-    # the bicycle between the legs is dropped; the black trousers the selfie model misses are still missed).
-    assert iou(walkers[200], truth(200)) >= 0.56
+    # the bicycle between the legs is dropped). The flow smears the legs' motion over the parked bicycle seen
+    # between them; the frames show it standing still (0.65 with that check, Motion.still).
+    assert iou(walkers[200], truth(200)) >= 0.62
 
 
 def test_motion_support_keeps_what_moves_and_drops_what_is_uncovered():
@@ -241,3 +244,25 @@ def test_motion_support_keeps_what_moves_and_drops_what_is_uncovered():
     skeleton = np.zeros((48, 64), bool)
     skeleton[5:10, 40:50] = True
     assert support.update(segment.Motion(still, still), skeleton)[5:10, 40:50].all()
+
+
+def test_the_frames_overrule_the_flow_where_a_textured_background_stands_still():
+    rng = np.random.default_rng(1)
+    background = cv2.GaussianBlur(rng.integers(0, 256, (48, 64), dtype=np.uint8), (0, 0), 1.0)
+    leg = cv2.GaussianBlur(rng.integers(0, 256, (20, 8), dtype=np.uint8), (0, 0), 1.0)
+
+    def frame(x: int) -> np.ndarray:
+        picture = background.copy()
+        picture[10:30, x : x + 8] = leg
+        return picture
+
+    smeared = np.zeros((48, 64, 2), np.float32)
+    smeared[5:35, 10:40] = (-6.0, 0.0)  # a smooth flow: the leg's motion spread over the still background
+    greys = (frame(14), frame(20), frame(26))  # the leg walks 6 px right a frame
+    still = segment.Motion(smeared, -smeared, np.ones((48, 64), bool), greys).still
+    assert still[12:28, 32:38].all(), "the background beside the leg matches the frames before and after"
+    assert not still[12:28, 21:27].any(), "the leg matches neither"
+    supported = segment.MotionSupport().update(
+        segment.Motion(smeared, -smeared, np.ones((48, 64), bool), greys), np.zeros((48, 64), bool)
+    )
+    assert supported[12:28, 21:27].all() and not supported[12:28, 32:38].any()

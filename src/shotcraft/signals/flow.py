@@ -119,12 +119,24 @@ def warp(image: np.ndarray, flow: np.ndarray, *, border: int = cv2.BORDER_REPLIC
     return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=border)
 
 
-def independent_motion(flow: np.ndarray, *, step: int = 12) -> np.ndarray:
-    """How far each pixel moves against the background, in pixels: ``flow`` minus the camera's motion.
+def camera_motion(flow: np.ndarray, *, step: int = 12) -> np.ndarray | None:
+    """The camera's motion in ``flow``: the homography (3x3, source → target pixels) that most of a grid of
+    flow samples (every ``step`` px) agree on (RANSAC, 1 px), or None where fewer than 8 samples exist or
+    no homography fits."""
+    h, w = flow.shape[:2]
+    ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
+    if ys.size < 8:
+        return None
+    source = np.c_[xs.ravel(), ys.ravel()].astype(np.float32)
+    target = source + flow[ys.ravel(), xs.ravel()]
+    camera, _ = cv2.findHomography(source, target, cv2.RANSAC, 1.0)
+    return camera
 
-    The camera's motion is the homography that most of a grid of flow samples (every ``step`` px) agree
-    on (RANSAC, 1 px), so a pan, tilt or zoom reads as 0 and only things moving in the scene stand out.
-    Where fewer than 8 samples exist the flow itself is returned.
+
+def independent_motion(flow: np.ndarray, camera: np.ndarray | None = None) -> np.ndarray:
+    """How far each pixel moves against the background, in pixels: ``flow`` minus the camera's motion
+    (``camera``, by default :func:`camera_motion` of the flow), so a pan, tilt or zoom reads as 0 and only
+    things moving in the scene stand out. Without a camera motion the flow itself is returned.
 
     >>> flow = np.zeros((64, 96, 2), np.float32); flow[..., 0] = 3.0  # the camera pans 3 px ...
     >>> flow[20:30, 40:50] = (3.0, -4.0)  # ... and something moves 4 px up against it
@@ -132,18 +144,25 @@ def independent_motion(flow: np.ndarray, *, step: int = 12) -> np.ndarray:
     >>> round(float(moving[25, 45]), 1), round(float(moving[5, 5]), 1)
     (4.0, 0.0)
     """
-    h, w = flow.shape[:2]
-    ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
-    if ys.size < 8:
-        return np.linalg.norm(flow, axis=-1)
-    source = np.c_[xs.ravel(), ys.ravel()].astype(np.float32)
-    target = source + flow[ys.ravel(), xs.ravel()]
-    camera, _ = cv2.findHomography(source, target, cv2.RANSAC, 1.0)
+    camera = camera_motion(flow) if camera is None else camera
     if camera is None:
         return np.linalg.norm(flow, axis=-1)
+    h, w = flow.shape[:2]
     grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
     moved = cv2.perspectiveTransform(grid.reshape(-1, 1, 2), camera).reshape(h, w, 2) - grid
     return np.linalg.norm(flow - moved, axis=-1).astype(np.float32)
+
+
+def camera_difference(image: np.ndarray, other: np.ndarray, camera: np.ndarray) -> np.ndarray:
+    """``|image - other|`` (grey, float32) with ``other`` brought onto ``image`` by the camera's motion alone
+    (``camera``: image → other pixels, as :func:`camera_motion` gives it), averaged over 3x3 px: small
+    wherever the scene stands still, whatever a smooth flow says there."""
+    h, w = image.shape[:2]
+    brought = cv2.warpPerspective(
+        _grey(other), camera, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )  # fmt: skip
+    return cv2.blur(np.abs(_grey(image).astype(np.float32) - brought.astype(np.float32)), (3, 3))
 
 
 def flow_confidence(forward: np.ndarray, backward: np.ndarray, *, tolerance: float = 0.5) -> np.ndarray:

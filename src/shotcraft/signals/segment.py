@@ -21,7 +21,9 @@ nothing is carried over. The lock's feather then grows outwards from the mask's 
 
 Where no skeleton stands, a selfie region is kept only while it moves against the background, now or a few
 frames ago (:class:`MotionSupport`): the selfie model takes things shaped or coloured like clothes for people
-(a bollard, a parked bicycle's chain guard or bag, a blurred car), and those stand still.
+(a bollard, a parked bicycle's chain guard or bag, a blurred car), and those stand still. Where the picture
+has texture, the frames themselves say what stands still (:attr:`Motion.still`), over the smooth flow, which
+spreads a walker's motion onto the parked bicycle seen between their legs.
 
 What the bundled models miss: BlazePose finds a person by the head and shoulders (on bikes it also finds a
 walker's legs seen whole from hip to foot), so people without them in the picture (legs only, someone turned
@@ -57,7 +59,15 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from shotcraft.signals.flow import compute_flow, flow_confidence, independent_motion, is_cut, warp
+from shotcraft.signals.flow import (
+    camera_difference,
+    camera_motion,
+    compute_flow,
+    flow_confidence,
+    independent_motion,
+    is_cut,
+    warp,
+)
 from shotcraft.spec import FacesLock, PeopleLock
 
 if TYPE_CHECKING:
@@ -404,7 +414,9 @@ class MotionSupport:
     a chain guard, a blurred car in the background); BlazePose only vouches for people whose head and
     shoulders it sees. What is left, legs without a body or someone turned away at the frame's edge, moves
     against the background, and parked things do not. A pixel is supported when its independent motion
-    (:func:`independent_motion`, at the work size) reaches ``threshold`` px; support fades by ``decay`` a
+    (:func:`independent_motion`, at the work size) reaches ``threshold`` px, unless the frames show it
+    standing still (:attr:`Motion.still`: the flow smears a walker's motion over the gap between their
+    legs); support fades by ``decay`` a
     frame as it is carried along the flow (a planted foot, someone who stops for a moment, are held for a
     few frames) and is gone at a cut. On a shot's first frame nothing has moved yet, so only skeletons
     count there.
@@ -425,6 +437,8 @@ class MotionSupport:
             moving = (independent >= self.threshold).astype(np.uint8)
             side = 2 * self.reach + 1  # flow is smooth across a moving edge: reach the object's own edge
             moving = cv2.dilate(moving, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+            if motion.still is not None:  # there only the flow's smoothing moves: the frames stand still
+                moving[motion.still] = 0
             state = np.maximum(state, moving)
         if motion.back is not None and self._state is not None:
             carried = self.decay * warp(self._state, motion.back)
@@ -536,25 +550,65 @@ class Motion:
     """A frame's motion at the work size: ``back``, the flow to the previous frame (None when the frame starts a
     shot: nothing is carried over a cut); ``ahead``, the flow to the next frame (None when the next frame
     starts a shot or there is none); ``consistent``, where ``back`` is undone by the flow from the previous
-    frame (False where the frame shows what the previous one hid)."""
+    frame (False where the frame shows what the previous one hid); ``greys``, the previous, this and the
+    next frame in grey at the work size (None where ``back`` or ``ahead`` is)."""
 
     back: np.ndarray | None
     ahead: np.ndarray | None = None
     consistent: np.ndarray | None = None
+    greys: tuple[np.ndarray | None, np.ndarray, np.ndarray | None] | None = None
+
+    @cached_property
+    def _ways(self) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
+        """``(flow, camera, other frame)`` for each way that exists (:func:`camera_motion`)."""
+        others = (None, None) if self.greys is None else (self.greys[0], self.greys[2])
+        return [
+            (flow, camera_motion(flow), other)
+            for flow, other in zip((self.back, self.ahead), others, strict=True)
+            if flow is not None
+        ]
 
     @cached_property
     def independent(self) -> np.ndarray | None:
         """How far each pixel moves against the background (:func:`independent_motion`), the smaller of the
         two ways: a thing uncovered (or about to be covered) by someone walking past has no match on one side,
         where the flow smears the walker's motion over it, and stands still on the other."""
-        ways = [independent_motion(flow) for flow in (self.back, self.ahead) if flow is not None]
+        ways = [independent_motion(flow, camera) for flow, camera, _ in self._ways]
         return np.minimum.reduce(ways) if ways else None
+
+    @cached_property
+    def still(self) -> np.ndarray | None:
+        """Where the scene visibly stands still: the picture has texture there (so that anything moving
+        would change it) and matches the previous or the next frame under the camera's motion alone
+        (:func:`camera_difference` under ``STILL_DIFFERENCE`` grey levels). The flow is smooth, and spreads
+        a walker's motion over the parked bicycle seen between their legs; the frames themselves do not."""
+        if self.greys is None:
+            return None
+        grey = self.greys[1]
+        ways = [
+            camera_difference(grey, other, camera)
+            for _, camera, other in self._ways
+            if camera is not None and other is not None
+        ]
+        if not ways:
+            return None
+        gradient = np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)) / 8
+        textured = cv2.blur(gradient, (5, 5)) > STILL_TEXTURE
+        return textured & (np.minimum.reduce(ways) < STILL_DIFFERENCE)
+
+
+#: Grey levels (0-255, at the work size) within which a pixel matches a neighbouring frame (:attr:`Motion.still`);
+#: the bikes walkers' legs differ by 20-100 where they pass, the parked bicycle between them by under 5.
+STILL_DIFFERENCE = 8.0
+#: Mean grey gradient (levels per pixel, over 5x5 px) a pixel needs for a match to mean it stands still: in a
+#: flat area (dark trousers, a plain wall) a moving thing looks the same as a still one.
+STILL_TEXTURE = 6.0
 
 
 def _motions(frames: Iterable[np.ndarray], work_size: Callable[[np.ndarray], tuple[int, int]]):
     """``(frame, Motion)`` for each frame, one frame late (the flow ahead needs the next frame); cuts are
     found by :func:`is_cut` on the flow both ways."""
-    held: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None = None
+    held: tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None] | None = None
     previous: np.ndarray | None = None
     size: tuple[int, int] | None = None
     for frame in frames:
@@ -566,12 +620,14 @@ def _motions(frames: Iterable[np.ndarray], work_size: Callable[[np.ndarray], tup
             forward = compute_flow(previous, grey, scale=1.0, preset="fast")
             if is_cut(previous, grey, forward, back):
                 back = forward = None
-        if held is not None:
-            yield held[0], Motion(held[1], forward, held[2])
+        if held is not None and previous is not None:
+            greys = (held[3], previous, None if forward is None else grey)
+            yield held[0], Motion(held[1], forward, held[2], greys)
         consistent = None if back is None else flow_confidence(back, forward) > 0.5
-        held, previous = (frame, back, consistent), grey
-    if held is not None:
-        yield held[0], Motion(held[1], None, held[2])
+        held = (frame, back, consistent, None if back is None else previous)
+        previous = grey
+    if held is not None and previous is not None:
+        yield held[0], Motion(held[1], None, held[2], (held[3], previous, None))
 
 
 class TemporalMask:
