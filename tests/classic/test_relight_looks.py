@@ -86,7 +86,9 @@ SLIDERS = {
 
 @pytest.mark.parametrize("setting", SLIDERS)
 @pytest.mark.parametrize("clip", ["bikes", "bigbuckbunny"])
-def test_no_slider_setting_adds_clipping_on_any_frame(segments: dict[str, Path], clip: str, setting: str) -> None:
+def test_no_slider_setting_adds_clipping_on_any_frame(
+    segments: dict[str, Path], clip: str, setting: str
+) -> None:
     sources, outputs = _relit(segments[clip], SLIDERS[setting])
     added = [_clipped(out) - _clipped(src) for src, out in zip(sources, outputs, strict=True)]
     worst = int(np.argmax(added))
