@@ -27,7 +27,7 @@ from types import ModuleType
 from PIL import Image
 
 from clock import median_seconds
-from shotcraft.engines.classic.relight import Grade, grade_frame, relight
+from shotcraft.engines.classic.relight import Grade, PresetGrade, relight
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
 from shotcraft.pipeline import transform
@@ -51,9 +51,8 @@ def measure(width: int = 1280, height: int = 720, frames: int = 100, runs: int =
         )  # fmt: skip
         key = frames // 2
         graded = folder / "graded.png"
-        Image.fromarray(
-            grade_frame(Grade(temperature=40, contrast=0.2))(VideoReader(clip).frame_at(key))
-        ).save(graded)
+        warm = PresetGrade(None, Grade(temperature=40, contrast=0.2), None, width, height)
+        Image.fromarray(warm(VideoReader(clip).frame_at(key))).save(graded)
         specs = {
             "relight golden_hour (transform)": {"operations": [{"op": "relight", "preset": "golden_hour"}]},
             "relight overcast, no light (transform)": {

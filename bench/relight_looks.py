@@ -23,21 +23,29 @@ Runs the relight stage itself (decode → relight, no encode) on every frame and
   30 % of what was grey in the source (chroma < 30; shadows cooler: > 0); ``white``: share of the sky box that is pure white at the worst frame;
   ``acid``: share of saturated bright yellow-green pixels (H 40–80°, S > 0.7, V > 0.7), source → output.
 
-``--speed`` prints the stage's CPU milliseconds per frame for each preset on 40 frames of bigbuckbunny
-(1280x720, decoded beforehand), against a plain parametric grade (8-bit curves and a matrix, the same
-settings as golden hour's, no light) measured in the same run (median of 3).
+``--speed`` prints the stage's CPU milliseconds per 1280x720 frame (40 frames of bigbuckbunny, decoded
+beforehand; the median over frames and 3 runs) for each preset and for strong sliders without one, on one
+core (``NUMBA_NUM_THREADS=1``, one OpenCV thread), for this tree and for the baseline revision
+(``--baseline``, default ``main``, taken with ``git archive``), in alternating worker processes of the same
+run, with the ratio old / new.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from clock import cpu_seconds
-from shotcraft.engines.classic.relight import PRESETS, relight
+from shotcraft.engines.classic.relight import relight
 from shotcraft.media.read import VideoReader
 from shotcraft.media.samples import sample_clip
 from shotcraft.plan import plan_transform
@@ -153,27 +161,57 @@ def measure(clip_name: str, preset: str) -> dict[str, float | str]:
     }
 
 
-def speed(runs: int = 3) -> None:
+#: The speed cases: every preset, and strong sliders without one (before: 8-bit curves and a matrix).
+SPEED_CASES = {p: {"preset": p} for p in RELIGHT_PRESETS} | {
+    "sliders (exposure +2, contrast)": {"exposure": 2.0, "contrast": 0.3, "saturation": 0.1}
+}
+
+
+def speed_worker(runs: int = 3, frames: int = 40) -> None:
+    """Print the median CPU ms per frame of each case, as JSON, for the shotcraft on ``sys.path``."""
+    cv2.setNumThreads(1)
     clip = sample_clip("bigbuckbunny")
     plan = plan_transform(clip, TransformSpec())
     reader = VideoReader(clip, plan.source)
-    frames = [reader.frame_at(i) for i in range(40)]
-    grade = PRESETS["golden_hour"][0]
-    parametric = RelightOp(
-        **{k: getattr(grade, k) for k in ("exposure", "temperature", "tint", "contrast", "saturation")}
-    )
-    cases = {"parametric grade (baseline)": parametric} | {p: RelightOp(preset=p) for p in RELIGHT_PRESETS}
-    baseline = 0.0
-    for name, op in cases.items():
+    decoded = [reader.frame_at(i) for i in range(frames)]
+    result = {}
+    for name, settings in SPEED_CASES.items():
         times = []
-        for _ in range(runs):
-            started = cpu_seconds()
-            for _ in relight(plan, op, iter(frames), reader):
-                pass
-            times.append((cpu_seconds() - started) / len(frames) * 1000)
-        ms = statistics.median(times)
-        baseline = baseline or ms
-        print(f"{name:<28} {ms:6.1f} ms CPU/frame  {ms / baseline:5.2f}x baseline")
+        for run in range(runs + 1):
+            stage = relight(plan, RelightOp(**settings), iter(decoded), reader)
+            while True:
+                started = time.process_time()
+                if next(stage, None) is None:
+                    break
+                if run:  # the first run warms up (numba's compiled kernels, the LUTs' first use)
+                    times.append(time.process_time() - started)
+        result[name] = 1000 * statistics.median(times)
+    print(json.dumps(result))
+
+
+def speed(baseline: str, rounds: int = 2) -> None:
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ | {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "archive", baseline, "src"], cwd=root, capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        trees = {"old": Path(tmp) / "src", "new": root / "src"}
+        samples: dict[str, dict[str, list[float]]] = {tree: {} for tree in trees}
+        for _ in range(rounds):  # alternating, so both trees see the same load from other jobs
+            for tree, src in trees.items():
+                out = subprocess.run(
+                    [sys.executable, __file__, "--speed-worker"],
+                    env=env | {"PYTHONPATH": f"{src}{os.pathsep}{root / 'bench'}"},
+                    capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                for name, ms in json.loads(out.stdout.strip().splitlines()[-1]).items():
+                    samples[tree].setdefault(name, []).append(ms)
+    print(f"{'case':<34} {'old ms':>7} {'new ms':>7} {'old/new':>8}   (CPU per 1280x720 frame, one core)")
+    for name in SPEED_CASES:
+        old, new = (statistics.median(samples[tree][name]) for tree in trees)
+        print(f"{name:<34} {old:7.1f} {new:7.1f} {old / new:7.2f}x")
 
 
 def main() -> None:
@@ -182,10 +220,15 @@ def main() -> None:
     )
     parser.add_argument("--clip", choices=sorted(BRIGHT_REGION), action="append")
     parser.add_argument("--preset", choices=RELIGHT_PRESETS, action="append")
-    parser.add_argument("--speed", action="store_true", help="CPU per frame at 720p instead")
+    parser.add_argument("--speed", action="store_true", help="CPU per frame at 720p instead, old vs new")
+    parser.add_argument("--baseline", default="main", help="the revision --speed compares with")
+    parser.add_argument("--speed-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.speed_worker:
+        speed_worker()
+        return
     if args.speed:
-        speed()
+        speed(args.baseline)
         return
     rows = [
         measure(c, p) for c in args.clip or ("bikes", "bigbuckbunny") for p in args.preset or RELIGHT_PRESETS

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from shotcraft.engines.classic.relight import PRESETS, LightShader, grade_frame
+from shotcraft.engines.classic.relight import PRESETS, LightShader, PresetGrade
 from shotcraft.media.read import VideoReader
 from shotcraft.spec import DirectionalLight
 
@@ -26,7 +26,7 @@ from shotcraft.spec import DirectionalLight
 def test_apply_matches_the_float_gain_map(bigbuckbunny: Path, light: DirectionalLight) -> None:
     reader = VideoReader(bigbuckbunny)
     shader = LightShader(light, reader.video.width, reader.video.height)
-    grade = grade_frame(PRESETS["golden_hour"][0])
+    grade = PresetGrade(None, PRESETS["golden_hour"][0], None, reader.video.width, reader.video.height)
     for index in (10, 90):  # twice, so the reused working planes are exercised
         frame = reader.frame_at(index)
         graded = grade(frame)

@@ -9,8 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shotcraft.engines.classic.lut import apply_lut, apply_lut_family, identity_lut
-from shotcraft.engines.classic.relight import PRESETS, relight
+from shotcraft.engines.classic.lut import (
+    _interpolation_matrix,
+    apply_lut,
+    apply_lut_family,
+    identity_lut,
+)
+from shotcraft.engines.classic.relight import PRESETS, PresetGrade, relight, resolve_relight
 from shotcraft.engines.classic.sky_window import SkyWindow
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
@@ -36,11 +41,12 @@ def segments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def _relit(clip: Path, preset: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _relit(clip: Path, preset: str | RelightOp) -> tuple[list[np.ndarray], list[np.ndarray]]:
     plan = plan_transform(clip, TransformSpec())
     reader = VideoReader(clip, plan.source)
     sources = list(VideoReader(clip, plan.source).frames())
-    return sources, list(relight(plan, RelightOp(preset=preset), iter(sources), reader))
+    op = preset if isinstance(preset, RelightOp) else RelightOp(preset=preset)
+    return sources, list(relight(plan, op, iter(sources), reader))
 
 
 def _clipped(frame: np.ndarray) -> float:
@@ -66,6 +72,53 @@ def test_no_preset_adds_clipping_on_any_frame(segments: dict[str, Path], clip: s
     added = [_clipped(out) - _clipped(src) for src, out in zip(sources, outputs, strict=True)]
     worst = int(np.argmax(added))
     assert added[worst] <= CLIP_RULE, f"frame {worst}: {100 * added[worst]:.2f} % more pixels clipped"
+
+
+#: Strong slider settings without a preset: two stops up; two stops up, harder and more colourful; a hot
+#: white balance; a strong light of its own.
+SLIDERS = {
+    "exposure+2": RelightOp(exposure=2.0),
+    "exposure+2 contrast saturation": RelightOp(exposure=2.0, contrast=0.8, saturation=0.8),
+    "warm": RelightOp(temperature=100, tint=60, saturation=0.5),
+    "light": RelightOp(exposure=1.0, light={"azimuth": 180, "intensity": 1.5, "colour": (1.0, 0.8, 0.5)}),
+}
+
+
+@pytest.mark.parametrize("setting", SLIDERS)
+@pytest.mark.parametrize("clip", ["bikes", "bigbuckbunny"])
+def test_no_slider_setting_adds_clipping_on_any_frame(
+    segments: dict[str, Path], clip: str, setting: str
+) -> None:
+    sources, outputs = _relit(segments[clip], SLIDERS[setting])
+    added = [_clipped(out) - _clipped(src) for src, out in zip(sources, outputs, strict=True)]
+    worst = int(np.argmax(added))
+    assert added[worst] <= CLIP_RULE, f"frame {worst}: {100 * added[worst]:.2f} % more pixels clipped"
+    # And the settings still do what they say: two stops up is clearly brighter.
+    if setting.startswith("exposure"):
+        assert _luma(outputs[0]).mean() > 1.4 * _luma(sources[0]).mean()
+
+
+@pytest.mark.parametrize("preset", ["night", "golden_hour", "overcast"])
+def test_preset_lookup_matches_float_tetrahedral_reference(segments: dict[str, Path], preset: str) -> None:
+    # The fixed-point kernel against the tetrahedral interpolation written out in float64 (the sparse
+    # weights the LUT fit uses) and mixed at the same positions: within one level (a rounding either way).
+    frame = next(VideoReader(segments["bigbuckbunny"]).frames())
+    h, w = frame.shape[:2]
+    grade, light = resolve_relight(RelightOp(preset=preset))
+    graded = PresetGrade(preset, grade, light, w, h)
+    out = graded(frame).astype(int)
+    weights = _interpolation_matrix(frame.reshape(-1, 3), graded.luts.shape[1])
+    looked = np.stack([weights @ lut.reshape(-1, 3).astype(np.float64) for lut in graded.luts])
+    if len(graded.luts) == 1:
+        expected = looked[0]
+    else:
+        position = graded.position(frame).reshape(-1).astype(np.float64) / 1024.0
+        low = np.minimum(position.astype(int), len(graded.luts) - 2)
+        t = (position - low)[:, None]
+        pixels = np.arange(len(position))
+        expected = looked[low, pixels] * (1.0 - t) + looked[low + 1, pixels] * t
+    diff = np.abs(out.reshape(-1, 3) - np.round(expected))
+    assert diff.max() <= 1 and diff.mean() < 0.1
 
 
 def test_night_pulls_sky_and_broad_whites_down_and_colour_out(segments: dict[str, Path]) -> None:

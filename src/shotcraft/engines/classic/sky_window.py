@@ -64,9 +64,9 @@ class SkyWindow:
         #: The white level of the last frame keyed.
         self.white: float | None = None
 
-    def small(self, frame: np.ndarray) -> np.ndarray:
-        """The key at the working resolution."""
-        small = shrink(frame).astype(np.float32) / 255.0
+    def small(self, frame: np.ndarray, shrunk: np.ndarray | None = None) -> np.ndarray:
+        """The key at the working resolution; ``shrunk`` is :func:`shrink` of ``frame`` if already made."""
+        small = (shrink(frame) if shrunk is None else shrunk).astype(np.float32) / 255.0
         h, w = small.shape[:2]
         luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         self.white = max(0.25, float(np.percentile(luma, 98)))
