@@ -62,9 +62,9 @@ def test_a_spec_naming_files_ships_them_with_the_parts(cluster, footage, tmp_pat
     mask = np.zeros((136, 320), np.uint8)
     mask[20:100, 40:200] = 255
     cv2.imwrite(str(tmp_path / "mask.png"), mask)
-    # Feather 0: a feathered lock's blend band follows the grade from frame to frame (SeamGuard), which a
-    # part restarts, so parts differ from one process there whatever the executor.
-    lock = {"kind": "mask", "path": str(tmp_path / "mask.png"), "feather": 0}
+    # Feathered (the default): the blend band follows the grade over the last frames (SeamGuard), which
+    # each part renders again in its overlap.
+    lock = {"kind": "mask", "path": str(tmp_path / "mask.png")}
     spec = TransformSpec.model_validate({**RELIGHT, "locks": [lock]})
     whole = transform(footage, tmp_path / "whole.mp4", spec)
     split = transform(footage, tmp_path / "ray.mp4", spec, parts=2, executor=RayExecutor())

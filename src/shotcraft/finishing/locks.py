@@ -24,6 +24,7 @@ asked for a hard edge and keeps it.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -66,21 +67,24 @@ SEAM_SLOPE = 2.0
 MAX_RAMP = 0.15
 #: The ring just outside a lock where the grade's strength is measured, in pixels.
 RING = 6
-#: Weight of a new frame in the running grade strength: the band changes width smoothly, never pops.
-RAMP_SMOOTHING = 0.2
+#: Frames over which the grade strength just outside a lock is averaged: the band changes width smoothly,
+#: never pops, and depends on these frames only, so a part of a split render that starts this many frames
+#: early (:func:`shotcraft.render.part_overlap`) blends exactly as a one-process render does.
+RAMP_FRAMES = 8
 
 
 class SeamGuard:
     """Widens a lock mask's blend band (outwards only) so the lock's edge is a gentle ramp under any grade.
 
-    Call it with each frame's lock mask, engine frame and source frame, in order; it keeps a running
-    measure of how far the engine moved the colours just outside the lock, so the band's width follows
-    the grade smoothly. Pixels where the mask is 1 are never touched, and only edges that already have a
+    Call it with each frame's lock mask, engine frame and source frame, in order; it averages how far the
+    engine moved the colours just outside the lock over the last :data:`RAMP_FRAMES` frames, so the band's
+    width follows the grade smoothly. Pixels where the mask is 1 are never touched, and only edges that already have a
     feather grow: a lock drawn with ``feather`` 0 keeps the hard edge its user asked for.
     """
 
     def __init__(self) -> None:
-        self.difference: float | None = None
+        # One entry per frame: the ring's movement, or None where the frame had no ring to measure.
+        self._recent: deque[float | None] = deque(maxlen=RAMP_FRAMES)
         self._seeds: np.ndarray | None = None
         self._distance: np.ndarray | None = None
         self._box: tuple[slice, slice] | None = None
@@ -89,25 +93,30 @@ class SeamGuard:
         hard = mask >= 1.0
         seeds = hard & _dilated((mask > 0.0) & ~hard)
         if not seeds.any():
+            self._recent.append(None)
             return mask
         height, width = mask.shape
         reach = max(1, round(MAX_RAMP * min(height, width)))
         box, distance = self._distance_from(seeds, reach)
         outside = ~hard[box]
         ring = outside & (distance <= RING)
-        if ring.any():
-            moved = np.abs(generated[box].astype(np.int16) - source[box]).max(axis=2)[ring]
-            now = float(np.percentile(moved, 90))
-            self.difference = (
-                now if self.difference is None else self.difference + RAMP_SMOOTHING * (now - self.difference)
-            )
-        radius = min(float(reach), 1.5 * (self.difference or 0.0) / SEAM_SLOPE)
+        moved = (
+            np.abs(generated[box].astype(np.int16) - source[box]).max(axis=2)[ring] if ring.any() else None
+        )
+        self._recent.append(None if moved is None else float(np.percentile(moved, 90)))
+        radius = min(float(reach), 1.5 * self.difference / SEAM_SLOPE)
         if radius <= 1.0:
             return mask
         t = np.clip(1.0 - distance / np.float32(radius), 0.0, 1.0)
         out = mask.copy()
         out[box] = np.where(outside, np.maximum(mask[box], t * t * (3.0 - 2.0 * t)), mask[box])
         return out
+
+    @property
+    def difference(self) -> float:
+        """How far the grade moved the colours just outside the lock, averaged over the recent frames."""
+        measured = [value for value in self._recent if value is not None]
+        return sum(measured) / len(measured) if measured else 0.0
 
     def _distance_from(self, seeds: np.ndarray, reach: int) -> tuple[tuple[slice, slice], np.ndarray]:
         """Distance to the feathered edges' locked pixels over the box ``reach`` pixels round them (cached
