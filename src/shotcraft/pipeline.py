@@ -19,7 +19,15 @@ from shotcraft.media.output_path import check_output
 from shotcraft.media.read import VideoReader
 from shotcraft.plan import check_output_format, plan_transform
 from shotcraft.progress import Progress, no_progress
-from shotcraft.render import part_overlap, render_frames, split_parts, split_refusal, write_take
+from shotcraft.render import (
+    Part,
+    clip_grid,
+    part_overlap,
+    render_frames,
+    split_parts,
+    split_refusal,
+    write_take,
+)
 from shotcraft.spec import OutputSpec, TransformSpec, input_paths
 
 if TYPE_CHECKING:
@@ -60,8 +68,10 @@ def transform(
 
     ``parts`` > 1 splits the clip into that many frame ranges rendered side by side by ``executor`` (local
     processes by default, :class:`~shotcraft.executors.RayExecutor` for a cluster) and assembled into one
-    take with the same frames as a one-part render; a spec that carries state across the whole clip
-    (:func:`~shotcraft.render.split_refusal`) renders as one part, and a notice says why.
+    take with the same video packets as a one-part render (parts are runs of the clip's encode segments,
+    ``spec.output.segment_seconds`` long, so a short clip gives fewer parts); a spec that carries state
+    across the whole clip (:func:`~shotcraft.render.split_refusal`) renders as one part, and a notice says
+    why.
 
     An existing output (or sidecar) file is replaced only with ``overwrite``; folders, devices, the source
     and the spec's other inputs never are (:mod:`shotcraft.media.output_path`).
@@ -80,14 +90,22 @@ def transform(
     check_output(output, source=source, inputs=inputs, folder=folder, overwrite=overwrite)
     plan = plan_transform(source, spec)
     refusal = split_refusal(spec) if parts > 1 else None
+    pieces: list[Part] = []
     if refusal is not None:
         plan.notices.append(f"rendered as one part: {refusal}")
-    if parts > 1 and refusal is None and plan.frame_count > 1:
+    elif parts > 1:
+        grid = clip_grid(plan.video, spec.output)
+        pieces = split_parts(grid, parts, part_overlap(spec))
+        if len(pieces) < parts:
+            plan.notices.append(
+                f"rendered as {len(pieces)} part(s), not {parts}: parts are whole encode segments, and the "
+                f"clip holds {grid.segments} of about {spec.output.segment_seconds:g} s (--segment-seconds)"
+            )
+    if len(pieces) > 1:
         from shotcraft.executors import LocalExecutor, render_parts
 
-        pieces = split_parts(plan.frame_count, parts, part_overlap(spec))
         # Processes started here for this transform alone stop with it; a caller's executor is the caller's.
-        runner = LocalExecutor(parts) if executor is None else contextlib.nullcontext(executor)
+        runner = LocalExecutor(len(pieces)) if executor is None else contextlib.nullcontext(executor)
         with runner as ex, render_parts(plan, pieces, ex, output, engine_options, progress) as rendered:
             engine_name, frames = rendered
             sidecar, notices = write_take(
