@@ -12,6 +12,10 @@ Peak memory: the largest local worker's peak RSS (the pool's processes are this 
 this process's own. The load average before and after is printed: other work on the machine moves every
 figure, the ratios least.
 
+CPU seconds (this process's, so less moved by load than wall time): a one-process transform, each of the
+2 parts rendered by ``render_part`` one after another, and the join of their segments (``write_take``), the
+serial work a split adds.
+
 Segment cost: the size of the identity transform (a faithful re-encode, default crf 18) of bikes and
 bigbuckbunny in encode segments of 1, 2 (the default) and 4 s, against one encoder for the whole clip.
 """
@@ -33,7 +37,8 @@ from shotcraft.media.probe import probe
 from shotcraft.media.samples import sample_clip
 from shotcraft.media.synth import make_clip
 from shotcraft.pipeline import transform
-from shotcraft.render import clip_grid
+from shotcraft.plan import plan_transform
+from shotcraft.render import clip_grid, joined, part_overlap, render_part, split_parts, write_take
 from shotcraft.spec import TransformSpec
 
 SPECS = {
@@ -65,11 +70,10 @@ def main() -> None:
     }
     print(f"# {date.today()} {platform.machine()} {os.cpu_count()} CPUs, {source.name}, {runs} run(s)")
     print(f"load average before: {_load()}")
-    for name, data in SPECS.items():
-        # --quick: 0.6 s encode segments, so the 2.4 s clip holds 4 and splits into 2 parts.
-        spec = TransformSpec.model_validate(
-            {**data, "output": {"segment_seconds": 0.6}} if args.quick else data
-        )
+    # --quick: 0.6 s encode segments, so the 2.4 s clip holds 4 and splits into 2 parts.
+    output = {"output": {"segment_seconds": 0.6}} if args.quick else {}
+    specs = {name: TransformSpec.model_validate({**data, **output}) for name, data in SPECS.items()}
+    for name, spec in specs.items():
         times: dict[str, list[float]] = {mode: [] for mode in modes}
         for run in range(runs + 1):  # run 0 warms up (numba, imports in the workers) and is not counted
             for mode, options in modes.items():
@@ -93,7 +97,29 @@ def main() -> None:
     )
     ray.shutdown()
     print(f"load average after: {_load()}")
+    for name, spec in specs.items():
+        cpu_breakdown(source, folder, name, spec)
     segment_cost(folder)
+
+
+def cpu_breakdown(source: Path, folder: Path, name: str, spec: TransformSpec) -> None:
+    """CPU seconds of one process against 2 parts rendered in turn, and of joining their segments."""
+    started = time.process_time()
+    transform(source, folder / f"{name}-cpu-one.mp4", spec)
+    one = time.process_time() - started
+    plan = plan_transform(source, spec)
+    parts = split_parts(clip_grid(plan.video, spec.output), 2, part_overlap(spec))
+    segments, cpu = [], []
+    for i, part in enumerate(parts):
+        segments.append(folder / f"{name}-cpu-part{i}.mov")
+        started = time.process_time()
+        render_part(source, spec, part, segments[-1])
+        cpu.append(time.process_time() - started)
+    started = time.process_time()
+    write_take(plan, folder / f"{name}-cpu-split.mp4", joined(plan, segments), "-", overwrite=True, inputs=[])
+    join = time.process_time() - started
+    shown = " + ".join(f"{c:.2f}" for c in cpu)
+    print(f"CPU s, {name}: one process {one:.2f}; parts {shown}; join {join:.3f}")
 
 
 def _load() -> str:
