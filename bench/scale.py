@@ -1,4 +1,5 @@
-"""Split transforms: 2 local parts against 1 process, and Ray parts against local parts, on real footage.
+"""Split transforms: 2 local parts against 1 process, and Ray parts against local parts, on real footage;
+and what encoding in segments costs in size.
 
     python bench/scale.py            # bikes (250 frames, 640x272), relight and the cartoon look, 3 runs each
     python bench/scale.py --quick    # one run each on the first 60 frames (a smoke test)
@@ -6,8 +7,17 @@
 Every mode runs in this process through :func:`shotcraft.pipeline.transform`, runs alternating between modes
 so load from other work on the machine falls on each alike; medians and ratios come from the same run.
 ``local`` keeps 2 spawned processes for every call, ``ray`` is one in-process Ray cluster of 2 CPUs; a
-first, uncounted run of each mode warms them up (imports, numba), as a worker serving many jobs would be. Peak memory: the largest local worker's peak RSS (the pool's processes
-are this process's children) and this process's own.
+first, uncounted run of each mode warms them up (imports, numba), as a worker serving many jobs would be.
+Peak memory: the largest local worker's peak RSS (the pool's processes are this process's children) and
+this process's own. The load average before and after is printed: other work on the machine moves every
+figure, the ratios least.
+
+CPU seconds (this process's, so less moved by load than wall time): a one-process transform, each of the
+2 parts rendered by ``render_part`` one after another, and the join of their segments (``write_take``), the
+serial work a split adds.
+
+Segment cost: the size of the identity transform (a faithful re-encode, default crf 18) of bikes and
+bigbuckbunny in encode segments of 1, 2 (the default) and 4 s, against one encoder for the whole clip.
 """
 
 from __future__ import annotations
@@ -23,9 +33,12 @@ from datetime import date
 from pathlib import Path
 
 from shotcraft.executors import LocalExecutor, RayExecutor
+from shotcraft.media.probe import probe
 from shotcraft.media.samples import sample_clip
 from shotcraft.media.synth import make_clip
 from shotcraft.pipeline import transform
+from shotcraft.plan import plan_transform
+from shotcraft.render import clip_grid, joined, part_overlap, render_part, split_parts, write_take
 from shotcraft.spec import TransformSpec
 
 SPECS = {
@@ -56,8 +69,11 @@ def main() -> None:
         "ray": {"parts": 2, "executor": RayExecutor()},
     }
     print(f"# {date.today()} {platform.machine()} {os.cpu_count()} CPUs, {source.name}, {runs} run(s)")
-    for name, data in SPECS.items():
-        spec = TransformSpec.model_validate(data)
+    print(f"load average before: {_load()}")
+    # --quick: 0.6 s encode segments, so the 2.4 s clip holds 4 and splits into 2 parts.
+    output = {"output": {"segment_seconds": 0.6}} if args.quick else {}
+    specs = {name: TransformSpec.model_validate({**data, **output}) for name, data in SPECS.items()}
+    for name, spec in specs.items():
         times: dict[str, list[float]] = {mode: [] for mode in modes}
         for run in range(runs + 1):  # run 0 warms up (numba, imports in the workers) and is not counted
             for mode, options in modes.items():
@@ -80,6 +96,53 @@ def main() -> None:
         f"peak RSS: largest local worker {worker_mb:.0f} MB, this process (one-process renders) {main_mb:.0f} MB"
     )
     ray.shutdown()
+    print(f"load average after: {_load()}")
+    for name, spec in specs.items():
+        cpu_breakdown(source, folder, name, spec)
+    segment_cost(folder)
+
+
+def cpu_breakdown(source: Path, folder: Path, name: str, spec: TransformSpec) -> None:
+    """CPU seconds of one process against 2 parts rendered in turn, and of joining their segments."""
+    started = time.process_time()
+    transform(source, folder / f"{name}-cpu-one.mp4", spec)
+    one = time.process_time() - started
+    plan = plan_transform(source, spec)
+    parts = split_parts(clip_grid(plan.video, spec.output), 2, part_overlap(spec))
+    segments, cpu = [], []
+    for i, part in enumerate(parts):
+        segments.append(folder / f"{name}-cpu-part{i}.mov")
+        started = time.process_time()
+        render_part(source, spec, part, segments[-1])
+        cpu.append(time.process_time() - started)
+    started = time.process_time()
+    write_take(plan, folder / f"{name}-cpu-split.mp4", joined(plan, segments), "-", overwrite=True, inputs=[])
+    join = time.process_time() - started
+    shown = " + ".join(f"{c:.2f}" for c in cpu)
+    print(f"CPU s, {name}: one process {one:.2f}; parts {shown}; join {join:.3f}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def segment_cost(folder: Path) -> None:
+    """Take size in segments of 1, 2 and 4 s against one segment (one encoder) for the whole clip."""
+    for clip in ("bikes", "bigbuckbunny"):
+        source = Path(sample_clip(clip))
+        video = probe(source).require_video()
+        sizes = {}
+        for seconds in (1, 2, 4, 600):
+            out = folder / f"{clip}-{seconds}.mp4"
+            spec = TransformSpec.model_validate({"output": {"segment_seconds": seconds}})
+            transform(source, out, spec, overwrite=True)
+            segments = clip_grid(video, spec.output).segments
+            sizes[f"{seconds} s: {segments} of {float(video.duration / segments):.2f} s"] = out.stat().st_size
+        whole = sizes.pop(next(k for k in sizes if k.startswith("600 s")))
+        costs = "; ".join(f"{k} +{100 * (size / whole - 1):.1f} %" for k, size in sizes.items())
+        print(
+            f"segment cost, {clip} ({float(video.duration):.2f} s): one encoder {whole / 1e3:.0f} kB; {costs}"
+        )
 
 
 if __name__ == "__main__":

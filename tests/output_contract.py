@@ -37,6 +37,17 @@ def audio_packets(path: Path) -> list[list[tuple[Fraction | None, Fraction | Non
     return list(tracks.values())
 
 
+def video_packets(path: Path) -> list[tuple[int | None, int | None, bool, str]]:
+    """Every video packet as (pts, dts, keyframe, sha1 of its bytes), in stream order."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [
+            (p.pts, p.dts, p.is_keyframe, hashlib.sha1(bytes(p)).hexdigest())
+            for p in container.demux(stream)
+            if p.size
+        ]
+
+
 def video_times(path: Path) -> list[Fraction]:
     """Presentation time of every frame, seconds from the first, in display order (from packets only)."""
     video = probe(path).require_video()

@@ -21,8 +21,10 @@ from shotcraft.spec import TransformSpec
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (the 'scale' extra; make test installs it)")
 
-RELIGHT = {"operations": [{"op": "relight", "preset": "golden_hour"}], "output": {"lossless": True}}
-CARTOON = {"operations": [{"op": "restyle", "look": "cartoon"}], "output": {"lossless": True}}
+#: The 48-frame clip lasts 1.92 s: 0.25 s encode segments make 8 of them, enough for 4 parts.
+SEGMENTS = {"segment_seconds": 0.25}
+RELIGHT = {"operations": [{"op": "relight", "preset": "golden_hour"}], "output": SEGMENTS}
+CARTOON = {"operations": [{"op": "restyle", "look": "cartoon"}], "output": {"lossless": True, **SEGMENTS}}
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +127,7 @@ def test_cli_ray(cluster, footage, tmp_path):
 
     out = tmp_path / "cli.mp4"
     args = ["transform", str(footage), "-o", str(out), "--relight", "night", "--ray", "auto", "-q"]
+    args += ["--segment-seconds", "0.5"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert json.loads(Path(f"{out}.json").read_text())["parts"] == 2  # one part per CPU of the cluster

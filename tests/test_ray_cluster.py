@@ -53,11 +53,11 @@ def test_transform_on_a_two_node_cluster(two_nodes, tmp_path):
     source = make_clip(
         tmp_path / "bikes.mp4", frames=48, width=320, height=136, footage="bikes", audio_channels=2
     )
-    spec = {"operations": [{"op": "restyle", "look": "cartoon"}], "output": {"lossless": True}}
+    spec = {"operations": [{"op": "restyle", "look": "cartoon"}], "output": {"segment_seconds": 0.25}}
     whole = transform(source, tmp_path / "whole.mp4", TransformSpec.model_validate(spec))
     out = tmp_path / "ray.mp4"
     cmd = [sys.executable, "-m", "shotcraft", "transform", str(source), "-o", str(out), "--look", "cartoon",
-           "--lossless", "--ray", two_nodes, "--parallel", "4", "-q"]  # fmt: skip
+           "--segment-seconds", "0.25", "--ray", two_nodes, "--parallel", "4", "-q"]  # fmt: skip
     result = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert json.loads(Path(f"{out}.json").read_text())["parts"] == 4

@@ -27,6 +27,8 @@ from shotcraft.spec import (
         (GenerateSpec, {"prompt": "x", "seed": MAX_SEED, "takes": 2}, "seed"),
         (GenerateSpec, {"prompt": "x", "steps": 10**9}, "steps"),
         (TransformSpec, {"output": {"crf": 52}}, "crf"),
+        (TransformSpec, {"output": {"segment_seconds": 0}}, "segment_seconds"),
+        (TransformSpec, {"output": {"segment_seconds": float("nan")}}, "segment_seconds"),
         (TransformSpec, {"operations": [{"op": "relight"}] * 10_000}, "10000 operations given; at most 16"),
         (TransformSpec, {"locks": [{"kind": "faces"}] * 65}, "65 locks given; at most 64"),
         (TransformSpec, {"references": [{"image": "a.png"}] * 17}, "at most 16"),

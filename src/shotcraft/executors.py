@@ -3,9 +3,9 @@ a Ray cluster (:class:`RayExecutor`, the optional ``scale`` extra).
 
 Every executor renders each :class:`~shotcraft.render.Part` with :func:`~shotcraft.render.render_part` into
 ``folder / segment_name(i)``, a hidden temporary folder next to the output that :func:`render_parts` removes
-afterwards. A Ray task gets the source's bytes, and those of every file the spec names (mask stills, images), from
-Ray's object store (:mod:`shotcraft.shipping`) and returns its segment's bytes the same way, so no node
-needs a path that exists on another.
+once the take is joined from them. A Ray task gets the source's bytes, and those of every file the spec
+names (mask stills, images), from Ray's object store (:mod:`shotcraft.shipping`) and returns its segment's
+bytes the same way, so no node needs a path that exists on another.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,7 +25,7 @@ from shotcraft.errors import EngineUnavailable
 from shotcraft.media.output_path import remove_partial_folder, temp_name
 from shotcraft.plan import TransformPlan
 from shotcraft.progress import Progress
-from shotcraft.render import Part, render_part, segment_frames
+from shotcraft.render import Part, Segments, joined, render_part
 from shotcraft.shipping import Shipped, receive, ship
 from shotcraft.spec import TransformSpec, input_paths
 
@@ -51,7 +50,7 @@ class PartExecutor(Protocol):
 
 
 def segment_name(index: int) -> str:
-    return f"part-{index:05d}.mkv"
+    return f"part-{index:05d}.mov"
 
 
 @contextlib.contextmanager
@@ -62,15 +61,14 @@ def render_parts(
     output: Path,
     options: EngineOptions | None,
     progress: Progress,
-) -> Iterator[tuple[str, Iterator[Any]]]:
-    """Render ``parts`` of ``plan`` with ``executor``; yields the engine's name and every frame in order,
-    read back from the segments, which are removed on the way out."""
+) -> Iterator[tuple[str, Segments | Iterator[Any]]]:
+    """Render ``parts`` of ``plan`` with ``executor``; yields the engine's name and the take's video from the
+    segments (:func:`~shotcraft.render.joined`), which are removed on the way out."""
     folder = temp_name(output.with_suffix(".parts"))
     folder.mkdir(parents=True)
     try:
         engines = executor.render(PartsJob(plan.source.path, plan.spec, parts, folder, options), progress)
-        segments = (segment_frames(folder / segment_name(i)) for i in range(len(parts)))
-        yield engines[0], chain.from_iterable(segments)
+        yield engines[0], joined(plan, [folder / segment_name(i) for i in range(len(parts))])
     finally:
         remove_partial_folder(folder)
 
@@ -165,7 +163,7 @@ def _render_on_node(
     folder, the segment back."""
     with tempfile.TemporaryDirectory(prefix="shotcraft-part-") as tmp:
         local, _ = receive(spec, inputs, Path(tmp) / "inputs")
-        segment = Path(tmp) / "segment.mkv"
+        segment = Path(tmp) / "segment.mov"
         engine = render_part(source.save(Path(tmp)), local, part, segment, options)
         return engine, segment.read_bytes()
 

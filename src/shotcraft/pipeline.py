@@ -20,7 +20,15 @@ from shotcraft.media.output_path import check_output
 from shotcraft.media.read import VideoReader
 from shotcraft.plan import check_output_format, plan_transform
 from shotcraft.progress import Progress, no_progress
-from shotcraft.render import part_overlap, render_frames, split_parts, split_refusal, write_take
+from shotcraft.render import (
+    Part,
+    clip_grid,
+    part_overlap,
+    render_frames,
+    split_parts,
+    split_refusal,
+    write_take,
+)
 from shotcraft.spec import OutputSpec, TransformSpec, input_paths
 
 if TYPE_CHECKING:
@@ -61,10 +69,11 @@ def transform(
 
     ``parts`` > 1 splits the clip into that many frame ranges rendered side by side by ``executor`` (local
     processes by default, :class:`~shotcraft.executors.RayExecutor` for a cluster) and assembled into one
-    take with the same frames as a one-part render; a spec that carries state across the whole clip
-    (:func:`~shotcraft.render.split_refusal`) renders as one part, and a notice says why. A diffusion
-    transform given an executor with a ``window_runner`` (Ray) generates its windows there, one clip's
-    windows in order, on actors that keep the model loaded.
+    take with the same video packets as a one-part render (parts are runs of the clip's encode segments,
+    ``spec.output.segment_seconds`` long, so a short clip gives fewer parts); a spec that carries state
+    across the whole clip (:func:`~shotcraft.render.split_refusal`) renders as one part, and a notice says
+    why. A diffusion transform given an executor with a ``window_runner`` (Ray) generates its windows
+    there, one clip's windows in order, on actors that keep the model loaded.
 
     An existing output (or sidecar) file is replaced only with ``overwrite``; folders, devices, the source
     and the spec's other inputs never are (:mod:`shotcraft.media.output_path`).
@@ -83,16 +92,26 @@ def transform(
     check_output(output, source=source, inputs=inputs, folder=folder, overwrite=overwrite)
     plan = plan_transform(source, spec)
     # A diffusion clip is one part whose windows go to the executor's actors, when it has them.
-    runner = getattr(executor, "window_runner", None) if engines.engine_name(spec) == "diffusion" else None
-    refusal = split_refusal(spec) if parts > 1 and runner is None else None
+    window_runner = (
+        getattr(executor, "window_runner", None) if engines.engine_name(spec) == "diffusion" else None
+    )
+    refusal = split_refusal(spec) if parts > 1 and window_runner is None else None
+    pieces: list[Part] = []
     if refusal is not None:
         plan.notices.append(f"rendered as one part: {refusal}")
-    if parts > 1 and refusal is None and runner is None and plan.frame_count > 1:
+    elif parts > 1 and window_runner is None:
+        grid = clip_grid(plan.video, spec.output)
+        pieces = split_parts(grid, parts, part_overlap(spec))
+        if len(pieces) < parts:
+            plan.notices.append(
+                f"rendered as {len(pieces)} part(s), not {parts}: parts are whole encode segments, and the "
+                f"clip holds {grid.segments} of about {spec.output.segment_seconds:g} s (--segment-seconds)"
+            )
+    if len(pieces) > 1:
         from shotcraft.executors import LocalExecutor, render_parts
 
-        pieces = split_parts(plan.frame_count, parts, part_overlap(spec))
         # Processes started here for this transform alone stop with it; a caller's executor is the caller's.
-        runner = LocalExecutor(parts) if executor is None else contextlib.nullcontext(executor)
+        runner = LocalExecutor(len(pieces)) if executor is None else contextlib.nullcontext(executor)
         with runner as ex, render_parts(plan, pieces, ex, output, engine_options, progress) as rendered:
             engine_name, frames = rendered
             sidecar, notices = write_take(
@@ -101,7 +120,7 @@ def transform(
             )  # fmt: skip
     else:
         reader = VideoReader(plan.source.path, plan.source)
-        engine_name, frames = render_frames(plan, reader, engine_options, progress, runner)
+        engine_name, frames = render_frames(plan, reader, engine_options, progress, window_runner)
         sidecar, notices = write_take(
             plan, output, frames, engine_name, overwrite=overwrite, inputs=inputs, lineage=lineage,
             progress=progress,

@@ -2,16 +2,21 @@
 split into parts on local processes or a Ray cluster, and the studio's resumable chunks.
 
 - :func:`render_frames`: the engine choice and the locks, i.e. a plan's output frames;
-- :func:`render_part`: frames ``start..stop`` of a plan, rendered on their own into a lossless segment;
-- :func:`write_take`: frames (from an engine, or from segments) into the output with the source's timestamps,
-  audio and subtitles, and the take record as its sidecar.
+- :func:`render_part`: frames ``start..stop`` of a plan, rendered on their own into a segment encoded as the
+  take will be;
+- :func:`write_take`: frames (from an engine), or :class:`Segments` joined packet by packet, into the output
+  with the source's timestamps, audio and subtitles, and the take record as its sidecar.
 
 A transform may be split into parts only where nothing temporal crosses a part boundary
 (:func:`split_refusal`). A part that needs earlier frames (a built-in look is pulled towards the previous
 frame's look along the flow, and finds cuts against it) renders ``overlap`` frames before its start and
-discards them, so it starts from exactly the state a one-process render has there: the decoded frames are
-identical.
+discards them, so it starts from exactly the state a one-process render has there. Parts are runs of whole
+segments of the clip's :class:`~shotcraft.media.timing.EncodeGrid`, where a one-process writer restarts its
+encoder too, so the joined packets are the ones a one-process render writes: the decoded frames are
+identical, lossy codecs included.
 
+>>> from fractions import Fraction
+>>> from shotcraft.media.timing import EncodeGrid
 >>> from shotcraft.spec import TransformSpec, RelightOp, RestyleOp
 >>> split_refusal(TransformSpec(operations=[RelightOp(preset="night")])) is None
 True
@@ -19,8 +24,9 @@ True
 'a prompt is rendered by a generative model across the whole clip'
 >>> split_refusal(TransformSpec(operations=[RestyleOp(look="pencil")]))
 'the pencil look carries its grain along the whole shot'
->>> [(p.start, p.stop, p.overlap) for p in split_parts(10, 3, overlap=1)]
-[(0, 3, 0), (3, 7, 1), (7, 10, 1)]
+>>> grid = EncodeGrid.for_clip(250, Fraction(10), seconds=1)  # 8 segments of 31-32 frames
+>>> [(p.start, p.stop, p.overlap) for p in split_parts(grid, 3, overlap=1)]
+[(0, 94, 0), (94, 156, 1), (156, 250, 1)]
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from itertools import islice, pairwise
+from itertools import chain, islice, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +43,11 @@ import av
 from shotcraft import __version__
 from shotcraft.engines import select_engine
 from shotcraft.engines.base import EngineOptions
-from shotcraft.finishing.locks import locked_transform
-from shotcraft.media.probe import MediaInfo, probe
+from shotcraft.finishing.locks import RAMP_FRAMES, locked_transform
+from shotcraft.media.probe import MediaInfo, VideoInfo, probe
 from shotcraft.media.read import VideoReader
-from shotcraft.media.write import VideoWriter
+from shotcraft.media.timing import EncodeGrid
+from shotcraft.media.write import RGB_PIX_FMTS, VideoWriter
 from shotcraft.plan import TransformPlan, plan_transform
 from shotcraft.progress import Progress, no_progress
 from shotcraft.spec import (
@@ -56,8 +63,9 @@ from shotcraft.spec import (
 if TYPE_CHECKING:
     from shotcraft.engines.diffusion import WindowRunner
 
-#: Segments are exact: RGB samples for engine output, the source's own samples for the identity transform.
-SEGMENT_OUTPUT = OutputSpec(format="mp4_h264", lossless=True, preset="ultrafast")
+#: Segments of a frame sequence (PNG files have no packets to join) are exact: RGB samples for engine
+#: output, the source's own samples for the identity transform; assembly decodes them.
+SEQUENCE_SEGMENT_OUTPUT = OutputSpec(format="mp4_h264", lossless=True, preset="ultrafast")
 _STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
@@ -70,10 +78,24 @@ def render_frames(
 ) -> tuple[str, Iterator[Any]]:
     """The engine's name and the plan's output frames, locks applied; decoded source frames for the identity.
     ``runner``: where a diffusion engine generates its windows (default: in this process)."""
-    if plan.is_identity and not plan.spec.locks:
+    if passes_decoded_frames(plan):
         return "identity", reader.av_frames()
     engine = select_engine(plan, options, runner)
     return engine.name, locked_transform(plan, engine, reader, progress)
+
+
+def passes_decoded_frames(plan: TransformPlan) -> bool:
+    """Whether the plan's frames are the source's decoded frames (the identity), not RGB arrays."""
+    return plan.is_identity and not plan.spec.locks
+
+
+@dataclass(frozen=True)
+class Segments:
+    """A take's video as segment files in order, each encoded as the take (:func:`render_part`), made from
+    frames given as ``frame_format`` (``rgb24`` for an engine's arrays)."""
+
+    paths: list[Path]
+    frame_format: str
 
 
 def write_frames(
@@ -131,12 +153,20 @@ def write_take(
     stage: str = "write",
     **extra: Any,
 ) -> tuple[Path, list[str]]:
-    """Write the take (the plan's frames, the source's audio and subtitles, the sidecar); returns the
-    sidecar's path and the notices (the plan's and the writer's)."""
+    """Write the take (the plan's frames, or its :class:`Segments` joined without decoding, the source's
+    audio and subtitles, the sidecar); returns the sidecar's path and the notices (the plan's and the
+    writer's)."""
     with VideoWriter(
         output, plan.source, plan.spec.output, size=plan.output_size, overwrite=overwrite, inputs=inputs
     ) as writer:
-        write_frames(writer, frames, plan.frame_count, engine, progress, stage)
+        if isinstance(frames, Segments):
+            for path in frames.paths:
+                writer.copy_segment(path, frames.frame_format)
+                progress(stage, writer.frames_written, plan.frame_count)
+            if writer.frames_written != plan.frame_count:
+                raise RuntimeError(f"segments held {writer.frames_written} frames for {plan.frame_count}")
+        else:
+            write_frames(writer, frames, plan.frame_count, engine, progress, stage)
         notices = plan.notices + writer.notices
         writer.sidecar = take_record(plan, output, engine, notices, lineage, **extra)
     return writer.sidecar_path, notices
@@ -185,25 +215,43 @@ def split_refusal(spec: TransformSpec) -> str | None:
 
 
 def part_overlap(spec: TransformSpec) -> int:
-    """Frames a part renders before its start: a built-in look reads the previous frame (steadiness, cuts)."""
-    return 1 if any(isinstance(op, RestyleOp) for op in spec.operations) else 0
+    """Frames a part renders before its start: a built-in look reads the previous frame (steadiness, cuts),
+    and a feathered lock's blend band follows the grade over the last :data:`RAMP_FRAMES` frames."""
+    look = 1 if any(isinstance(op, RestyleOp) for op in spec.operations) else 0
+    seam = RAMP_FRAMES - 1 if any(lock.feather > 0 for lock in spec.locks) else 0
+    return max(look, seam)
 
 
-def split_parts(frame_count: int, count: int, overlap: int = 0) -> list[Part]:
-    """``count`` parts of near-equal length covering ``0..frame_count`` (fewer for a short clip)."""
-    count = max(1, min(count, frame_count))
-    bounds = [round(i * frame_count / count) for i in range(count + 1)]
+def clip_grid(video: VideoInfo, output: OutputSpec) -> EncodeGrid:
+    """Where the take of ``video`` restarts its encoder: every part starts on it."""
+    return EncodeGrid.for_clip(video.frame_count, video.duration, output.segment_seconds)
+
+
+def split_parts(grid: EncodeGrid, count: int, overlap: int = 0) -> list[Part]:
+    """``count`` parts of near-equal length, each a run of whole segments of ``grid`` (fewer parts than
+    ``count`` when the clip has fewer segments)."""
+    count = max(1, min(count, grid.segments))
+    starts = grid.starts()
+    bounds = [starts[round(i * grid.segments / count)] for i in range(count + 1)]
     return [Part(a, b, min(overlap, a)) for a, b in pairwise(bounds)]
 
 
-def chunk_ranges(frame_count: int, chunk_frames: int, overlap: int = 0) -> list[Part]:
-    """Parts of ``chunk_frames`` frames (the last one shorter) covering ``0..frame_count``.
+def chunk_ranges(grid: EncodeGrid, chunk_frames: int, overlap: int = 0) -> list[Part]:
+    """Runs of whole segments of ``grid`` of at most ``chunk_frames`` frames (one segment when a segment
+    is longer), covering the clip.
 
-    >>> [(p.start, p.stop) for p in chunk_ranges(10, 4)]
-    [(0, 4), (4, 8), (8, 10)]
+    >>> from fractions import Fraction
+    >>> [(p.start, p.stop) for p in chunk_ranges(EncodeGrid(20, 4), 10)]
+    [(0, 10), (10, 20)]
+    >>> [(p.start, p.stop) for p in chunk_ranges(EncodeGrid(20, 4), 4)]
+    [(0, 5), (5, 10), (10, 15), (15, 20)]
     """
-    starts = range(0, frame_count, chunk_frames)
-    return [Part(a, min(a + chunk_frames, frame_count), min(overlap, a)) for a in starts]
+    bounds = [0]
+    for previous, stop in pairwise(grid.starts()):
+        if stop - bounds[-1] > chunk_frames and previous > bounds[-1]:
+            bounds.append(previous)
+    bounds.append(grid.frames)
+    return [Part(a, b, min(overlap, a)) for a, b in pairwise(bounds)]
 
 
 def slice_info(info: MediaInfo, start: int, stop: int) -> MediaInfo:
@@ -245,33 +293,50 @@ def render_part(
     progress: Progress = no_progress,
     info: MediaInfo | None = None,
 ) -> str:
-    """Render ``part`` of ``spec`` on ``source`` into the lossless ``segment``; returns the engine's name.
+    """Render ``part`` of ``spec`` on ``source`` into ``segment``; returns the engine's name.
 
     The engine sees only the part's frames (plus its overlap), numbered from 0, so a part renders the same
-    on any machine that has the source.
+    on any machine that has the source. The segment is encoded as the take will be (its codec and settings,
+    the encoder restarted on the clip's grid), a constant-rate clip whose times count frames from the part's
+    start; :meth:`VideoWriter.copy_segment` stamps the source's times on its packets. A frame sequence's
+    segment is lossless instead.
     """
     info = info or probe(source)
+    video = info.require_video()
     first = part.start - part.overlap
     plan = plan_transform(slice_info(info, first, part.stop), spec)
     engine, frames = render_frames(plan, RangeReader(source, info, first, part.stop), options)
     kept = islice(frames, part.overlap, None)
+    output = SEQUENCE_SEGMENT_OUTPUT if spec.output.format == "png_sequence" else spec.output
+    in_frames = replace(
+        slice_info(info, part.start, part.stop).require_video(), time_base=1 / video.fps, pts=(), vfr=False
+    )
     with VideoWriter(
         segment,
-        slice_info(info, part.start, part.stop),
-        SEGMENT_OUTPUT,
-        copy_streams=False,
+        video=in_frames,
+        output=output,
+        size=plan.output_size,
         overwrite=True,
         with_sidecar=False,
+        grid=clip_grid(video, spec.output).at(part.start),
     ) as writer:
         write_frames(writer, kept, part.frames, engine, progress, "render")
     return engine
 
 
+def joined(plan: TransformPlan, paths: list[Path]) -> Segments | Iterator[Any]:
+    """The take's video from its parts' segments (from :func:`render_part`, in order) for :func:`write_take`:
+    joined packet by packet, or decoded for a frame sequence."""
+    if plan.spec.output.format == "png_sequence":
+        return chain.from_iterable(segment_frames(path) for path in paths)
+    return Segments(paths, plan.video.pix_fmt if passes_decoded_frames(plan) else "rgb24")
+
+
 def segment_frames(path: Path) -> Iterator[Any]:
-    """A segment's frames as the writer should get them: RGB arrays from RGB segments (so the final
-    encode applies the clip's colour matrix), the decoded frames themselves from YUV segments."""
+    """A frame sequence's segment's frames as the writer should get them: RGB arrays from RGB segments (so
+    the writer applies the clip's colour matrix), the decoded frames themselves from YUV segments."""
     for frame in VideoReader(path).av_frames():
-        if frame.format.name in ("gbrp", "rgb24", "bgr0", "bgr24"):
+        if frame.format.name in RGB_PIX_FMTS:
             yield frame.to_ndarray(format="rgb24")
         else:
             yield frame

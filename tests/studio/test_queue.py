@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from tests.output_contract import video_packets
 from tests.studio.conftest import add_video_asset
 
 from shotcraft.media.read import VideoReader
@@ -102,7 +103,9 @@ def test_user_errors_fail_at_once_without_retry(store, queued, worker):
 
 
 def test_chunked_relight_matches_one_pass_and_resumes(tiny_clip, tmp_path):
-    spec = TransformSpec.model_validate(RELIGHT_LOCKED)
+    # Lossy, in 0.12 s encode segments: the 12 frames (0.48 s) make 4 segments of 3 frames, and chunks of at
+    # most 5 frames hold one each. The chunks' packets are joined as they are: the one-pass file's packets.
+    spec = TransformSpec.model_validate({**RELIGHT_LOCKED, "output": {"segment_seconds": 0.12}})
     assert split_refusal(spec) is None
     whole = transform(tiny_clip, tmp_path / "whole.mp4", spec)
     chunked = ChunkedTransform(tiny_clip, tmp_path / "chunked.mp4", spec, tmp_path / "work", chunk_frames=5)
@@ -119,8 +122,9 @@ def test_chunked_relight_matches_one_pass_and_resumes(tiny_clip, tmp_path):
     assert list(chunked.manifest()["chunks"]) == ["0"]
     result = chunked.run(attempt=2)
     attempts = {k: v["attempt"] for k, v in chunked.manifest()["chunks"].items()}
-    assert attempts == {"0": 1, "1": 2, "2": 2}
+    assert attempts == {"0": 1, "1": 2, "2": 2, "3": 2}
     assert result.frame_count == whole.frame_count == 12
+    assert video_packets(result.path) == video_packets(whole.path)
     pairs = zip(VideoReader(whole.path).frames(), VideoReader(result.path).frames(), strict=True)
     assert all(np.array_equal(a, b) for a, b in pairs)
 

@@ -186,6 +186,11 @@ def transform(
     lossless: bool = typer.Option(False, "--lossless", help="Lossless output (exact pixels, large files)."),
     crf: int | None = typer.Option(None, help="Quality for lossy H.264/H.265 (lower is better)."),
     encoder_preset: str | None = typer.Option(None, "--encoder-preset", help="x264/x265 speed preset."),
+    segment_seconds: float | None = typer.Option(
+        None,
+        "--segment-seconds",
+        help="Encode in segments of about this length (default 2); --parallel splits on them.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     overwrite: bool = typer.Option(False, "--overwrite", "-y", help=OVERWRITE_HELP),
     parallel: int = typer.Option(
@@ -241,6 +246,7 @@ def transform(
             "lossless": True if lossless else None,
             "crf": crf,
             "preset": encoder_preset,
+            "segment_seconds": segment_seconds,
         },
     )
     executor = None

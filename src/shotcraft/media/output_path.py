@@ -36,7 +36,7 @@ PARTIAL_NAME = re.compile(
 )
 #: What a temporary folder holds: a PNG sequence's frames and copied audio, or a split render's segments
 #: (finished or being written); nothing else is ever removed.
-_SEQUENCE_PARTS = re.compile(r"^(.+_[0-9]{6}\.png|audio\.mka|\.?part-[0-9]{5}(\.partial-[0-9]{1,10})?\.mkv)$")
+_SEQUENCE_PARTS = re.compile(r"^(.+_[0-9]{6}\.png|audio\.mka|\.?part-[0-9]{5}(\.partial-[0-9]{1,10})?\.mov)$")
 #: Paths this process has put in place, so an interrupted command can say what was finished.
 committed: list[Path] = []
 

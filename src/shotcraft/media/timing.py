@@ -99,3 +99,50 @@ class TimeConform:
     def model_index(self, source_index: int) -> int:
         """The model frame that carries source frame ``source_index`` (where its keyframe must land)."""
         return self.to_source[source_index]
+
+
+@dataclass(frozen=True)
+class EncodeGrid:
+    """Where the encoder of a clip restarts: ``segments`` equal runs of frames covering ``frames``, each
+    encoded by a fresh encoder (a keyframe first, nothing referenced across a boundary).
+
+    The grid depends only on the clip and the output settings, so a one-process render and a render split
+    into parts (each a run of whole segments) give the same bytes, and parts are joined by copying packets.
+    The count is a power of two near ``duration / seconds``, so 2, 4, 8, … parts split a clip evenly; a
+    segment is then 0.7–1.4 times ``seconds`` long. ``offset`` is where a writer's first frame lies in the
+    clip (a part's writer starts mid-clip); indices given to :meth:`is_start` count from there.
+
+    >>> grid = EncodeGrid.for_clip(250, Fraction(10), seconds=2)
+    >>> grid.segments, grid.starts()
+    (4, [0, 63, 125, 188, 250])
+    >>> grid.at(125).is_start(63), grid.at(125).is_start(62)
+    (True, False)
+    """
+
+    frames: int
+    segments: int
+    offset: int = 0
+
+    @classmethod
+    def for_clip(cls, frames: int, duration: Fraction, seconds: float) -> EncodeGrid:
+        ratio = float(duration) / seconds if frames > 0 else 0.0
+        exponent = max(0, round(math.log2(ratio))) if ratio > 0 else 0
+        return cls(frames, max(1, min(2**exponent, frames)))
+
+    def start(self, segment: int) -> int:
+        """The clip frame where ``segment`` starts (also past the clip's end, for takes that grow)."""
+        return (2 * segment * self.frames + self.segments) // (2 * self.segments)
+
+    def starts(self) -> list[int]:
+        """Every segment's first frame, and the clip's frame count last."""
+        return [self.start(i) for i in range(self.segments + 1)]
+
+    def is_start(self, index: int) -> bool:
+        """Whether the writer's frame ``index`` (``offset`` + ``index`` in the clip) starts a segment."""
+        frame = self.offset + index
+        nearest = frame * self.segments // max(1, self.frames)
+        return frame in (self.start(nearest), self.start(nearest + 1))
+
+    def at(self, offset: int) -> EncodeGrid:
+        """The same grid, seen by a writer whose first frame is clip frame ``offset``."""
+        return EncodeGrid(self.frames, self.segments, offset)

@@ -1,10 +1,11 @@
 """Resumable transforms: render a clip in frame-range chunks, keep each finished chunk, assemble at the end.
 
 Each chunk is a :class:`~shotcraft.render.Part` rendered by :func:`~shotcraft.render.render_part` into a
-*lossless* segment, as a split transform's parts are; a manifest records the finished chunks, so a job
-restarted after its worker died renders only what is missing. The take is then written from the segments
-by :func:`~shotcraft.render.write_take`, exactly as a one-pass transform writes it. Only specs that
-:func:`~shotcraft.render.split_refusal` accepts are chunked.
+segment encoded as the take, as a split transform's parts are (whole segments of the clip's encode grid, so
+a chunk holds at least one); a manifest records the finished chunks, so a job restarted after its worker
+died renders only what is missing. The take is then joined from the segments by
+:func:`~shotcraft.render.write_take` without decoding them, and is the file a one-pass transform writes.
+Only specs that :func:`~shotcraft.render.split_refusal` accepts are chunked.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import hashlib
 import json
 import os
 import time
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +24,19 @@ from shotcraft.plan import plan_transform
 from shotcraft.progress import Progress, no_progress
 from shotcraft.render import (
     chunk_ranges,
+    clip_grid,
+    joined,
     part_overlap,
     render_part,
-    segment_frames,
     split_refusal,
     write_take,
 )
 from shotcraft.spec import TransformSpec, input_paths
 
-#: Frames per chunk: the most work a restarted job repeats.
+#: Frames per chunk (or one segment of the encode grid, when longer): the most work a restarted job repeats.
 DEFAULT_CHUNK_FRAMES = 64
-#: Assembling a frame from its segment costs about a quarter of rendering one (for the progress bar).
-_ASSEMBLE_WEIGHT = 0.25
+#: Joining a frame's packet costs a small share of rendering it (for the progress bar).
+_ASSEMBLE_WEIGHT = 0.02
 
 
 class ChunkedTransform:
@@ -82,6 +83,9 @@ class ChunkedTransform:
         tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         os.replace(tmp, self.manifest_path)
 
+    def _segment(self, index: int) -> Path:
+        return self.work_dir / f"chunk-{index:05d}.mov"
+
     # -- running -------------------------------------------------------------------------------------------
 
     def run(
@@ -99,13 +103,14 @@ class ChunkedTransform:
         if manifest.get("fingerprint") != fingerprint:
             manifest = {"fingerprint": fingerprint, "chunk_frames": self.chunk_frames, "chunks": {}}
         done: dict[str, Any] = manifest["chunks"]
-        ranges = chunk_ranges(count, self.chunk_frames, part_overlap(self.spec))
+        grid = clip_grid(whole.video, self.spec.output)
+        ranges = chunk_ranges(grid, self.chunk_frames, part_overlap(self.spec))
         total_work = count * (1 + _ASSEMBLE_WEIGHT)
         rendered = sum(done[str(i)]["frames"] for i in range(len(ranges)) if str(i) in done)
         progress("render", rendered, round(total_work))
         engine_name = "identity"
         for index, part in enumerate(ranges):
-            segment = self.work_dir / f"chunk-{index:05d}.mkv"
+            segment = self._segment(index)
             if str(index) in done and segment.exists():
                 engine_name = done[str(index)]["engine"]
                 continue
@@ -126,15 +131,14 @@ class ChunkedTransform:
                 "engine": engine_name,
             }
             self._save_manifest(manifest)
-        segments = (segment_frames(self.work_dir / f"chunk-{i:05d}.mkv") for i in range(len(ranges)))
+        segments = joined(whole, [self._segment(i) for i in range(len(ranges))])
 
         def assembled(stage: str, written: int, total: int) -> None:
-            if written % 8 == 0 or written == total:
-                progress("assemble", round(count + written * _ASSEMBLE_WEIGHT), round(total_work))
+            progress("assemble", round(count + written * _ASSEMBLE_WEIGHT), round(total_work))
 
         # The job's own folder: a retried job may find its earlier finished file there and replaces it.
         sidecar, notices = write_take(
-            whole, self.output, chain.from_iterable(segments), engine_name, overwrite=True,
+            whole, self.output, segments, engine_name, overwrite=True,
             inputs=input_paths(self.spec), lineage=lineage, progress=assembled, chunks=len(ranges),
             chunk_attempts=[done[str(i)]["attempt"] for i in range(len(ranges))],
         )  # fmt: skip
