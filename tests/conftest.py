@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,6 +10,18 @@ import pytest
 
 from shotcraft.media.samples import sample_clip
 from shotcraft.media.synth import make_clip
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flow_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One optical-flow cache for the whole run (``SHOTCRAFT_CACHE``, which processes the tests start inherit),
+    empty when the run starts: every machine starts from the same state whatever its ``~/.cache`` holds, and
+    a flow one test computes is read by the next test on the same clip. That changes no result: the cache is
+    keyed by the clip's content and the flow settings, and a computed pair is rounded as it is stored."""
+    root = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHOTCRAFT_CACHE", str(root))
+        yield root / "flow"
 
 
 @pytest.fixture(scope="session")

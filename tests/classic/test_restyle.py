@@ -8,8 +8,12 @@ in ``bench/results/ebsynth.json``) are the bar for look fidelity.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
@@ -40,6 +44,22 @@ BIKES_CUTS = [30, 76, 137, 187, 242]
 def _keyed_restyle(clip: Path, look: str, keying: str, folder: Path, last: int | None = None, **settings):
     """Restyle ``clip`` from ``look`` applied on the keying's keyframes; frames 0..last with their truths."""
     reader = VideoReader(clip)
+    sources = list(reader.frames(0, reader.video.frame_count if last is None else last + 1))
+    with ThreadPoolExecutor(1) as pool:
+        truths = pool.submit(_look_frames, LOOKS[look], sources)  # made while the render runs
+        plan, keys, outputs = _render(clip, look, keying, folder, last, **settings)
+        return plan, keys, sources, outputs, truths.result()
+
+
+def _look_frames(look: Callable[[np.ndarray], np.ndarray], frames: list[np.ndarray]) -> list[np.ndarray]:
+    """``look`` applied to each frame, on every core: OpenCV's stylization and pencil sketch use one."""
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        return list(pool.map(look, frames))
+
+
+def _render(clip: Path, look: str, keying: str, folder: Path, last: int | None = None, **settings):
+    """The plan, the keyframe indices and the restyled frames 0..last (all of them without ``last``)."""
+    reader = VideoReader(clip)
     keys = keyframes(reader.video.frame_count, keying)
     for k in keys:
         Image.fromarray(LOOKS[look](reader.frame_at(k))).save(folder / f"{look}-{k}.png")
@@ -47,13 +67,44 @@ def _keyed_restyle(clip: Path, look: str, keying: str, folder: Path, last: int |
         {"keyframes": [{"at": {"frame": k}, "image": folder / f"{look}-{k}.png"} for k in keys], **settings}
     )
     plan = plan_transform(reader.info, spec)
-    frames = restyle(plan, None, reader, cache_root=folder / "cache")
+    frames = restyle(plan, None, reader)
     stop = reader.video.frame_count if last is None else last + 1
-    sources = list(reader.frames(0, stop))
     outputs = [frame for _, frame in zip(range(stop), frames, strict=False)]
     frames.close()
-    truths = [LOOKS[look](frame) for frame in sources]
-    return plan, keys, sources, outputs, truths
+    return plan, keys, outputs
+
+
+@pytest.fixture(scope="module")
+def keyed_restyle(tmp_path_factory: pytest.TempPathFactory):
+    """:func:`_keyed_restyle` for the tests of real footage, where several tests judge the same render (and
+    the same look's truths) in different ways: each render, each clip's frames and each look's truths on
+    them are made once for the module. Adherences left unset are the spec's defaults, so an explicit
+    default is the same render."""
+
+    @functools.cache
+    def sources(clip: Path, stop: int) -> list[np.ndarray]:
+        return list(VideoReader(clip).frames(0, stop))
+
+    @functools.cache
+    def truths(clip: Path, look: str, stop: int) -> list[np.ndarray]:
+        return _look_frames(LOOKS[look], sources(clip, stop))
+
+    @functools.cache
+    def render(clip: Path, look: str, keying: str, last: int | None, motion, structure):
+        folder = tmp_path_factory.mktemp("keys")
+        return _render(
+            clip, look, keying, folder, last, motion_adherence=motion, structure_adherence=structure
+        )
+
+    def run(clip: Path, look: str, keying: str, last: int | None = None, **adherences):
+        spec = TransformSpec.model_validate(adherences)
+        plan, keys, outputs = render(
+            clip, look, keying, last, spec.motion_adherence, spec.structure_adherence
+        )
+        stop = len(outputs)
+        return plan, keys, sources(clip, stop), outputs, truths(clip, look, stop)
+
+    return run
 
 
 def _check(clip_name: str, look: str, keying: str, report: LookReport, keys, outputs, truths, judged) -> None:
@@ -72,10 +123,10 @@ def _check(clip_name: str, look: str, keying: str, report: LookReport, keys, out
 
 @pytest.mark.parametrize("keying", ["one", "two"])
 @pytest.mark.parametrize("look", ["stylization", "pencil", "posterise_hue"])
-def test_carphone_keeps_the_look_on_every_frame(carphone, tmp_path, look, keying) -> None:
+def test_carphone_keeps_the_look_on_every_frame(carphone, keyed_restyle, look, keying) -> None:
     """One shot of real footage: every frame keeps 0.8-1.25 of the look's detail, and the look is closer to
     the truth than EbSynth's at frames 10, 30 and 60."""
-    plan, keys, sources, outputs, truths = _keyed_restyle(carphone, look, keying, tmp_path)
+    plan, keys, sources, outputs, truths = keyed_restyle(carphone, look, keying)
     assert len(outputs) == plan.frame_count
     report = score_look_frames(sources, outputs, truths)
     retention = np.array(report.retention)
@@ -84,10 +135,10 @@ def test_carphone_keeps_the_look_on_every_frame(carphone, tmp_path, look, keying
     _check("carphone", look, keying, report, keys, outputs, truths, judged)
 
 
-def test_carphone_posterise_between_two_keys_is_close_to_ebsynth(carphone, tmp_path) -> None:
+def test_carphone_posterise_between_two_keys_is_close_to_ebsynth(carphone, keyed_restyle) -> None:
     """Posterise keyed at both ends: beyond EbSynth at 10 and 30, within 0.5 dB of it mid-way (t = 60),
     where EbSynth blends two near-perfect copies of a pixel-wise look."""
-    _, _keys, sources, outputs, truths = _keyed_restyle(carphone, "posterise_hue", "two", tmp_path)
+    _, _keys, sources, outputs, truths = keyed_restyle(carphone, "posterise_hue", "two")
     report = score_look_frames(sources, outputs, truths)
     bar = EBSYNTH["carphone"]["posterise_hue"]["two"]
     assert report.psnr[10] >= bar["10"]["psnr"] and report.psnr[30] >= bar["30"]["psnr"]
@@ -156,17 +207,17 @@ def _temporal(sources, frames) -> float:
     return float(np.mean(errors))
 
 
-def test_adherence_settings_have_monotone_effects(carphone, tmp_path) -> None:
+def test_adherence_settings_have_monotone_effects(carphone, keyed_restyle) -> None:
     """More motion adherence: steadier along the source's flow. More structure adherence: closer to the
     current frame's edges (the keyframe's own strokes give way)."""
     motion = {}
     for m in ("off", 1, 5, 9):
-        _, _, sources, outputs, _ = _keyed_restyle(carphone, "pencil", "one", tmp_path, motion_adherence=m)
+        _, _, sources, outputs, _ = keyed_restyle(carphone, "pencil", "one", motion_adherence=m)
         motion[m] = _temporal(sources, outputs)
     assert motion["off"] > motion[1] > motion[5] > motion[9], motion
     edges = {}
     for s in ("off", 5, 9):
-        _, _, sources, outputs, _ = _keyed_restyle(carphone, "pencil", "one", tmp_path, structure_adherence=s)
+        _, _, sources, outputs, _ = keyed_restyle(carphone, "pencil", "one", structure_adherence=s)
         edges[s] = float(
             np.mean([edge_agreement(o, f) for o, f in zip(outputs[5::10], sources[5::10], strict=True)])
         )
@@ -183,31 +234,31 @@ def test_adherence_mappings_are_monotone() -> None:
 
 
 @pytest.mark.parametrize("look", ["watercolour", "pencil", "cartoon", "film_print"])
-def test_built_in_look_is_at_full_strength_on_every_frame(bikes, tmp_path, look) -> None:
+def test_built_in_look_is_at_full_strength_on_every_frame(bikes, look) -> None:
     """The look applied to frame t is the target for frame t: every frame keeps its detail (no fading into
     a wash), and the output is no less steady than the look filtered frame by frame."""
     reader = VideoReader(bikes)
     op = RestyleOp(look=look)
     plan = plan_transform(reader.info, TransformSpec(operations=[op]))
-    frames = restyle(plan, op, reader, cache_root=tmp_path)
+    frames = restyle(plan, op, reader)
     sources = list(reader.frames(0, 60))
     outputs = [frame for _, frame in zip(range(60), frames, strict=False)]
     frames.close()
-    truths = [apply_look(frame, look) for frame in sources]
+    truths = _look_frames(functools.partial(apply_look, look=look), sources)
     report = score_look_frames(sources, outputs, truths)
     assert report.retention_min >= 0.8 and report.retention_max <= 1.25, report.summary()
     assert report.psnr_min >= 25.0, report.summary()
     assert report.flicker_vs_reference <= 1.05, report.summary()
 
 
-def test_grain_moves_with_the_scene(clip_factory, tmp_path) -> None:
+def test_grain_moves_with_the_scene(clip_factory) -> None:
     """Paper grain is carried along the motion: on a clip panning right, the grain of frame t+1 is frame
     t's shifted with the content, not fixed on the screen."""
     clip = clip_factory("pan.mp4", frames=12, width=128, height=96, footage="bikes")
     reader = VideoReader(clip)
     op = RestyleOp(look="pencil")
     plan = plan_transform(reader.info, TransformSpec(operations=[op], motion_adherence="off"))
-    outputs = list(restyle(plan, op, reader, cache_root=tmp_path))
+    outputs = list(restyle(plan, op, reader))
     sources = list(reader.frames())
     assert _temporal(sources, outputs) < _temporal(sources, [apply_look(f, "pencil") for f in sources])
 
@@ -221,7 +272,7 @@ def test_reference_look_moves_colour_towards_the_reference(small_clip, tmp_path)
     reader = VideoReader(small_clip)
     op = RestyleOp(reference=Path(path))
     plan = plan_transform(reader.info, TransformSpec(operations=[op]))
-    frames = restyle(plan, op, reader, cache_root=tmp_path / "cache")
+    frames = restyle(plan, op, reader)
     target = reference.reshape(-1, 3).mean(axis=0)
     for (t, frame), source in zip(enumerate(frames), reader.frames(), strict=True):
         if t % 12 == 5:

@@ -151,3 +151,19 @@ def use_tiny_models(monkeypatch: pytest.MonkeyPatch, root: Path) -> Path:
 def models_env(tiny_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The engine settings pointing at the tiny models (:func:`use_tiny_models`)."""
     return use_tiny_models(monkeypatch, tiny_models)
+
+
+@pytest.fixture
+def jobs(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Every WindowJob the engine or the invent step runs from here on (they still run on the tiny model)."""
+    import shotcraft.engines.diffusion as diffusion
+
+    seen = []
+    original = diffusion.run_job
+
+    def recording(pipe, card, job):
+        seen.append(job)
+        return original(pipe, card, job)
+
+    monkeypatch.setattr(diffusion, "run_job", recording)
+    return seen

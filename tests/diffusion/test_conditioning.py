@@ -145,22 +145,6 @@ def test_structure_fades_only_the_control_video():
         assert np.array_equal(np.asarray(video[2]), key) and not np.asarray(masks[2]).any()
 
 
-@pytest.fixture
-def jobs(monkeypatch):
-    """Every WindowJob the engine or the invent step runs (they still run on the tiny model)."""
-    import shotcraft.engines.diffusion as diffusion
-
-    seen = []
-    original = diffusion.run_job
-
-    def recording(pipe, card, job):
-        seen.append(job)
-        return original(pipe, card, job)
-
-    monkeypatch.setattr(diffusion, "run_job", recording)
-    return seen
-
-
 def _assert_letterboxed(reference: np.ndarray, band: slice) -> None:
     """A wide red reference on a square canvas: red rows ``band``, white above and below, never stretched."""
     red = np.zeros(reference.shape[0], bool)

@@ -145,23 +145,9 @@ def test_the_final_starts_from_its_draft_scaled_up_and_renoised(models_env, tmp_
     assert torch.allclose(seen[0], renoise(x0, noise, sigma0), atol=1e-5)
 
 
-def _spy_jobs(monkeypatch):
-    import shotcraft.engines.diffusion as engine_module
-
-    jobs = []
-    real = engine_module.run_job
-
-    def spy(pipe, card, job):
-        jobs.append(job)
-        return real(pipe, card, job)
-
-    monkeypatch.setattr(engine_module, "run_job", spy)
-    return jobs
-
-
-def test_extend_works_at_the_takes_own_size(models_env, tmp_path, monkeypatch):
+def test_extend_works_at_the_takes_own_size(models_env, tmp_path, jobs):
     take = generate(_spec(model="wan2.1-vace-1.3b", seed=3), tmp_path / "take.mp4")[0]
-    jobs = _spy_jobs(monkeypatch)
+    jobs.clear()  # only the extension's jobs
     spec = GenerateSpec.model_validate({"prompt": "a red car", "model": "wan2.1-vace-1.3b", "seed": 4,
                                         "extend": {"take": take.path, "seconds": 0.5},
                                         "output": {"lossless": True}})  # fmt: skip
@@ -174,10 +160,9 @@ def test_extend_works_at_the_takes_own_size(models_env, tmp_path, monkeypatch):
 
 
 def test_extend_pads_a_take_off_the_grid_and_crops_back_never_stretching(
-    models_env, clip_factory, tmp_path, monkeypatch
+    models_env, clip_factory, tmp_path, jobs
 ):
     take = clip_factory("odd.mp4", frames=9, width=40, height=24, fps=Fraction(16))
-    jobs = _spy_jobs(monkeypatch)
     spec = _spec(model="wan2.1-vace-1.3b", seed=1, width=None, height=None,
                  extend=ExtendSpec(take=take, seconds=0.5))  # fmt: skip
     extended = generate(spec, tmp_path / "ext.mp4")[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
@@ -9,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shotcraft.studio.jobs import count_live
 from shotcraft.studio.models import ApiKey, Project
 from shotcraft.studio.store import Store
 
@@ -60,6 +62,14 @@ def owned(session: Session, model: type[T], ident: str, key: ApiKey, what: str) 
     if obj is None or obj.owner_key_id != key.id:
         raise HTTPException(404, f"{what} {ident!r} does not exist")
     return obj
+
+
+def refuse_while_live(session: Session, condition: Any, refusal: Callable[[int], str]) -> None:
+    """Answer 409 with ``refusal(count)`` while queued or running jobs match ``condition`` (on :class:`Job`):
+    a delete must not pull a record or file from under a job that still reads it."""
+    live = count_live(session, condition)
+    if live:
+        raise HTTPException(409, refusal(live))
 
 
 def project_rows(

@@ -11,10 +11,9 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from shotcraft.server.auth import current_key
-from shotcraft.server.routes.common import PROTECTED, errors, owned, project_rows, store_of
+from shotcraft.server.routes.common import PROTECTED, errors, owned, project_rows, refuse_while_live, store_of
 from shotcraft.server.uploads import display_name, receive
 from shotcraft.server.views import MEDIA_CONTENT, asset_view, project_view
-from shotcraft.studio.jobs import count_live
 from shotcraft.studio.labels import take_label
 from shotcraft.studio.models import ApiKey, Asset, Job, Project, Take
 from shotcraft.studio.removal import forget_project, remove_files
@@ -73,13 +72,14 @@ def delete_project(project_id: str, request: Request, key: ApiKey = Depends(curr
     store = store_of(request)
     with store.write() as s:
         project = owned(s, Project, project_id, key, "project")
-        live = count_live(s, Job.project_id == project.id)
-        if live:
-            raise HTTPException(
-                409,
+        refuse_while_live(
+            s,
+            Job.project_id == project.id,
+            lambda live: (
                 f"“{project.name}” has {live} job{'s' if live > 1 else ''} still queued or running: "
-                "cancel them or wait, then delete it",
-            )
+                "cancel them or wait, then delete it"
+            ),
+        )
         name = project.name
         files = forget_project(s, store, project)
     remove_files(store, files)

@@ -9,9 +9,8 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from shotcraft.server.auth import current_key
-from shotcraft.server.routes.common import PROTECTED, errors, owned, project_rows, store_of
+from shotcraft.server.routes.common import PROTECTED, errors, owned, project_rows, refuse_while_live, store_of
 from shotcraft.server.views import MEDIA_CONTENT, asset_view, take_view
-from shotcraft.studio.jobs import count_live
 from shotcraft.studio.labels import project_names, take_label
 from shotcraft.studio.models import ApiKey, Asset, Job, Project, Take
 from shotcraft.studio.removal import forget_takes, remove_files
@@ -90,11 +89,13 @@ def delete_take(take_id: str, request: Request, key: ApiKey = Depends(current_ke
     with store.write() as s:
         take = owned(s, Take, take_id, key, "take")
         label = take_label(take)
-        busy = count_live(s, Job.parent_take_id == take.id)
-        if busy:
-            raise HTTPException(
-                409, f"take “{label}” is the source of a job that is still running: wait for it or cancel it"
-            )
+        refuse_while_live(
+            s,
+            Job.parent_take_id == take.id,
+            lambda _: (
+                f"take “{label}” is the source of a job that is still running: wait for it or cancel it"
+            ),
+        )
         unlinked = forget_takes(s, store, [take])
     remove_files(store, unlinked)
     return {"deleted": take_id, "label": label}
