@@ -44,7 +44,7 @@ from shotcraft import __version__
 from shotcraft.engines import select_engine
 from shotcraft.engines.base import EngineOptions
 from shotcraft.finishing.locks import RAMP_FRAMES, locked_transform
-from shotcraft.media.probe import MediaInfo, VideoInfo, probe
+from shotcraft.media.probe import MediaInfo, VideoInfo, probe, span_duration
 from shotcraft.media.read import VideoReader
 from shotcraft.media.timing import EncodeGrid
 from shotcraft.media.write import RGB_PIX_FMTS, VideoWriter
@@ -258,11 +258,7 @@ def slice_info(info: MediaInfo, start: int, stop: int) -> MediaInfo:
     """The probe of a clip as if it held only frames ``start..stop`` (and no audio)."""
     video = info.require_video()
     pts = video.pts[start:stop]
-    if video.vfr and pts:
-        step = pts[-1] - pts[-2] if len(pts) > 1 else round(1 / (video.fps * video.time_base))
-        duration = (pts[-1] - pts[0] + step) * video.time_base
-    else:
-        duration = (stop - start) / video.fps
+    duration = span_duration(pts, video.fps, video.time_base, video.vfr)
     sliced = replace(video, frame_count=stop - start, pts=pts, duration=duration)
     return replace(info, video=sliced, audio=(), subtitles=())
 

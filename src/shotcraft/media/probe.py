@@ -193,6 +193,23 @@ def _audio_info(stream: av.audio.stream.AudioStream) -> AudioInfo:
     )
 
 
+def span_duration(pts: list[int], fps: Fraction, time_base: Fraction, vfr: bool) -> Fraction:
+    """How long frames with presentation times ``pts`` last: frames / fps at a constant rate; first to last
+    time plus the last step (one frame at ``fps`` when there is only one) at a variable one.
+
+    >>> span_duration([0, 1, 3], Fraction(1), Fraction(1), vfr=True)
+    Fraction(5, 1)
+    >>> span_duration([0, 1, 2], Fraction(25), Fraction(1, 25), vfr=False)
+    Fraction(3, 25)
+    """
+    if not pts:
+        return Fraction(0)
+    if not vfr:
+        return len(pts) / fps
+    last_step = pts[-1] - pts[-2] if len(pts) > 1 else round(1 / (fps * time_base))
+    return (pts[-1] - pts[0] + last_step) * time_base
+
+
 def _video_info(container: av.container.InputContainer, path: Path) -> VideoInfo:
     stream = container.streams.video[0]
     ctx = stream.codec_context
@@ -201,13 +218,7 @@ def _video_info(container: av.container.InputContainer, path: Path) -> VideoInfo
     first = _first_frame(path, stream.index) if pts else None
     pix_fmt = (first.format.name if first is not None else ctx.pix_fmt) or "unknown"
     fps, vfr = _frame_rate(stream, pts, time_base)
-    if pts and not vfr:
-        duration = len(pts) / fps
-    elif pts:
-        last_step = pts[-1] - pts[-2] if len(pts) > 1 else round(1 / (fps * time_base))
-        duration = (pts[-1] - pts[0] + last_step) * time_base
-    else:
-        duration = Fraction(0)
+    duration = span_duration(pts, fps, time_base, vfr)
     return VideoInfo(
         index=stream.index,
         codec=ctx.name,
