@@ -354,7 +354,7 @@ def test_people_are_found_upright_on_a_rotated_clip(tmp_path: Path) -> None:
     from shotcraft.signals.masks import lock_masks
 
     try:
-        from shotcraft.signals.segment import SELFIE_MODEL, model_path
+        from shotcraft.signals.mediapipe_models import SELFIE_MODEL, model_path
 
         model_path(SELFIE_MODEL)
     except EngineUnavailable as exc:

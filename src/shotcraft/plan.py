@@ -385,7 +385,8 @@ def _check_lock(lock, video: VideoInfo, problems: list[str], notices: list[str])
                 f"rect lock {lock.x},{lock.y},{lock.width},{lock.height} was clipped to the {w}x{h} frame"
             )
     elif isinstance(lock, PeopleLock):
-        from shotcraft.signals.segment import POSE_FALLBACK_NOTICE, pose_available  # cv2: only when needed
+        from shotcraft.signals.mediapipe_models import pose_available  # cv2: only when needed
+        from shotcraft.signals.pose import POSE_FALLBACK_NOTICE
 
         if not pose_available():
             notices.append(POSE_FALLBACK_NOTICE)

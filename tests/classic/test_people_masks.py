@@ -16,7 +16,7 @@ from shotcraft.errors import SpecError
 from shotcraft.media.read import VideoReader
 from shotcraft.media.samples import sample_clip
 from shotcraft.plan import plan_transform
-from shotcraft.signals import segment
+from shotcraft.signals import mediapipe_models, pose, segment
 from shotcraft.signals.flow import compute_flow, warp
 from shotcraft.spec import FacesLock, PeopleLock, RelightOp, TransformSpec, parse_lock
 
@@ -133,10 +133,10 @@ def test_the_cyclist_leaves_behind_the_van_without_a_pop_or_a_stale_blob(cyclist
 def test_without_litert_people_are_the_selfie_models_with_a_notice(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # as on a platform without its wheel
     monkeypatch.setattr(segment, "PoseTracker", None)  # and nothing may reach for BlazePose
-    assert not segment.pose_available()
+    assert not mediapipe_models.pose_available()
     clip = sample_clip("bikes")
     plan = plan_transform(clip, TransformSpec(operations=[RelightOp(preset="night")], locks=[PeopleLock()]))
-    assert segment.POSE_FALLBACK_NOTICE in plan.notices
+    assert pose.POSE_FALLBACK_NOTICE in plan.notices
     frame = next(VideoReader(clip).frames(103, 104))
     mask = next(segment.people_lock_masks(plan, PeopleLock(), _OneFrame(frame))) > 0.5
     assert iou(mask, truth(103)) < 0.3  # the passing car is locked with him, as before BlazePose
@@ -167,7 +167,7 @@ def test_the_passing_car_and_the_pavement_are_not_the_cyclist(cyclist, frame, le
 
 def test_the_pose_tracker_follows_the_cyclist_and_not_the_car():
     frames = list(VideoReader(sample_clip("bikes")).frames(100, 106))
-    tracker, selfie = segment.PoseTracker(), segment.PeopleSegmenter()
+    tracker, selfie = pose.PoseTracker(), segment.PeopleSegmenter()
     for index, frame in enumerate(frames, start=100):
         people = tracker.update(frame, selfie.probability(frame, size=(320, 136))).people
         if index < 103:
@@ -186,20 +186,18 @@ def test_a_region_the_pose_model_sees_replaces_the_selfie_spill():
     inside[0:40, 15:35] = True
     body = np.zeros_like(selfie)
     body[5:35, 20:30] = 0.95
-    roi = segment.PoseRoi((25.0, 20.0), 20.0, 0.0)
-    gated = segment.gate_by_pose(selfie, [segment.PosePerson(roi, 1.0, body, inside, roi)])
+    roi = pose.PoseRoi((25.0, 20.0), 20.0, 0.0)
+    gated = pose.gate_by_pose(selfie, [pose.PosePerson(roi, 1.0, body, inside, roi)])
     assert (gated[5:35, 20:30] == np.float32(0.95)).all()
     assert not gated[25:35, 0:15].any(), "the car's part outside the person's region is dropped"
     assert (gated[5:15, 45:55] == 1).all(), "a region no skeleton touches stays"
 
 
 def test_a_pose_region_stands_on_the_hips_and_turns_with_the_body():
-    upright = segment.PoseRoi.from_points(np.array([100.0, 200.0]), np.array([100.0, 120.0]))
+    upright = pose.PoseRoi.from_points(np.array([100.0, 200.0]), np.array([100.0, 120.0]))
     assert upright.centre == (100.0, 200.0) and upright.size == pytest.approx(200.0)
     assert upright.angle == pytest.approx(0.0)
-    lying = segment.PoseRoi.from_points(
-        np.array([100.0, 200.0]), np.array([180.0, 200.0])
-    )  # head to the right
+    lying = pose.PoseRoi.from_points(np.array([100.0, 200.0]), np.array([180.0, 200.0]))  # head to the right
     assert lying.angle == pytest.approx(np.pi / 2)
     top_of_crop = lying.matrix(256) @ np.array([128.0, 0.0, 1.0])
     assert top_of_crop == pytest.approx([200.0, 200.0])  # the crop's "up" is towards the head

@@ -16,7 +16,7 @@ from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
 from shotcraft.pipeline import transform
 from shotcraft.plan import plan_transform
-from shotcraft.signals import segment
+from shotcraft.signals import mediapipe_models, segment
 from shotcraft.signals.masks import lock_masks
 from shotcraft.spec import FacesLock, PeopleLock, RelightOp, TransformSpec
 
@@ -88,18 +88,18 @@ def test_face_lock_covers_the_face_only(astronaut_clip):
 
 
 def test_missing_models_say_how_to_get_them(monkeypatch):
-    monkeypatch.delenv(segment.MODELS_ENV, raising=False)
+    monkeypatch.delenv(mediapipe_models.MODELS_ENV, raising=False)
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "mediapipe" else real(name, *a)
     )
     with pytest.raises(EngineUnavailable, match="pip install --no-deps mediapipe==0.10.21"):
-        segment.model_path(segment.SELFIE_MODEL)
+        mediapipe_models.model_path(mediapipe_models.SELFIE_MODEL)
 
 
 def test_models_folder_can_be_given(monkeypatch, tmp_path):
-    target = tmp_path / "modules" / segment.FACE_MODEL
+    target = tmp_path / "modules" / mediapipe_models.FACE_MODEL
     target.parent.mkdir(parents=True)
-    target.write_bytes(segment.model_path(segment.FACE_MODEL).read_bytes())
-    monkeypatch.setenv(segment.MODELS_ENV, str(tmp_path))
-    assert segment.model_path(segment.FACE_MODEL) == target
+    target.write_bytes(mediapipe_models.model_path(mediapipe_models.FACE_MODEL).read_bytes())
+    monkeypatch.setenv(mediapipe_models.MODELS_ENV, str(tmp_path))
+    assert mediapipe_models.model_path(mediapipe_models.FACE_MODEL) == target

@@ -1,16 +1,6 @@
-"""People and face masks from the models that ship in the ``mediapipe`` 0.10.21 wheel, run by OpenCV's DNN module.
+"""People and face masks from the mediapipe models (:mod:`shotcraft.signals.mediapipe_models`).
 
-mediapipe 0.10.21 carries ``selfie_segmentation.tflite`` (person segmentation), BlazePose
-(``pose_detection.tflite`` and ``pose_landmark_full.tflite``: people, their landmarks and their own
-segmentation) and ``face_detection_short_range.tflite`` (BlazeFace) inside its package folder. Its own Python
-code needs numpy < 2, so shotcraft never imports it: the wheel is installed with ``pip install --no-deps
-mediapipe==0.10.21`` purely as the carrier of those files. OpenCV (``cv2.dnn.readNetFromTFLite``) runs the
-selfie and face models (its outputs match the LiteRT interpreter's to 1e-4); BlazePose runs in LiteRT
-(``ai-edge-litert``), as OpenCV's importer misreads it. ``SHOTCRAFT_MEDIAPIPE_MODELS`` may point at a folder
-holding the same ``modules/`` tree instead. Nothing is downloaded at run time. Where LiteRT has no wheel
-(:func:`pose_available`), people are the selfie model's alone and the plan says so in a notice.
-
-People are the selfie model's regions, gated by BlazePose (:class:`PoseTracker`, :func:`gate_by_pose`):
+People are the selfie model's regions, gated by BlazePose (:mod:`shotcraft.signals.pose`):
 where BlazePose finds a person the selfie model agrees with, its own segmentation decides inside that
 person's region, and what the selfie model spilled from the person onto a passing car or the pavement is
 dropped; a person both models lose (walked out, or behind a passing van) is let go at once rather than
@@ -48,12 +38,9 @@ the legs pass it, a moving car in a panning shot) can still be taken in. ``min_s
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from pathlib import Path
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import cv2
@@ -68,100 +55,26 @@ from shotcraft.signals.flow import (
     is_cut,
     warp,
 )
+from shotcraft.signals.mediapipe_models import (
+    FACE_MODEL,
+    POSE_DETECTOR_MODEL,
+    POSE_LANDMARK_MODEL,
+    SELFIE_LANDSCAPE_MODEL,
+    SELFIE_MODEL,
+    invoke,
+    load_litert,
+    load_net,
+    model_path,
+    pose_available,
+    run_net,
+    ssd_anchors,
+)
+from shotcraft.signals.pose import PoseTracker, gate_by_pose
 from shotcraft.spec import FacesLock, PeopleLock
 
 if TYPE_CHECKING:
     from shotcraft.media.read import VideoReader
     from shotcraft.plan import TransformPlan
-
-MODELS_ENV = "SHOTCRAFT_MEDIAPIPE_MODELS"
-SELFIE_MODEL = "selfie_segmentation/selfie_segmentation.tflite"
-SELFIE_LANDSCAPE_MODEL = "selfie_segmentation/selfie_segmentation_landscape.tflite"
-FACE_MODEL = "face_detection/face_detection_short_range.tflite"
-POSE_DETECTOR_MODEL = "pose_detection/pose_detection.tflite"
-POSE_LANDMARK_MODEL = "pose_landmark/pose_landmark_full.tflite"
-
-
-def model_path(name: str) -> Path:
-    """The path of one mediapipe model file (``modules/<name>``), or EngineUnavailable saying how to get it."""
-    from shotcraft.errors import EngineUnavailable
-
-    roots: list[Path] = []
-    if os.environ.get(MODELS_ENV):
-        roots.append(Path(os.environ[MODELS_ENV]))
-    spec = importlib.util.find_spec("mediapipe")  # locates the package without running its code
-    if spec is not None and spec.submodule_search_locations:
-        roots.append(Path(next(iter(spec.submodule_search_locations))))
-    for root in roots:
-        for candidate in (root / "modules" / name, root / name):
-            if candidate.is_file():
-                return candidate
-    raise EngineUnavailable(
-        f"people and face masks need the model file {Path(name).name} that ships in mediapipe 0.10.21: "
-        f"run `pip install --no-deps mediapipe==0.10.21` (or set {MODELS_ENV} to a folder holding modules/)"
-    )
-
-
-@lru_cache(maxsize=4)
-def _load_net(name: str) -> cv2.dnn.Net:
-    # The classic engine exposes every output of the face model (the new one drops 'classificators').
-    return cv2.dnn.readNetFromTFLite(str(model_path(name)), engine=cv2.dnn.ENGINE_CLASSIC)
-
-
-def _run(net: cv2.dnn.Net, image: np.ndarray) -> dict[str, np.ndarray]:
-    """Run a TFLite net on one float32 HWC image (OpenCV's importer wants NCHW)."""
-    net.setInput(np.ascontiguousarray(image.transpose(2, 0, 1)[None]))
-    names = net.getUnconnectedOutLayersNames()
-    return dict(zip(names, net.forward(names), strict=True))
-
-
-def pose_available() -> bool:
-    """True when the LiteRT runtime BlazePose needs is installed (its wheels exist for Linux x86-64/aarch64,
-    macOS arm64 and Windows x86-64 only); elsewhere people are found by the selfie model alone."""
-    return importlib.util.find_spec("ai_edge_litert") is not None
-
-
-POSE_FALLBACK_NOTICE = (
-    "people lock: the LiteRT runtime (ai-edge-litert) is not installed here, so people are found by the "
-    "selfie model alone and a car or pavement touching a person may be locked with them"
-)
-
-
-@lru_cache(maxsize=4)
-def _load_litert(name: str):  # -> ai_edge_litert.interpreter.Interpreter
-    # BlazePose's models use ops OpenCV's TFLite importer reads wrongly (its landmarks come out as garbage), so
-    # they run in LiteRT, Google's own TFLite runtime (the ai-edge-litert wheel, ~22 MB, numpy only).
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(model_path(name)), num_threads=min(4, os.cpu_count() or 1))
-    interpreter.allocate_tensors()
-    return interpreter
-
-
-def _invoke(interpreter, image: np.ndarray) -> list[np.ndarray]:
-    """Run a LiteRT interpreter on one float32 HWC image; its outputs in the model's order, batch removed."""
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image[None].astype(np.float32))
-    interpreter.invoke()
-    return [interpreter.get_tensor(d["index"])[0] for d in interpreter.get_output_details()]
-
-
-def _ssd_anchors(grids: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """Anchor centres of MediaPipe's SSD detectors (fixed size, so centres only): ``per_cell`` anchors on
-    each cell of each ``grid`` x ``grid`` layer, row by row."""
-    anchors = []
-    for grid, per_cell in grids:
-        for y in range(grid):
-            for x in range(grid):
-                anchors.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * per_cell)
-    return np.asarray(anchors, np.float32)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -80, 80)))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# People
 
 
 class PeopleSegmenter:
@@ -175,235 +88,11 @@ class PeopleSegmenter:
         net_size = (256, 144) if landscape else (256, 256)
         image = cv2.resize(frame, net_size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
         if pose_available():  # the same model in LiteRT: outputs equal to 1e-4, 3-4x faster than OpenCV's DNN
-            out = _invoke(_load_litert(name), image)[0]
+            out = invoke(load_litert(name), image)[0]
         else:
-            out = next(iter(_run(_load_net(name), image).values()))
+            out = next(iter(run_net(load_net(name), image).values()))
         out = out.reshape(net_size[1], net_size[0])
         return cv2.resize(out, size or (w, h), interpolation=cv2.INTER_LINEAR).clip(0, 1).astype(np.float32)
-
-
-# BlazePose's detector: 224x224 input, strides 8, 16, 32, 32, 32, two anchors per layer and cell, the three
-# stride-32 layers sharing one 7x7 grid: 2254 anchors.
-_POSE_ANCHORS = _ssd_anchors(((28, 2), (14, 2), (7, 6)))
-
-
-@dataclass(frozen=True)
-class PoseRoi:
-    """BlazePose's region of interest: a square ``size`` px wide around ``centre`` (the hips' midpoint), turned
-    by ``angle`` radians so that the body stands upright in it."""
-
-    centre: tuple[float, float]
-    size: float
-    angle: float
-
-    @classmethod
-    def from_points(cls, hips: np.ndarray, reach: np.ndarray) -> PoseRoi:
-        """MediaPipe's rule: ``reach`` (a point the model places so that a circle around the hips through it
-        holds the whole body) sets the size (its diameter, then 1.25 times for margin) and the angle (from
-        the hips to it is "up")."""
-        dx, dy = (reach - hips).tolist()
-        angle = (np.pi / 2 - np.arctan2(-dy, dx) + np.pi) % (2 * np.pi) - np.pi  # 0 = upright, in [-pi, pi)
-        return cls((float(hips[0]), float(hips[1])), 2.5 * float(np.hypot(dx, dy)), float(angle))
-
-    def matrix(self, side: int) -> np.ndarray:
-        """The 2x3 affine map from a ``side`` x ``side`` crop of the region to frame pixels."""
-        c, s, k = np.cos(self.angle), np.sin(self.angle), self.size / side
-        m = np.array([[c * k, -s * k, 0.0], [s * k, c * k, 0.0]])
-        m[:, 2] = np.asarray(self.centre) - m[:, :2] @ np.array([side / 2, side / 2])
-        return m
-
-    def overlaps(self, other: PoseRoi) -> bool:
-        """True when the two regions' centres are closer than half the smaller one: the same person."""
-        gap = np.hypot(self.centre[0] - other.centre[0], self.centre[1] - other.centre[1])
-        return bool(gap < 0.5 * min(self.size, other.size))
-
-
-@dataclass(frozen=True)
-class PosePerson:
-    """One person BlazePose found: its region, its landmarks' presence score, and its own segmentation."""
-
-    roi: PoseRoi
-    presence: float
-    probability: (
-        np.ndarray
-    )  # person probability over the whole frame (or the size asked), 0 outside the region
-    inside: np.ndarray  # bool, the region's square over the same grid
-    next_roi: PoseRoi  # where to look in the next frame (from the hips and reach landmarks, 33 and 34)
-
-
-@dataclass(frozen=True)
-class PoseFrame:
-    """What :meth:`PoseTracker.update` says about one frame: the people to gate by, and where a person
-    followed until now has gone from the picture (both models agree no one is there: walked out, or hidden
-    behind a passing car), over the same grid, so that nothing of them is held there."""
-
-    people: list[PosePerson]
-    gone: np.ndarray | None = None
-
-
-@dataclass
-class _Followed:
-    roi: PoseRoi
-    missed: int = 0  # frames in a row the landmark model has not confirmed them
-
-
-class PoseTracker:
-    """People from mediapipe's BlazePose: ``pose_detection`` finds them, ``pose_landmark_full`` gives each
-    one's landmarks and segmentation inside its region, and the landmarks place the region on the next
-    frame (MediaPipe's tracking), so a person turned away or half out of the picture is followed after the
-    detector has lost them.
-
-    The detector is the expensive part and, as in MediaPipe, runs only when it may find someone new: on
-    the first frame of a shot, every ``detect_every`` frames, when a followed person is not confirmed, and
-    when the selfie model sees more person than the followed people explain (someone coming out from behind
-    a car). Between, people are followed by their landmarks alone.
-
-    BlazePose answers a different question from the selfie model, "is there a body here", and is not fooled
-    by cars, bollards or bicycles next to a person; it only sees people whose head and shoulders it can find.
-    A person is taken only when the landmark model confirms it (``presence``) and the selfie model agrees
-    that at least half its body is a person (``agreement``): the detector alone fires on shop windows and
-    wheels, a followed region drifts onto a car door when its person leaves the picture, and the two models
-    rarely share a mistake. A new person must also stand roughly upright. A followed person the landmark
-    model doubts while the selfie model still agrees is held for up to ``hold`` frames; one both models
-    have lost is reported gone (:class:`PoseFrame`).
-    """
-
-    def __init__(
-        self, min_detection: float = 0.5, presence: float = 0.5, agreement: float = 0.5,
-        detect_every: int = 8, hold: int = 3,
-    ):  # fmt: skip
-        self.min_detection = min_detection
-        self.presence = presence
-        self.agreement = agreement
-        self.detect_every = detect_every
-        self.hold = hold
-        self._followed: list[_Followed] = []
-        self._since_detection = 0
-        self._unexplained = 0.0  # the least selfie share outside followed people since the detector ran
-
-    def update(self, frame: np.ndarray, selfie: np.ndarray, new_shot: bool = False) -> PoseFrame:
-        """The people in ``frame``; their maps are on ``selfie``'s grid (the selfie probability there).
-        ``new_shot``: the frame starts a shot, so no one is followed into it."""
-        if new_shot:
-            self._followed = []
-        kept: list[tuple[PosePerson, int]] = []
-        gone = np.zeros(selfie.shape, bool)
-        for followed in self._followed:
-            person = self._landmarks(frame, followed.roi, selfie.shape)
-            share = self._support(person, selfie)
-            if person.presence >= self.presence and share >= self.agreement:
-                kept.append((person, 0))
-            elif share >= self.agreement and followed.missed < self.hold:
-                kept.append((person, followed.missed + 1))  # the pose model doubts, the selfie model agrees
-            elif person.presence < 0.1 and share < 0.1:
-                gone |= person.inside
-        explained = np.zeros(selfie.shape, bool)
-        for person, _ in kept:
-            explained |= person.inside
-        unexplained = float(((selfie > 0.5) & ~explained).mean())
-        self._since_detection += 1
-        if (
-            new_shot
-            or self._since_detection >= self.detect_every
-            or len(kept) < len(self._followed)
-            or any(missed for _, missed in kept)
-            or unexplained > self._unexplained + 0.01
-        ):
-            kept += [(person, 0) for person in self._new_people(frame, selfie, [p for p, _ in kept])]
-            self._since_detection, self._unexplained = 0, unexplained
-        self._unexplained = min(self._unexplained, unexplained)  # so that someone new after a leaver counts
-        unique: list[tuple[PosePerson, int]] = []
-        for person, missed in kept:  # two followed regions that drift onto one person become one
-            if not any(person.next_roi.overlaps(other.next_roi) for other, _ in unique):
-                unique.append((person, missed))
-        self._followed = [_Followed(p.next_roi, missed) for p, missed in unique]
-        return PoseFrame([p for p, _ in unique], gone & ~explained if gone.any() else None)
-
-    def _new_people(self, frame: np.ndarray, selfie: np.ndarray, known: list[PosePerson]) -> list[PosePerson]:
-        found = []
-        for roi in self._detect(frame):
-            # Someone new stands within 45 degrees of upright (followed people may then lean, fall or lie):
-            # the detector's mistakes are poses the two models share, like a bollard's ball taken for a head
-            # over a bicycle's frame, and those lie at any angle.
-            if abs(roi.angle) > np.pi / 4 or any(
-                roi.overlaps(p.roi) or roi.overlaps(p.next_roi) for p in known
-            ):
-                continue
-            person = self._landmarks(frame, roi, selfie.shape)
-            if person.presence >= self.presence and self._support(person, selfie) >= self.agreement:
-                found.append(person)
-        return found
-
-    @staticmethod
-    def _support(person: PosePerson, selfie: np.ndarray) -> float:
-        """The share of the pose model's body the selfie model also takes for a person."""
-        body = person.probability > 0.5
-        return float((body & (selfie > 0.5)).sum() / max(1, body.sum()))
-
-    def _detect(self, frame: np.ndarray) -> list[PoseRoi]:
-        h, w = frame.shape[:2]
-        side = max(h, w)
-        square = np.zeros((side, side, 3), np.uint8)  # letterboxed, centred, as MediaPipe feeds it
-        oy, ox = (side - h) // 2, (side - w) // 2
-        square[oy : oy + h, ox : ox + w] = frame
-        image = cv2.resize(square, (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
-        raw, logits = _invoke(_load_litert(POSE_DETECTOR_MODEL), image)
-        scores = _sigmoid(logits[:, 0])
-        found = np.flatnonzero(scores >= self.min_detection)
-        rois = []
-        for i in found:
-            points = (
-                raw[i, 4:12].reshape(4, 2) / 224.0 + _POSE_ANCHORS[i]
-            )  # hips, reach, shoulders, upper reach
-            points = points * side - (ox, oy)
-            rois.append(PoseRoi.from_points(points[0], points[1]))
-        kept: list[PoseRoi] = []
-        for i in np.argsort(-scores[found]):  # the most confident of overlapping detections
-            if not any(rois[i].overlaps(other) for other in kept):
-                kept.append(rois[i])
-        return kept
-
-    def _landmarks(self, frame: np.ndarray, roi: PoseRoi, grid: tuple[int, int]) -> PosePerson:
-        h, w = frame.shape[:2]
-        to_frame = roi.matrix(256)
-        crop = cv2.warpAffine(frame, to_frame, (256, 256), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-        landmarks, presence, segmentation, _heatmap, _world = _invoke(
-            _load_litert(POSE_LANDMARK_MODEL), crop.astype(np.float32) / 255.0
-        )
-        points = landmarks.reshape(39, 5)[:, :2]
-        points = np.c_[points, np.ones(len(points))] @ to_frame.T
-        to_grid = np.diag([grid[1] / w, grid[0] / h]) @ to_frame  # crop → frame → the probability's grid
-        logits = cv2.warpAffine(
-            segmentation[..., 0], to_grid, (grid[1], grid[0]), flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=-80.0,
-        )  # fmt: skip
-        inside = cv2.warpAffine(
-            np.ones((256, 256), np.uint8), to_grid, (grid[1], grid[0]), flags=cv2.INTER_NEAREST
-        )
-        return PosePerson(
-            roi, float(presence.ravel()[0]), _sigmoid(logits), inside.astype(bool),
-            PoseRoi.from_points(points[33], points[34]),
-        )  # fmt: skip
-
-
-def gate_by_pose(selfie: np.ndarray, people: list[PosePerson]) -> np.ndarray:
-    """The selfie model's probability, with BlazePose deciding wherever it found someone.
-
-    Inside a person's region the pose model's own segmentation replaces the selfie model's; a selfie region
-    that reaches into such a region but spreads out of it (a car passing behind the cyclist, the pavement
-    under his wheel) is a person plus what the selfie model took for one, so outside the region it is
-    dropped. Selfie regions no skeleton touches (legs without a head in the picture) are kept as they are.
-    """
-    if not people:
-        return selfie
-    inside = np.logical_or.reduce([p.inside for p in people])
-    pose = np.maximum.reduce([p.probability for p in people])
-    count, labels = cv2.connectedComponents((selfie > 0.5).astype(np.uint8), connectivity=8)
-    touched = np.zeros(count, bool)
-    touched[np.unique(labels[inside])] = True
-    touched[0] = False
-    gated = np.where(touched[labels], 0.0, selfie)
-    return np.where(inside, pose, gated).astype(np.float32)
 
 
 class MotionSupport:
@@ -454,7 +143,7 @@ class MotionSupport:
 
 
 # The short-range BlazeFace model: 2 anchors per cell of a 16x16 grid, 6 per cell of 8x8.
-_ANCHORS = _ssd_anchors(((16, 2), (8, 6)))
+_ANCHORS = ssd_anchors(((16, 2), (8, 6)))
 
 
 class FaceDetector:
@@ -495,7 +184,7 @@ class FaceDetector:
         crop = frame[y0 : y0 + side, x0 : x0 + side]
         square[: crop.shape[0], : crop.shape[1]] = crop
         image = cv2.resize(square, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
-        out = _run(_load_net(FACE_MODEL), image)
+        out = run_net(load_net(FACE_MODEL), image)
         raw = out["regressors"].reshape(-1, 16)
         logits = out["classificators"].reshape(-1).clip(-80, 80)
         scores = 1.0 / (1.0 + np.exp(-logits))

@@ -281,7 +281,8 @@ def _occluder_masks(op: SwapOp, plan: TransformPlan, reader: VideoReader) -> Ite
     if op.occluders == "none":
         return None
     if op.occluders == "people":
-        from shotcraft.signals.segment import SELFIE_MODEL, model_path, people_masks
+        from shotcraft.signals.mediapipe_models import SELFIE_MODEL, model_path
+        from shotcraft.signals.segment import people_masks
 
         model_path(SELFIE_MODEL)  # fail now, not at the first frame
         return people_masks(reader.frames(), plan.video.quarter_turns)
