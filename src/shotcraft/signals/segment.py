@@ -411,14 +411,17 @@ def _to_edges(hard: np.ndarray, frame: np.ndarray) -> np.ndarray:
     """A work-size hard mask at the frame's size, its edge moved onto the frame's own edges.
 
     The mask is upsampled smoothly, then a guided filter with the frame as guide (He et al. 2013) makes it
-    locally a linear function of the frame's colours, which pulls the 0.5 level onto nearby image edges;
-    the radius spans about one cell of the work grid, so it reaches the true edge from the coarse one.
+    locally a linear function of the frame's colours, which pulls the 0.5 level onto nearby image edges.
+    The radius spans four cells of the work grid: the models see the frame at 256 px or less and blur thin
+    parts (legs, an arm against the light), so the coarse edge can sit two cells off the true one, and the
+    window must reach across it (two cells: truth IoU on bikes 0.822 on average; four: 0.828, every drawn
+    frame equal or better).
     """
     h, w = frame.shape[:2]
     if not hard.any():
         return np.zeros((h, w), np.float32)
     soft = cv2.resize(hard.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    radius = max(2, round(2 * w / hard.shape[1]))
+    radius = max(2, round(4 * w / hard.shape[1]))
     refined = cv2.ximgproc.guidedFilter(
         cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), soft, radius, (0.1 * 255) ** 2
     )
