@@ -17,7 +17,8 @@ How a frame is tracked (:meth:`PlanarTracker.follow`):
    (an occluder) is masked out first: pixels whose local structure or brightness, after a refitted change
    of light, differ from the reference. ECC's correlation on the rest is the photometric half of the
    confidence, the masked share how much is covered. A plain region (a plate) is matched with a wider rim,
-   its outline being most of what it shows. **Leaving the picture:** with less than
+   its outline being most of what it shows, and its outline a few pixels off is not taken for an occluder
+   (masked, ECC could not pull it back). **Leaving the picture:** with less than
    ``TrackerSettings.whole_shape`` of the region in the picture, only a shift in its plane is fitted to the
    visible part, the shape being carried on from its last motion; its corners are reported even where they
    lie outside the picture.
@@ -78,6 +79,11 @@ class TrackerSettings:
     # move with it.)
     plain_points: int = 60
     plain_rim: int = 8
+    # How far (px) a plain region's outline may be off before its pixels count as unlike the reference.
+    # Its outline is most of what aligns it: masked as an occluder where it is a few pixels off, ECC can
+    # no longer pull it back, and the error grows frame after frame (the bikes plate leaving the picture:
+    # 3 px). Around a textured region a tolerance would let occluders through (the pole over the label).
+    plain_tolerance: int = 3
     whole_shape: float = 0.6  # share of the region in the picture; below: only its shift is fitted
     chunk: int = 32  # frames decoded at once for the backward pass (bounds memory)
 
@@ -160,9 +166,9 @@ class PlanarTracker:
             raise SpecError(f"the region is {area:.0f} px²; a region needs at least 8x8 pixels to track")
         region = polygon_mask(w, h, [tuple(p) for p in corners]).astype(np.uint8)
         points = self._features(grey, region, area, s.rim)
-        rim_width = s.rim
+        rim_width, self._tolerance = s.rim, 0
         if len(points) < s.plain_points:
-            rim_width = s.plain_rim
+            rim_width, self._tolerance = s.plain_rim, s.plain_tolerance
             points = self._features(grey, region, area, rim_width)
         if len(points) < s.min_points:
             raise SpecError(
@@ -440,7 +446,7 @@ class PlanarTracker:
             warped, area = self._pulled_back(grey, current)
             if area.sum() < 64:
                 return None
-            keep = _consistent(warped.astype(np.float32), template.astype(np.float32), area)
+            keep = _consistent(warped.astype(np.float32), template.astype(np.float32), area, self._tolerance)
             occluded = 1.0 - float(keep.sum()) / float(area.sum())
             if keep.sum() < 64:
                 return None
@@ -543,11 +549,13 @@ def motion_blur_kernel(length: float, angle: float) -> np.ndarray:
     return kernel / max(float(kernel.sum()), 1e-6)
 
 
-def _consistent(image: np.ndarray, template: np.ndarray, area: np.ndarray) -> np.ndarray:
+def _consistent(image: np.ndarray, template: np.ndarray, area: np.ndarray, tolerance: int = 0) -> np.ndarray:
     """The part of ``area`` where ``image`` looks like ``template`` up to a change of light (gain and
     offset): whatever is in front of the region does not. Two tests: the local structure (an occluder
     that happens to have the region's brightness still lacks its texture), and the brightness itself,
-    with the light refitted on what agrees."""
+    with the light refitted on what agrees. With a ``tolerance`` (px), a pixel agrees in brightness when
+    it lies between the darkest and brightest template pixels within that distance: an edge that far off
+    still agrees, so the alignment can correct it (something in front differs from all of them)."""
     # Local normalised cross-correlation in 11 px windows, where the template has texture to compare.
     box = (11, 11)
     mean_i, mean_t = cv2.blur(image, box), cv2.blur(template, box)
@@ -556,13 +564,16 @@ def _consistent(image: np.ndarray, template: np.ndarray, area: np.ndarray) -> np
     cov = cv2.blur(image * template, box) - mean_i * mean_t
     ncc = cov / np.sqrt(np.maximum(var_i, 1.0) * np.maximum(var_t, 1.0))
     keep = area & ~((var_t > 25.0) & (ncc < 0.3))
+    near = np.ones((2 * tolerance + 1, 2 * tolerance + 1), np.uint8)
+    darkest, brightest = cv2.erode(template, near), cv2.dilate(template, near)
     for _ in range(3):
         x, y = image[keep], template[keep]
         if x.size < 16:
             return keep
         gain, bias = np.polyfit(x, y, 1) if float(x.std()) > 1.0 else (1.0, float(y.mean() - x.mean()))
         # Smoothed residuals: a blob of disagreement is something in front, single pixels are noise.
-        residual = cv2.GaussianBlur(np.abs(image * gain + bias - template), (0, 0), 2.0)
+        lit = image * gain + bias
+        residual = cv2.GaussianBlur(np.maximum(np.maximum(darkest - lit, lit - brightest), 0), (0, 0), 2.0)
         limit = max(12.0, 3.0 * 1.4826 * float(np.median(residual[keep])))
         unlike = residual > limit
         keep = keep & ~unlike
