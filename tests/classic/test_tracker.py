@@ -15,7 +15,7 @@ import pytest
 from skimage import data
 
 from shotcraft.media.read import VideoReader
-from shotcraft.media.synth import footage_frames, make_clip, planar_scene
+from shotcraft.media.synth import footage_frames, leaving_card_scene, make_clip, planar_scene
 from shotcraft.signals.track import track_region
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -82,3 +82,20 @@ def test_bikes_plate_is_followed_until_it_is_gone_and_never_onto_the_next_vent(t
     start, end = notes["gone"]
     assert all(track.corners_at(i) is None for i in range(start, end + 1)), track.lost_runs()
     assert track.frames[start].status == "out_of_frame"
+
+
+def test_plain_card_is_held_by_its_outline_while_it_leaves_the_picture(tmp_path):
+    scene = leaving_card_scene(next(footage_frames("bikes", 1, 320, 240)))
+    clip = make_clip(tmp_path / "card.mp4", frames=len(scene.frames), width=320, height=240,
+                     content=iter(scene.frames), lossless=True)  # fmt: skip
+    track = track_region(VideoReader(clip), scene.corners[0], 0)
+    assert scene.visible.min() <= 0.3  # down to a quarter of it in the picture
+    for index, truth in enumerate(scene.corners):
+        found = track.corners_at(index)
+        # Before the outline was tolerated a few pixels off, the card was lost from 64 % in the picture.
+        assert found is not None, (index, track.lost_runs())
+        errors = np.linalg.norm(found - truth, axis=1)
+        # The corners in the picture within a pixel (measured: at most 0.5), those outside carried on from
+        # the shape's motion (measured: at most 2.3 px with three quarters of the card outside).
+        assert errors[truth[:, 1] < 240].mean() <= 1.0, (index, errors)
+        assert errors.mean() <= 4.0, (index, errors)

@@ -17,8 +17,8 @@ How a frame is tracked (:meth:`PlanarTracker.follow`):
    (an occluder) is masked out first: pixels whose local structure or brightness, after a refitted change
    of light, differ from the reference. ECC's correlation on the rest is the photometric half of the
    confidence, the masked share how much is covered. A plain region (a plate) is matched with a wider rim,
-   its outline being most of what it shows, and its outline a few pixels off is not taken for an occluder
-   (masked, ECC could not pull it back). **Leaving the picture:** with less than
+   its outline being most of what it shows. **Leaving the picture:** a plain region's outline a few pixels
+   off is not taken for an occluder there (masked, ECC could not pull it back); with less than
    ``TrackerSettings.whole_shape`` of the region in the picture, only a shift in its plane is fitted to the
    visible part, the shape being carried on from its last motion; its corners are reported even where they
    lie outside the picture.
@@ -79,10 +79,12 @@ class TrackerSettings:
     # move with it.)
     plain_points: int = 60
     plain_rim: int = 8
-    # How far (px) a plain region's outline may be off before its pixels count as unlike the reference.
-    # Its outline is most of what aligns it: masked as an occluder where it is a few pixels off, ECC can
-    # no longer pull it back, and the error grows frame after frame (the bikes plate leaving the picture:
-    # 3 px). Around a textured region a tolerance would let occluders through (the pole over the label).
+    # How far (px) the outline of a plain region partly out of the picture may be off before its pixels
+    # count as unlike the reference. The strip of outline still in the picture is what aligns it: masked
+    # as an occluder where it is a few pixels off, ECC can no longer pull it back and the error grows
+    # frame after frame (the bikes plate leaving the picture: 3 px). Not on a whole region, nor around a
+    # textured one: there the tolerance lets through what does not move with it (the background beside a
+    # card moving over it, the pole over the label).
     plain_tolerance: int = 3
     whole_shape: float = 0.6  # share of the region in the picture; below: only its shift is fitted
     chunk: int = 32  # frames decoded at once for the backward pass (bounds memory)
@@ -166,9 +168,9 @@ class PlanarTracker:
             raise SpecError(f"the region is {area:.0f} px²; a region needs at least 8x8 pixels to track")
         region = polygon_mask(w, h, [tuple(p) for p in corners]).astype(np.uint8)
         points = self._features(grey, region, area, s.rim)
-        rim_width, self._tolerance = s.rim, 0
+        rim_width, self._plain = s.rim, False
         if len(points) < s.plain_points:
-            rim_width, self._tolerance = s.plain_rim, s.plain_tolerance
+            rim_width, self._plain = s.plain_rim, True
             points = self._features(grey, region, area, rim_width)
         if len(points) < s.min_points:
             raise SpecError(
@@ -334,6 +336,9 @@ class PlanarTracker:
         # motion carried on, may be closer: start from whichever looks most like the reference.
         starts = [homography] + [c for c in (other, by_points[0] if by_points else None) if c is not None]
         start = max(starts, key=lambda c: self._likeness(grey, template, c))
+        # A plain region partly out of the picture is held by the strip of its outline still in it: that
+        # outline a few pixels off must not be masked as something in front (see ``plain_tolerance``).
+        tolerance = s.plain_tolerance if self._plain and in_picture < 0.99 else 0
         if in_picture < s.whole_shape:
             # A strip of the region fixes where it is, not its shape: the shape comes from the motion
             # model (the corners' last motion carried on) and only a shift is fitted to the strip.
@@ -344,7 +349,7 @@ class PlanarTracker:
             rounds = [((1.0,), cv2.MOTION_HOMOGRAPHY), ((0.5, 1.0), cv2.MOTION_HOMOGRAPHY)]
         hidden = False  # something in front of it (or a start too far off to tell: the next round may)
         for scales, model in rounds:
-            refined = self._by_appearance(grey, template, start, scales, model)
+            refined = self._by_appearance(grey, template, start, scales, model, tolerance)
             if refined is None:
                 continue
             found, correlation, occluded = refined
@@ -430,6 +435,7 @@ class PlanarTracker:
         homography: np.ndarray,
         scales: tuple[float, ...],
         motion: int = cv2.MOTION_HOMOGRAPHY,
+        tolerance: int = 0,
     ) -> tuple[np.ndarray, float, float] | None:
         """ECC refinement of ``homography`` against the (blurred) reference patch ``template``, with what
         differs from it (an occluder) masked out: the homography, ECC's correlation, the occluded share.
@@ -437,8 +443,9 @@ class PlanarTracker:
         ``scales`` are the rounds: ``(1.0,)`` one at full resolution, ``(0.5, 1.0)`` coarse to fine (a
         start several pixels off still converges); what disagrees is measured again before each (a
         misaligned edge disagrees too). ``motion`` ``cv2.MOTION_TRANSLATION`` fits only a shift of the
-        region in its own plane, keeping the start's shape. Only the frame around the region is given to
-        ECC (it filters and differentiates the whole input image on every call)."""
+        region in its own plane, keeping the start's shape. ``tolerance``: see :func:`_consistent`. Only
+        the frame around the region is given to ECC (it filters and differentiates the whole input image
+        on every call)."""
         offset = self.reference.offset
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-5)
         current, correlation, occluded = homography, 0.0, 0.0
@@ -446,7 +453,7 @@ class PlanarTracker:
             warped, area = self._pulled_back(grey, current)
             if area.sum() < 64:
                 return None
-            keep = _consistent(warped.astype(np.float32), template.astype(np.float32), area, self._tolerance)
+            keep = _consistent(warped.astype(np.float32), template.astype(np.float32), area, tolerance)
             occluded = 1.0 - float(keep.sum()) / float(area.sum())
             if keep.sum() < 64:
                 return None
