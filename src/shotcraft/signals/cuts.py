@@ -37,7 +37,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from shotcraft.signals.flow import FlowSettings, compute_flow_lowres, flow_confidence, warp
+from shotcraft.signals.flow import FlowSettings, compute_flow_lowres, flow_confidence, to_grey, warp
 
 #: Mean absolute grey difference (0-255) between the two frames' 64x36 thumbnails below which they are one
 #: shot: well under half the smallest cut measured (46.9), above the calmest (12 on the sign clips), so
@@ -51,10 +51,6 @@ INCONSISTENT_SHARE = 0.7
 HISTOGRAM_DISTANCE = 0.2
 
 _THUMBNAIL = (64, 36)
-
-
-def _grey(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
 def _changed(ga: np.ndarray, gb: np.ndarray) -> bool:
@@ -75,7 +71,7 @@ def is_cut(
     the caller has it; without them it is computed at :class:`~shotcraft.signals.flow.FlowSettings`'
     working size, and only for frames whose thumbnails differ enough to be a cut.
     """
-    ga, gb = _grey(a), _grey(b)
+    ga, gb = to_grey(a), to_grey(b)
     if not _changed(ga, gb):
         return False
     if forward is None or backward is None:

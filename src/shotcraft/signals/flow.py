@@ -30,7 +30,8 @@ _PRESETS = {
 }
 
 
-def _grey(image: np.ndarray) -> np.ndarray:
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """The grey levels of an RGB frame (a grey one as it is), uint8 as given."""
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
@@ -73,7 +74,7 @@ class FlowSettings:
 def compute_flow_lowres(a: np.ndarray, b: np.ndarray, settings: FlowSettings = FlowSettings()) -> np.ndarray:
     """Flow from ``a`` to ``b`` at the settings' working size, in *working-size* pixels (what a cache stores;
     :func:`upsample_flow` brings it to full resolution)."""
-    ga, gb = _grey(a), _grey(b)
+    ga, gb = to_grey(a), to_grey(b)
     h, w = ga.shape
     size = settings.working_size(w, h)
     if size != (w, h):
@@ -160,10 +161,10 @@ def camera_difference(image: np.ndarray, other: np.ndarray, camera: np.ndarray) 
     wherever the scene stands still, whatever a smooth flow says there."""
     h, w = image.shape[:2]
     brought = cv2.warpPerspective(
-        _grey(other), camera, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        to_grey(other), camera, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )  # fmt: skip
-    return cv2.blur(np.abs(_grey(image).astype(np.float32) - brought.astype(np.float32)), (3, 3))
+    return cv2.blur(np.abs(to_grey(image).astype(np.float32) - brought.astype(np.float32)), (3, 3))
 
 
 def flow_confidence(forward: np.ndarray, backward: np.ndarray, *, tolerance: float = 0.5) -> np.ndarray:

@@ -45,6 +45,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from shotcraft.signals.flow import to_grey
 from shotcraft.signals.klt import WINDOW, fit_homography, follow_points, klt_step, plausible_quad, project
 from shotcraft.signals.shapes import polygon_mask
 from shotcraft.spec import SpecError
@@ -122,10 +123,6 @@ class _Reference:
         return np.array([[1, 0, self.box[0]], [0, 1, self.box[1]], [0, 0, 1]], np.float64)
 
 
-def grey_of(frame: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
-
-
 def visible_fraction(corners: np.ndarray, width: int, height: int) -> float:
     """Share of the quad's area inside a ``width`` x ``height`` picture."""
     poly = np.asarray(corners, np.float32).reshape(-1, 1, 2)
@@ -155,7 +152,7 @@ class PlanarTracker:
         self, reference_frame: np.ndarray, corners: np.ndarray, settings: TrackerSettings | None = None
     ):
         self.settings = s = settings or TrackerSettings()
-        grey = grey_of(reference_frame)
+        grey = to_grey(reference_frame)
         h, w = grey.shape
         corners = np.asarray(corners, np.float64).reshape(4, 2)
         if visible_fraction(corners, w, h) < 0.5:
@@ -219,7 +216,7 @@ class PlanarTracker:
 
     def start(self, frame: np.ndarray, corners: np.ndarray) -> PlanarTracker:
         """Restart from a frame where the region's corners are known (the reference or a correction)."""
-        self._previous = grey_of(frame)
+        self._previous = to_grey(frame)
         self._homography = self.homography_to(corners)
         self._corners = np.asarray(corners, np.float64).reshape(4, 2)
         self._velocity = np.zeros((4, 2))
@@ -231,7 +228,7 @@ class PlanarTracker:
 
     def follow(self, frame: np.ndarray) -> TrackerStep:
         """Track into the next frame (in either direction) and return where the region is."""
-        grey = grey_of(frame)
+        grey = to_grey(frame)
         h, w = grey.shape
         s = self.settings
         was_tracked = self._homography is not None
