@@ -5,7 +5,7 @@
     python bench/people_masks.py --save masks.npz         # keep the masks (for a contact sheet)
     python bench/people_masks.py --clip carphone          # another clip (truth IoU only on bikes)
 
-For each method and each shot (cuts found by ``signals.flow.is_cut``): the flow-compensated IoU of
+For each method and each shot (cuts found by ``signals.cuts.is_cut``): the flow-compensated IoU of
 consecutive masks (median, minimum; pairs where both are empty count as 1, pairs where one is empty are a
 person entering or leaving and are counted apart), the largest jump of the locked share between two frames
 (excluding those enter/leave pairs), IoU against tests/data/people_bikes on every drawn frame, and fps.
@@ -28,7 +28,8 @@ from PIL import Image
 
 from shotcraft.media.read import VideoReader
 from shotcraft.media.samples import sample_clip
-from shotcraft.signals.flow import compute_flow, is_cut, warp
+from shotcraft.signals.cuts import is_cut
+from shotcraft.signals.flow import compute_flow, warp
 from shotcraft.signals.segment import PeopleSegmenter, people_masks
 
 TRUTH = Path(__file__).resolve().parent.parent / "tests" / "data" / "people_bikes"

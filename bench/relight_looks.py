@@ -49,7 +49,7 @@ from shotcraft.engines.classic.relight import relight
 from shotcraft.media.read import VideoReader
 from shotcraft.media.samples import sample_clip
 from shotcraft.plan import plan_transform
-from shotcraft.signals.text_tracks import cut_by_thumbnails
+from shotcraft.signals.cuts import is_cut
 from shotcraft.spec import RELIGHT_PRESETS, RelightOp, TransformSpec
 
 #: Hand-placed boxes (x0, x1, y0, y1, first frame, last frame): bigbuckbunny's sky and bikes' white roof.
@@ -108,7 +108,7 @@ def measure(clip_name: str, preset: str) -> dict[str, float | str]:
         out, src = full[::step, ::step], full_src[::step, ::step]
         y_src, y_out = _luma(src), _luma(out)
         grey = cv2.cvtColor(src, cv2.COLOR_RGB2GRAY)
-        cut = prev_grey is not None and cut_by_thumbnails(prev_grey, grey)
+        cut = prev_grey is not None and is_cut(prev_grey, grey)
         stops.append(float(np.log2(max(y_out.mean(), 1e-3) / max(y_src.mean(), 1e-3))))
         if prev_src is not None and not cut:
             steps.append(abs(stops[-1] - stops[-2]))

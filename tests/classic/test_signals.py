@@ -12,12 +12,12 @@ import pytest
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import pattern_frames
 from shotcraft.signals.cache import FlowCache, clip_identity
+from shotcraft.signals.cuts import is_cut
 from shotcraft.signals.flow import (
     FlowSettings,
     compute_flow,
     compute_flow_lowres,
     flow_confidence,
-    is_cut,
     upsample_flow,
     warp,
     warping_error,
@@ -141,15 +141,33 @@ def test_edge_agreement_orders_by_shared_structure(carphone) -> None:
 
 
 def test_cuts_are_found_where_bikes_changes_shot(bikes, tmp_path) -> None:
-    """bikes.mp4 has five hard cuts among fast street motion; exactly those pairs are cuts."""
+    """bikes.mp4 has five hard cuts among fast street motion; exactly those pairs are cuts, whether the
+    caller has the flow (a flow cache walk, at its working size) or only the frames (text tracks: full-size
+    grey frames, the flow computed where needed)."""
     reader = VideoReader(bikes)
     settings = FlowSettings(scale=0.5, preset="fast")
     cache = FlowCache(reader.info, settings, root=tmp_path)
     size = settings.working_size(reader.video.width, reader.video.height)
-    cuts, previous = [], None
+    with_flow, frames_alone, previous, previous_grey = [], [], None, None
     for index, frame, pair in cache.walk(reader):
         small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         if pair is not None and is_cut(previous, small, pair.forward, pair.backward):
+            with_flow.append(index)
+        if previous_grey is not None and is_cut(previous_grey, grey):
+            frames_alone.append(index)
+        previous, previous_grey = small, grey
+    assert with_flow == frames_alone == [30, 76, 137, 187, 242]
+
+
+@pytest.mark.parametrize("clip", ["bigbuckbunny", "carphone"])
+def test_one_shot_clips_have_no_cuts(clip, request) -> None:
+    """A bunny walking out of his burrow, a talking head in a moving car: one shot each."""
+    frames = VideoReader(request.getfixturevalue(clip)).frames()
+    previous = next(frames)
+    cuts = []
+    for index, frame in enumerate(frames, start=1):
+        if is_cut(previous, frame):
             cuts.append(index)
-        previous = small
-    assert cuts == [30, 76, 137, 187, 242]
+        previous = frame
+    assert cuts == []

@@ -1,7 +1,7 @@
 """The planar tracker on ground truth made for it (a label swinging at up to 40 px per frame over real
 footage, motion-blurred, under changing light, partly behind a pole, hidden by a passing panel, then leaving
-the picture), every frame checked; and on the bikes roof plate, whose corners were read off the frames by hand
-(``tests/data/bikes_plate.json``)."""
+the picture), every frame checked; and on the bikes roof plate, scored against its outline measured on every
+frame (``tests/data/bikes_plate.json``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from skimage import data
 
 from shotcraft.media.read import VideoReader
-from shotcraft.media.synth import footage_frames, make_clip, planar_scene
+from shotcraft.media.synth import footage_frames, leaving_card_scene, make_clip, planar_scene
 from shotcraft.signals.track import track_region
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -70,10 +70,32 @@ def test_bikes_plate_is_followed_until_it_is_gone_and_never_onto_the_next_vent(t
         measured = [(k, c) for k, c in enumerate(outline[str(index)]) if c is not None]
         errors[index] = float(np.mean([np.linalg.norm(carried[k] - c) for k, c in measured]))
     whole = [errors[i] for i in range(first + 1, notes["whole"][1] + 1)]
-    # Measured: median 0.76 px on the whole plate (frames 1-9), 1.4-3.2 px on its last fifth-to-four-fifths.
-    assert np.median(whole) <= 1.0 and max(whole) <= 2.5, errors
-    assert max(errors.values()) <= 4.0, errors
+    leaving = [errors[i] for i in range(notes["leaving"][0], last + 1)]
+    # Measured: median 0.68 px on the whole plate (frames 1-9, worst 1.5: its raised lower side changes with
+    # the viewpoint), 0.15-0.5 px on frames 10-13 while it leaves. Before the plate's outline was tolerated
+    # a few pixels off (TrackerSettings.plain_tolerance), the misaligned top edge was masked as something
+    # in front and stayed 3 px off: 1.8-2.9 px on frames 10-13, median 1.36 over 1-13.
+    assert np.median(whole) <= 1.0 and max(whole) <= 2.0, errors
+    assert max(leaving) <= 1.0, errors
+    assert np.median(list(errors.values())) <= 1.0, errors
     # The roof's next vents look the same and pass where this one was: they are not this plate.
     start, end = notes["gone"]
     assert all(track.corners_at(i) is None for i in range(start, end + 1)), track.lost_runs()
     assert track.frames[start].status == "out_of_frame"
+
+
+def test_plain_card_is_held_by_its_outline_while_it_leaves_the_picture(tmp_path):
+    scene = leaving_card_scene(next(footage_frames("bikes", 1, 320, 240)))
+    clip = make_clip(tmp_path / "card.mp4", frames=len(scene.frames), width=320, height=240,
+                     content=iter(scene.frames), lossless=True)  # fmt: skip
+    track = track_region(VideoReader(clip), scene.corners[0], 0)
+    assert scene.visible.min() <= 0.3  # down to a quarter of it in the picture
+    for index, truth in enumerate(scene.corners):
+        found = track.corners_at(index)
+        # Before the outline was tolerated a few pixels off, the card was lost from 64 % in the picture.
+        assert found is not None, (index, track.lost_runs())
+        errors = np.linalg.norm(found - truth, axis=1)
+        # The corners in the picture within a pixel (measured: at most 0.5), those outside carried on from
+        # the shape's motion (measured: at most 2.3 px with three quarters of the card outside).
+        assert errors[truth[:, 1] < 240].mean() <= 1.0, (index, errors)
+        assert errors.mean() <= 4.0, (index, errors)

@@ -13,7 +13,9 @@ slope of about ``1.5 * difference / width`` to the picture (the steepest part of
 :data:`SEAM_SLOPE` levels per pixel, measured on the difference between the engine's frame and the source
 just outside the lock. A strong grade then ramps out from the lock's edge over tens of pixels instead of
 stepping across the user's 2-pixel feather: a soft transition, not a line. A lock given ``feather`` 0 has
-asked for a hard edge and keeps it.
+asked for a hard edge and keeps it. People and faces (:data:`EDGE_LOCKS`) are cut along the picture's own
+edges, where a step in the grade belongs: a wide band there would read as a glow of ungraded light round
+the person, so theirs grows to :data:`EDGE_RAMP` pixels at most.
 
 >>> import numpy as np
 >>> src = np.full((4, 4, 3), 200, np.uint8); gen = np.zeros((4, 4, 3), np.uint8)
@@ -33,6 +35,7 @@ import numpy as np
 from shotcraft.media.read import TeeReader
 from shotcraft.progress import no_progress
 from shotcraft.signals.masks import lock_masks
+from shotcraft.spec import FacesLock, PeopleLock
 
 if TYPE_CHECKING:
     from shotcraft.engines.base import Engine
@@ -71,6 +74,11 @@ RING = 6
 #: never pops, and depends on these frames only, so a part of a split render that starts this many frames
 #: early (:func:`shotcraft.render.part_overlap`) blends exactly as a one-process render does.
 RAMP_FRAMES = 8
+#: Locks whose masks follow the picture's own edges (refined onto them by a guided filter at full
+#: resolution): their blend band stays on that edge instead of spreading over the background around it.
+EDGE_LOCKS = (PeopleLock, FacesLock)
+#: The widest the blend band of an :data:`EDGE_LOCKS` lock grows, in pixels.
+EDGE_RAMP = 4
 
 
 class SeamGuard:
@@ -82,7 +90,10 @@ class SeamGuard:
     feather grow: a lock drawn with ``feather`` 0 keeps the hard edge its user asked for.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reach: int | None = None) -> None:
+        """``reach``: the widest the band grows, in pixels (by default :data:`MAX_RAMP` of the frame's
+        shorter side)."""
+        self._reach = reach
         # One entry per frame: the ring's movement, or None where the frame had no ring to measure.
         self._recent: deque[float | None] = deque(maxlen=RAMP_FRAMES)
         self._seeds: np.ndarray | None = None
@@ -95,8 +106,7 @@ class SeamGuard:
         if not seeds.any():
             self._recent.append(None)
             return mask
-        height, width = mask.shape
-        reach = max(1, round(MAX_RAMP * min(height, width)))
+        reach = self._reach or max(1, round(MAX_RAMP * min(mask.shape)))
         box, distance = self._distance_from(seeds, reach)
         outside = ~hard[box]
         ring = outside & (distance <= RING)
@@ -172,20 +182,30 @@ def apply_locks(
     ``sources`` are the source frames in order (by default decoded from ``reader``). On a reframed output the
     source (and so every lock) sits at the canvas offset; the new area around it has nothing to lock.
     """
-    masks = lock_masks(plan, reader)
-    if masks is None:
+    # Drawn locks and locks that follow the picture's edges are blended apart, each group with its own band.
+    edged = [lock for lock in plan.locks if isinstance(lock, EDGE_LOCKS)]
+    drawn = [lock for lock in plan.locks if not isinstance(lock, EDGE_LOCKS)]
+    groups = [(locks, reach) for locks, reach in ((drawn, None), (edged, EDGE_RAMP)) if locks]
+    if not groups:
         yield from frames
         return
+    streams = [lock_masks(plan, reader, locks) for locks, _ in groups]
+    guards = [SeamGuard(reach) for _, reach in groups]
+
+    def guarded(masks: list[np.ndarray], generated: np.ndarray, source: np.ndarray) -> np.ndarray:
+        return np.maximum.reduce(
+            [guard(m, generated, source) for guard, m in zip(guards, masks, strict=True)]
+        )
+
     canvas = plan.canvas
     sources = reader.frames() if sources is None else sources
-    seam = SeamGuard()
     # The engine's frame is drawn first, so its decoding pass is the one a TeeReader shares.
-    for generated, source, mask in zip(frames, sources, masks, strict=False):
+    for generated, source, *masks in zip(frames, sources, *streams, strict=False):
         if canvas is None:
-            yield composite(generated, source, seam(mask, generated, source))
+            yield composite(generated, source, guarded(masks, generated, source))
             continue
         h, w = source.shape[:2]
         region = (slice(canvas.y, canvas.y + h), slice(canvas.x, canvas.x + w))
         out = generated.copy()
-        out[region] = composite(generated[region], source, seam(mask, generated[region], source))
+        out[region] = composite(generated[region], source, guarded(masks, generated[region], source))
         yield out

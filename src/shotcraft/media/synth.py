@@ -284,3 +284,29 @@ def planar_scene(
         visible.append(float((region & (1 - cover)).sum()) / max(area, 1.0))
         out.append(np.clip(picture + 0.5, 0, 255).astype(np.uint8))
     return PlanarScene(np.array(corners), np.array(visible), out)
+
+
+def leaving_card_scene(background: np.ndarray, frames: int = 16) -> PlanarScene:
+    """A plain card (flat colour, a darker rim, one crease and a small mark: a roof plate, a sign) sliding
+    down over a still ``background`` at 13 px per frame, growing and turning towards the camera, out through
+    the bottom edge: whole on the first 10 frames of a 320x240 picture, then 90 % down to a quarter of it
+    in the picture. Plain regions are tracked mostly by their outline; leaving, only a strip of it is left.
+    ``visible`` is the share of the card inside the picture."""
+    import cv2
+
+    card = np.zeros((90, 70, 3), np.uint8)
+    card[:] = (120, 95, 80)
+    cv2.rectangle(card, (0, 0), (69, 89), (90, 70, 60), 2)
+    cv2.line(card, (6, 10), (62, 78), (105, 85, 72), 2)
+    cv2.putText(card, "V2", (8, 80), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (70, 55, 45), 1)
+    h, w = background.shape[:2]
+    corners = []
+    for t in range(frames):
+        quad = np.array([[-35, -45], [35, -45], [35, 45], [-35, 45]], np.float64) * (1 + 0.012 * t)
+        quad[:2, 0] *= 1 - 0.004 * t  # the far edge narrower: the card tilts towards the camera
+        corners.append(quad + np.array([w * 0.47 + 0.6 * t, 70 + 13.0 * t]))
+    path = np.array(corners)
+    top, bottom = path[:, :, 1].min(axis=1), path[:, :, 1].max(axis=1)
+    visible = np.clip((h - top) / (bottom - top), 0, 1)
+    pictures = list(planar_label_frames(path, card, iter([background] * frames)))
+    return PlanarScene(path, visible, pictures)

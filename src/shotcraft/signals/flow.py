@@ -1,4 +1,5 @@
-"""Dense optical flow (OpenCV DIS), warping by flow, forward-backward occlusion confidence, scene cuts.
+"""Dense optical flow (OpenCV DIS), warping by flow, forward-backward occlusion confidence (scene
+cuts, which use them: :mod:`shotcraft.signals.cuts`).
 
 Convention: ``flow = compute_flow(a, b)`` gives, for each pixel ``p`` of ``a``, the displacement to where
 it is in ``b`` (``a[p] ≈ b[p + flow[p]]``). :func:`warp` with that flow pulls ``b`` back onto ``a``'s grid.
@@ -29,7 +30,8 @@ _PRESETS = {
 }
 
 
-def _grey(image: np.ndarray) -> np.ndarray:
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """The grey levels of an RGB frame (a grey one as it is), uint8 as given."""
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
@@ -72,7 +74,7 @@ class FlowSettings:
 def compute_flow_lowres(a: np.ndarray, b: np.ndarray, settings: FlowSettings = FlowSettings()) -> np.ndarray:
     """Flow from ``a`` to ``b`` at the settings' working size, in *working-size* pixels (what a cache stores;
     :func:`upsample_flow` brings it to full resolution)."""
-    ga, gb = _grey(a), _grey(b)
+    ga, gb = to_grey(a), to_grey(b)
     h, w = ga.shape
     size = settings.working_size(w, h)
     if size != (w, h):
@@ -159,10 +161,10 @@ def camera_difference(image: np.ndarray, other: np.ndarray, camera: np.ndarray) 
     wherever the scene stands still, whatever a smooth flow says there."""
     h, w = image.shape[:2]
     brought = cv2.warpPerspective(
-        _grey(other), camera, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        to_grey(other), camera, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )  # fmt: skip
-    return cv2.blur(np.abs(_grey(image).astype(np.float32) - brought.astype(np.float32)), (3, 3))
+    return cv2.blur(np.abs(to_grey(image).astype(np.float32) - brought.astype(np.float32)), (3, 3))
 
 
 def flow_confidence(forward: np.ndarray, backward: np.ndarray, *, tolerance: float = 0.5) -> np.ndarray:
@@ -192,42 +194,3 @@ def warping_error(
         return float(diff.mean())
     total = float(confidence.sum())
     return float((diff * confidence).sum() / total) if total > 0 else 0.0
-
-
-#: A cut is where the flow stops explaining the change: what it brings over from the previous frame
-#: differs from the new one by this much (mean absolute grey difference)...
-_CUT_COMPENSATED_DIFFERENCE = 20.0
-#: ...or it fails its forward-backward check on most of the frame *and* the grey histograms differ (fast
-#: motion or motion blur break the flow within a shot but keep the tones). On bikes.mp4 the five cuts
-#: measure >= 37 / >= 0.82 / >= 0.24, the other frames <= 11 / <= 0.49 / <= 0.12.
-_CUT_INCONSISTENT_SHARE = 0.7
-_CUT_HISTOGRAM_DISTANCE = 0.2
-
-
-def is_cut(a: np.ndarray, b: np.ndarray, forward: np.ndarray, backward: np.ndarray) -> bool:
-    """Whether ``b`` starts a new shot after ``a``, given the flow between them both ways.
-
-    ``a`` and ``b`` are frames (RGB or grey) at the flows' size, ``forward`` is ``a → b`` and ``backward``
-    ``b → a``. Works on a 2x-subsampled grid (a cut is a whole-frame event).
-
-    >>> import cv2, numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> a = cv2.GaussianBlur(rng.integers(0, 256, (96, 128), dtype=np.uint8), (0, 0), 2)
-    >>> b = np.roll(a, 2, axis=1)
-    >>> other = cv2.GaussianBlur(rng.integers(0, 256, (96, 128), dtype=np.uint8), (0, 0), 2) // 2
-    >>> flows = lambda x, y: (compute_flow(x, y, scale=1.0), compute_flow(y, x, scale=1.0))
-    >>> is_cut(a, b, *flows(a, b)), is_cut(a, other, *flows(a, other))
-    (False, True)
-    """
-    ga, gb = _grey(a)[::2, ::2], _grey(b)[::2, ::2]
-    to_a = np.ascontiguousarray(backward[::2, ::2]) * 0.5
-    brought = warp(ga, to_a).astype(np.float32)
-    if float(np.abs(gb.astype(np.float32) - brought).mean()) >= _CUT_COMPENSATED_DIFFERENCE:
-        return True
-    to_b = np.ascontiguousarray(forward[::2, ::2]) * 0.5
-    if float((flow_confidence(to_a, to_b) < 0.5).mean()) < _CUT_INCONSISTENT_SHARE:
-        return False
-    ha = cv2.calcHist([ga], [0], None, [32], [0, 256])
-    hb = cv2.calcHist([gb], [0], None, [32], [0, 256])
-    distance = cv2.compareHist(ha / ha.sum(), hb / hb.sum(), cv2.HISTCMP_BHATTACHARYYA)
-    return distance >= _CUT_HISTOGRAM_DISTANCE

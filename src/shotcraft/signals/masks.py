@@ -8,7 +8,7 @@ when a plan has such a lock (they load OpenCV trackers and ONNX models).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,12 +21,15 @@ if TYPE_CHECKING:
     from shotcraft.plan import TransformPlan
 
 
-def lock_masks(plan: TransformPlan, reader: VideoReader) -> Iterator[np.ndarray] | None:
+def lock_masks(
+    plan: TransformPlan, reader: VideoReader, locks: Sequence[Lock] | None = None
+) -> Iterator[np.ndarray] | None:
     """The combined, feathered lock mask for every frame of the plan, or None when nothing is locked.
 
-    The locks come from :attr:`~shotcraft.plan.TransformPlan.locks`: already in storage orientation.
+    The locks come from :attr:`~shotcraft.plan.TransformPlan.locks` (already in storage orientation), or
+    are ``locks``, some of them, where they are blended apart.
     """
-    locks = plan.locks
+    locks = plan.locks if locks is None else locks
     if not locks:
         return None
     width, height, count = plan.video.width, plan.video.height, plan.frame_count

@@ -47,13 +47,13 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from shotcraft.signals.cuts import is_cut
 from shotcraft.signals.flow import (
     camera_difference,
     camera_motion,
     compute_flow,
     flow_confidence,
     independent_motion,
-    is_cut,
     warp,
 )
 from shotcraft.signals.mediapipe_models import (

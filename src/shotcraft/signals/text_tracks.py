@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from shotcraft.progress import Progress
+from shotcraft.signals.cuts import is_cut
 from shotcraft.signals.klt import klt_step, plausible_quad, project
 from shotcraft.signals.ocr import MAX_SIDE, TextBox, detect_text, recognise, similarity
 
@@ -295,18 +296,6 @@ def match_strings(boxes: Sequence[TextBox], wanted: Sequence[str]) -> list[tuple
     return found
 
 
-def cut_by_thumbnails(prev: np.ndarray, grey: np.ndarray) -> bool:
-    """A scene cut between two grey frames: their thumbnails and brightness histograms both disagree."""
-    a = cv2.resize(prev, (64, 36), interpolation=cv2.INTER_AREA)
-    b = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA)
-    ha = cv2.calcHist([a], [0], None, [32], [0, 256])
-    hb = cv2.calcHist([b], [0], None, [32], [0, 256])
-    return (
-        float(np.abs(a.astype(np.int16) - b).mean()) > 30
-        and cv2.compareHist(ha, hb, cv2.HISTCMP_CORREL) < 0.7
-    )
-
-
 def _extend_backwards(
     live: _Live, history: Sequence[tuple[int, np.ndarray, bool]], width: int, height: int
 ) -> None:
@@ -360,7 +349,7 @@ def find_text_tracks(
     for index, stored in enumerate(reader.frames()):
         frame = np.ascontiguousarray(np.rot90(stored, turns)) if turns else stored
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        cut = prev is not None and cut_by_thumbnails(prev, grey)
+        cut = prev is not None and is_cut(prev, grey)
         if history and cut:
             history[-1] = (history[-1][0], history[-1][1], True)
         history.append((index, grey, False))

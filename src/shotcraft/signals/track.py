@@ -36,8 +36,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shotcraft.media.orientation import quarter_turns, turn_pixels
 from shotcraft.progress import Progress
+from shotcraft.signals.flow import to_grey
 from shotcraft.signals.shapes import polygon_mask
-from shotcraft.signals.tracker import PlanarTracker, TrackerSettings, grey_of, visible_fraction
+from shotcraft.signals.tracker import PlanarTracker, TrackerSettings, visible_fraction
 from shotcraft.spec import SpecError, TimePoint, TrackLock
 
 if TYPE_CHECKING:
@@ -379,7 +380,7 @@ def _backwards(reader: VideoReader, at: int, chunk: int) -> Iterator[tuple[int, 
     end = at
     while end > 0:
         start = max(0, end - chunk)
-        frames = [grey_of(f) for f in reader.frames(start, end)]
+        frames = [to_grey(f) for f in reader.frames(start, end)]
         for offset in range(len(frames) - 1, -1, -1):
             yield start + offset, frames[offset]
         end = start

@@ -17,7 +17,8 @@ How a frame is tracked (:meth:`PlanarTracker.follow`):
    (an occluder) is masked out first: pixels whose local structure or brightness, after a refitted change
    of light, differ from the reference. ECC's correlation on the rest is the photometric half of the
    confidence, the masked share how much is covered. A plain region (a plate) is matched with a wider rim,
-   its outline being most of what it shows. **Leaving the picture:** with less than
+   its outline being most of what it shows. **Leaving the picture:** a plain region's outline a few pixels
+   off is not taken for an occluder there (masked, ECC could not pull it back); with less than
    ``TrackerSettings.whole_shape`` of the region in the picture, only a shift in its plane is fitted to the
    visible part, the shape being carried on from its last motion; its corners are reported even where they
    lie outside the picture.
@@ -44,6 +45,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from shotcraft.signals.flow import to_grey
 from shotcraft.signals.klt import WINDOW, fit_homography, follow_points, klt_step, plausible_quad, project
 from shotcraft.signals.shapes import polygon_mask
 from shotcraft.spec import SpecError
@@ -78,6 +80,13 @@ class TrackerSettings:
     # move with it.)
     plain_points: int = 60
     plain_rim: int = 8
+    # How far (px) the outline of a plain region partly out of the picture may be off before its pixels
+    # count as unlike the reference. The strip of outline still in the picture is what aligns it: masked
+    # as an occluder where it is a few pixels off, ECC can no longer pull it back and the error grows
+    # frame after frame (the bikes plate leaving the picture: 3 px). Not on a whole region, nor around a
+    # textured one: there the tolerance lets through what does not move with it (the background beside a
+    # card moving over it, the pole over the label).
+    plain_tolerance: int = 3
     whole_shape: float = 0.6  # share of the region in the picture; below: only its shift is fitted
     chunk: int = 32  # frames decoded at once for the backward pass (bounds memory)
 
@@ -114,10 +123,6 @@ class _Reference:
         return np.array([[1, 0, self.box[0]], [0, 1, self.box[1]], [0, 0, 1]], np.float64)
 
 
-def grey_of(frame: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
-
-
 def visible_fraction(corners: np.ndarray, width: int, height: int) -> float:
     """Share of the quad's area inside a ``width`` x ``height`` picture."""
     poly = np.asarray(corners, np.float32).reshape(-1, 1, 2)
@@ -147,7 +152,7 @@ class PlanarTracker:
         self, reference_frame: np.ndarray, corners: np.ndarray, settings: TrackerSettings | None = None
     ):
         self.settings = s = settings or TrackerSettings()
-        grey = grey_of(reference_frame)
+        grey = to_grey(reference_frame)
         h, w = grey.shape
         corners = np.asarray(corners, np.float64).reshape(4, 2)
         if visible_fraction(corners, w, h) < 0.5:
@@ -160,9 +165,9 @@ class PlanarTracker:
             raise SpecError(f"the region is {area:.0f} px²; a region needs at least 8x8 pixels to track")
         region = polygon_mask(w, h, [tuple(p) for p in corners]).astype(np.uint8)
         points = self._features(grey, region, area, s.rim)
-        rim_width = s.rim
+        rim_width, self._plain = s.rim, False
         if len(points) < s.plain_points:
-            rim_width = s.plain_rim
+            rim_width, self._plain = s.plain_rim, True
             points = self._features(grey, region, area, rim_width)
         if len(points) < s.min_points:
             raise SpecError(
@@ -211,7 +216,7 @@ class PlanarTracker:
 
     def start(self, frame: np.ndarray, corners: np.ndarray) -> PlanarTracker:
         """Restart from a frame where the region's corners are known (the reference or a correction)."""
-        self._previous = grey_of(frame)
+        self._previous = to_grey(frame)
         self._homography = self.homography_to(corners)
         self._corners = np.asarray(corners, np.float64).reshape(4, 2)
         self._velocity = np.zeros((4, 2))
@@ -223,7 +228,7 @@ class PlanarTracker:
 
     def follow(self, frame: np.ndarray) -> TrackerStep:
         """Track into the next frame (in either direction) and return where the region is."""
-        grey = grey_of(frame)
+        grey = to_grey(frame)
         h, w = grey.shape
         s = self.settings
         was_tracked = self._homography is not None
@@ -328,6 +333,9 @@ class PlanarTracker:
         # motion carried on, may be closer: start from whichever looks most like the reference.
         starts = [homography] + [c for c in (other, by_points[0] if by_points else None) if c is not None]
         start = max(starts, key=lambda c: self._likeness(grey, template, c))
+        # A plain region partly out of the picture is held by the strip of its outline still in it: that
+        # outline a few pixels off must not be masked as something in front (see ``plain_tolerance``).
+        tolerance = s.plain_tolerance if self._plain and in_picture < 0.99 else 0
         if in_picture < s.whole_shape:
             # A strip of the region fixes where it is, not its shape: the shape comes from the motion
             # model (the corners' last motion carried on) and only a shift is fitted to the strip.
@@ -338,7 +346,7 @@ class PlanarTracker:
             rounds = [((1.0,), cv2.MOTION_HOMOGRAPHY), ((0.5, 1.0), cv2.MOTION_HOMOGRAPHY)]
         hidden = False  # something in front of it (or a start too far off to tell: the next round may)
         for scales, model in rounds:
-            refined = self._by_appearance(grey, template, start, scales, model)
+            refined = self._by_appearance(grey, template, start, scales, model, tolerance)
             if refined is None:
                 continue
             found, correlation, occluded = refined
@@ -424,6 +432,7 @@ class PlanarTracker:
         homography: np.ndarray,
         scales: tuple[float, ...],
         motion: int = cv2.MOTION_HOMOGRAPHY,
+        tolerance: int = 0,
     ) -> tuple[np.ndarray, float, float] | None:
         """ECC refinement of ``homography`` against the (blurred) reference patch ``template``, with what
         differs from it (an occluder) masked out: the homography, ECC's correlation, the occluded share.
@@ -431,8 +440,9 @@ class PlanarTracker:
         ``scales`` are the rounds: ``(1.0,)`` one at full resolution, ``(0.5, 1.0)`` coarse to fine (a
         start several pixels off still converges); what disagrees is measured again before each (a
         misaligned edge disagrees too). ``motion`` ``cv2.MOTION_TRANSLATION`` fits only a shift of the
-        region in its own plane, keeping the start's shape. Only the frame around the region is given to
-        ECC (it filters and differentiates the whole input image on every call)."""
+        region in its own plane, keeping the start's shape. ``tolerance``: see :func:`_consistent`. Only
+        the frame around the region is given to ECC (it filters and differentiates the whole input image
+        on every call)."""
         offset = self.reference.offset
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-5)
         current, correlation, occluded = homography, 0.0, 0.0
@@ -440,7 +450,7 @@ class PlanarTracker:
             warped, area = self._pulled_back(grey, current)
             if area.sum() < 64:
                 return None
-            keep = _consistent(warped.astype(np.float32), template.astype(np.float32), area)
+            keep = _consistent(warped.astype(np.float32), template.astype(np.float32), area, tolerance)
             occluded = 1.0 - float(keep.sum()) / float(area.sum())
             if keep.sum() < 64:
                 return None
@@ -543,11 +553,13 @@ def motion_blur_kernel(length: float, angle: float) -> np.ndarray:
     return kernel / max(float(kernel.sum()), 1e-6)
 
 
-def _consistent(image: np.ndarray, template: np.ndarray, area: np.ndarray) -> np.ndarray:
+def _consistent(image: np.ndarray, template: np.ndarray, area: np.ndarray, tolerance: int = 0) -> np.ndarray:
     """The part of ``area`` where ``image`` looks like ``template`` up to a change of light (gain and
     offset): whatever is in front of the region does not. Two tests: the local structure (an occluder
     that happens to have the region's brightness still lacks its texture), and the brightness itself,
-    with the light refitted on what agrees."""
+    with the light refitted on what agrees. With a ``tolerance`` (px), a pixel agrees in brightness when
+    it lies between the darkest and brightest template pixels within that distance: an edge that far off
+    still agrees, so the alignment can correct it (something in front differs from all of them)."""
     # Local normalised cross-correlation in 11 px windows, where the template has texture to compare.
     box = (11, 11)
     mean_i, mean_t = cv2.blur(image, box), cv2.blur(template, box)
@@ -556,13 +568,16 @@ def _consistent(image: np.ndarray, template: np.ndarray, area: np.ndarray) -> np
     cov = cv2.blur(image * template, box) - mean_i * mean_t
     ncc = cov / np.sqrt(np.maximum(var_i, 1.0) * np.maximum(var_t, 1.0))
     keep = area & ~((var_t > 25.0) & (ncc < 0.3))
+    near = np.ones((2 * tolerance + 1, 2 * tolerance + 1), np.uint8)
+    darkest, brightest = cv2.erode(template, near), cv2.dilate(template, near)
     for _ in range(3):
         x, y = image[keep], template[keep]
         if x.size < 16:
             return keep
         gain, bias = np.polyfit(x, y, 1) if float(x.std()) > 1.0 else (1.0, float(y.mean() - x.mean()))
         # Smoothed residuals: a blob of disagreement is something in front, single pixels are noise.
-        residual = cv2.GaussianBlur(np.abs(image * gain + bias - template), (0, 0), 2.0)
+        lit = image * gain + bias
+        residual = cv2.GaussianBlur(np.maximum(np.maximum(darkest - lit, lit - brightest), 0), (0, 0), 2.0)
         limit = max(12.0, 3.0 * 1.4826 * float(np.median(residual[keep])))
         unlike = residual > limit
         keep = keep & ~unlike

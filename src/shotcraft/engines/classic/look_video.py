@@ -37,7 +37,8 @@ from shotcraft.engines.classic.temporal import AdvectedTexture, stabilise
 from shotcraft.media.stills import read_image
 from shotcraft.progress import Progress, no_progress
 from shotcraft.signals.cache import FlowCache
-from shotcraft.signals.flow import FlowSettings, is_cut
+from shotcraft.signals.cuts import is_cut
+from shotcraft.signals.flow import FlowSettings
 from shotcraft.spec import adherence_level
 
 if TYPE_CHECKING:

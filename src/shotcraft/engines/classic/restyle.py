@@ -17,7 +17,7 @@ With keyframes, each output frame is made in two parts, each taken from the keyf
    keyframes contribute, blended by temporal distance and by how well the flow carried each pixel.
 
 Shots: a keyframe's look is learned from, and its residual carried through, its own shot only
-(:func:`~shotcraft.signals.flow.is_cut` finds the cuts). A frame between two keyframes of its shot uses a
+(:func:`~shotcraft.signals.cuts.is_cut` finds the cuts). A frame between two keyframes of its shot uses a
 look learned from both; a shot without a keyframe takes the look learned from the keyframe whose frame it
 resembles most (colour histograms), and a notice says so.
 
@@ -73,7 +73,8 @@ from shotcraft.engines.classic.temporal import stabilise
 from shotcraft.media.stills import load_still
 from shotcraft.progress import Progress, no_progress
 from shotcraft.signals.cache import FlowCache
-from shotcraft.signals.flow import FlowSettings, is_cut
+from shotcraft.signals.cuts import is_cut
+from shotcraft.signals.flow import FlowSettings
 from shotcraft.spec import RestyleOp, SpecError, adherence_level
 
 if TYPE_CHECKING:
