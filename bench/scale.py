@@ -12,9 +12,12 @@ Peak memory: the largest local worker's peak RSS (the pool's processes are this 
 this process's own. The load average before and after is printed: other work on the machine moves every
 figure, the ratios least.
 
-CPU seconds (this process's, so less moved by load than wall time): a one-process transform, each of the
-2 parts rendered by ``render_part`` one after another, and the join of their segments (``write_take``), the
-serial work a split adds.
+CPU seconds (less moved by load than wall time): a one-process transform (its rendering thread and the
+others: codec threads, numba's and OpenCV's workers) and the join of 2 parts' segments (``write_take``), the
+serial work a split adds, in this process; and for the local parts, medians over the counted runs of what
+each part's process reported (:class:`~shotcraft.render.PartCost`): its CPU (all threads; the rendering
+thread; in the engine's frames; until its first frame), its wall time, how long after the dispatch it
+started, and the dispatching process's time before the dispatch and after the last part.
 
 Segment cost: the size of the identity transform (a faithful re-encode, default crf 18) of bikes and
 bigbuckbunny in encode segments of 1, 2 (the default) and 4 s, against one encoder for the whole clip.
@@ -38,7 +41,7 @@ from shotcraft.media.samples import sample_clip
 from shotcraft.media.synth import make_clip
 from shotcraft.pipeline import transform
 from shotcraft.plan import plan_transform
-from shotcraft.render import clip_grid, joined, part_overlap, render_part, split_parts, write_take
+from shotcraft.render import PartCost, clip_grid, joined, part_overlap, render_part, split_parts, write_take
 from shotcraft.spec import TransformSpec
 
 SPECS = {
@@ -75,13 +78,16 @@ def main() -> None:
     specs = {name: TransformSpec.model_validate({**data, **output}) for name, data in SPECS.items()}
     for name, spec in specs.items():
         times: dict[str, list[float]] = {mode: [] for mode in modes}
+        local_runs: list[tuple[float, float, float, list[PartCost]]] = []
         for run in range(runs + 1):  # run 0 warms up (numba, imports in the workers) and is not counted
             for mode, options in modes.items():
                 out = folder / f"{name}-{mode}-{run}.mp4"
-                start = time.perf_counter()
+                start, began = time.perf_counter(), time.time()
                 result = transform(source, out, spec, **options)
                 if run:
                     times[mode].append(time.perf_counter() - start)
+                    if mode == "local":
+                        local_runs.append((began, local.dispatched, time.time(), local.costs))
                 assert result.frame_count > 0
         median = {mode: statistics.median(values) for mode, values in times.items()}
         print(
@@ -89,6 +95,7 @@ def main() -> None:
             f"2 Ray parts {median['ray']:.2f} s; local speed-up {median['one'] / median['local']:.2f}x, "
             f"Ray/local time {median['ray'] / median['local']:.2f}"
         )
+        part_costs(name, local_runs)
     local.close()  # its processes are reaped, so their peak RSS is counted below
     worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -103,23 +110,43 @@ def main() -> None:
 
 
 def cpu_breakdown(source: Path, folder: Path, name: str, spec: TransformSpec) -> None:
-    """CPU seconds of one process against 2 parts rendered in turn, and of joining their segments."""
-    started = time.process_time()
+    """CPU seconds of one process (its rendering thread and the others), and of joining 2 parts' segments."""
+    started, thread = time.process_time(), time.thread_time()
     transform(source, folder / f"{name}-cpu-one.mp4", spec)
-    one = time.process_time() - started
+    one, one_thread = time.process_time() - started, time.thread_time() - thread
     plan = plan_transform(source, spec)
     parts = split_parts(clip_grid(plan.video, spec.output), 2, part_overlap(spec))
-    segments, cpu = [], []
-    for i, part in enumerate(parts):
-        segments.append(folder / f"{name}-cpu-part{i}.mov")
-        started = time.process_time()
-        render_part(source, spec, part, segments[-1])
-        cpu.append(time.process_time() - started)
+    segments = [folder / f"{name}-cpu-part{i}.mov" for i in range(len(parts))]
+    for part, segment in zip(parts, segments, strict=True):
+        render_part(source, spec, part, segment)
     started = time.process_time()
     write_take(plan, folder / f"{name}-cpu-split.mp4", joined(plan, segments), "-", overwrite=True, inputs=[])
     join = time.process_time() - started
-    shown = " + ".join(f"{c:.2f}" for c in cpu)
-    print(f"CPU s, {name}: one process {one:.2f}; parts {shown}; join {join:.3f}")
+    print(
+        f"CPU s, {name}: one process {one:.2f} (rendering thread {one_thread:.2f}, other threads "
+        f"{one - one_thread:.2f}); join of 2 parts {join:.3f}"
+    )
+
+
+def part_costs(name: str, runs: list[tuple[float, float, float, list[PartCost]]]) -> None:
+    """Medians over the local runs: each part's CPU and wall seconds, and the dispatcher's serial time."""
+    if not runs:
+        return
+    med = statistics.median
+    print(
+        f"{name}, 2 local parts (medians of {len(runs)}): before the dispatch "
+        f"{med(d - b for b, d, _, _ in runs):.3f} s, after the last part "
+        f"{med(e - max(c.finished for c in costs) for _, _, e, costs in runs):.3f} s"
+    )
+    for i in range(len(runs[0][3])):
+        costs = [(d, run[i]) for _, d, _, run in runs]
+        print(
+            f"  part {i} ({costs[0][1].cores} core(s)): started {med(c.started - d for d, c in costs):.3f} s after the dispatch, wall "
+            f"{med(c.finished - c.started for _, c in costs):.2f} s; CPU {med(c.cpu for _, c in costs):.2f} s "
+            f"= rendering thread {med(c.thread for _, c in costs):.2f} (frames "
+            f"{med(c.frames for _, c in costs):.2f}, to the first frame {med(c.first_frame for _, c in costs):.3f})"
+            f" + other threads {med(c.cpu - c.thread for _, c in costs):.2f}"
+        )
 
 
 def _load() -> str:

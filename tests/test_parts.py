@@ -5,6 +5,7 @@ timestamps, fps, audio packets) held exactly. The parts' segments are joined wit
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,19 @@ def test_parts_render_the_same_take_as_one_process(footage, tmp_path, spec, outp
         "whole.mp4",
         "whole.mp4.json",
     ]
+
+
+def test_local_parts_run_on_their_share_of_the_cores_and_say_what_they_cost(footage, tmp_path):
+    spec = TransformSpec.model_validate({**RELIGHT, "output": SHORT_SEGMENTS})
+    with LocalExecutor(2) as executor:
+        transform(footage, tmp_path / "split.mp4", spec, parts=2, executor=executor)
+        costs, dispatched = executor.costs, executor.dispatched
+    assert len(costs) == 2
+    for cost in costs:
+        assert cost.cores == max(1, (os.cpu_count() or 1) // 2)
+        assert dispatched <= cost.started <= cost.finished
+        assert 0 < cost.first_frame < cost.thread <= cost.cpu
+        assert 0 < cost.frames < cost.thread
 
 
 def test_a_look_part_needs_the_frame_before_it(footage, tmp_path):

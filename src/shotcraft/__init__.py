@@ -15,6 +15,11 @@ The public API::
 __version__ = "0.1.0"
 
 import importlib
+import os
+
+# Before any OpenMP runtime loads (it reads this once): idle OpenMP threads sleep rather than spin after each
+# of numba's once-a-frame kernels (shotcraft.threads says what spinning cost); a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from shotcraft.media import MediaError, probe
 from shotcraft.spec import GenerateSpec, SpecError, TransformSpec

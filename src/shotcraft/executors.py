@@ -14,6 +14,7 @@ import contextlib
 import multiprocessing
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ from shotcraft.errors import EngineUnavailable
 from shotcraft.media.output_path import remove_partial_folder, temp_name
 from shotcraft.plan import TransformPlan
 from shotcraft.progress import Progress
-from shotcraft.render import Part, Segments, joined, render_part
+from shotcraft.render import Part, PartCost, Segments, joined, render_part
 from shotcraft.shipping import Shipped, receive, ship
 from shotcraft.spec import TransformSpec, input_paths
+from shotcraft.threads import share_cores
 
 RAY_MISSING = "--ray needs Ray: pip install 'shotcraft[scale]'"
 
@@ -77,12 +79,18 @@ class LocalExecutor:
     """Parts on ``workers`` local processes (spawned, so no engine state is shared by forking).
 
     The processes start with the first render and serve every later one until :meth:`close` (or the end of
-    a ``with`` block), so a caller rendering many clips pays their start-up once.
+    a ``with`` block), so a caller rendering many clips pays their start-up once. Each uses its share of
+    the cores (:func:`~shotcraft.threads.share_cores`): ``workers`` renders on as many cores, not each on
+    all of them.
     """
 
     def __init__(self, workers: int):
         self.workers = max(1, workers)
         self._pool: ProcessPoolExecutor | None = None
+        #: the last render's parts' :class:`~shotcraft.render.PartCost`, in order, and when it sent them
+        #: (``time.time()``)
+        self.costs: list[PartCost] = []
+        self.dispatched = 0.0
 
     def __enter__(self) -> LocalExecutor:
         return self
@@ -99,20 +107,22 @@ class LocalExecutor:
         if self._pool is None:
             share = max(1, (os.cpu_count() or 1) // self.workers)
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.workers, context, _share_cores, (share,))
+            self._pool = ProcessPoolExecutor(self.workers, context, share_cores, (share,))
         parts = job.parts
         total, done = sum(p.frames for p in parts), 0
         engines = [""] * len(parts)
+        self.costs = [PartCost() for _ in parts]
+        self.dispatched = time.time()
         futures = {
             self._pool.submit(
-                render_part, job.source, job.spec, part, job.folder / segment_name(i), job.options
+                _costed_part, job.source, job.spec, part, job.folder / segment_name(i), job.options
             ): i
             for i, part in enumerate(parts)
         }
         try:
             for future in as_completed(futures):
                 index = futures[future]
-                engines[index] = future.result()
+                engines[index], self.costs[index] = future.result()
                 done += parts[index].frames
                 progress("render", done, total)
         except BaseException:
@@ -122,12 +132,11 @@ class LocalExecutor:
         return engines
 
 
-def _share_cores(threads: int) -> None:
-    """A part process's share of the cores: OpenCV would start a thread per core in every process."""
-    with contextlib.suppress(ModuleNotFoundError):
-        import cv2
-
-        cv2.setNumThreads(threads)
+def _costed_part(
+    source: Path, spec: TransformSpec, part: Part, segment: Path, options: EngineOptions | None
+) -> tuple[str, PartCost]:
+    cost = PartCost()
+    return render_part(source, spec, part, segment, options, cost=cost), cost
 
 
 def require_ray() -> Any:
@@ -161,6 +170,7 @@ def _render_on_node(
 ) -> tuple[str, bytes]:
     """One part on a Ray worker: the source and the spec's files from the object store into a private
     folder, the segment back."""
+    share_cores(1)  # the task holds one CPU of its node
     with tempfile.TemporaryDirectory(prefix="shotcraft-part-") as tmp:
         local, _ = receive(spec, inputs, Path(tmp) / "inputs")
         segment = Path(tmp) / "segment.mov"

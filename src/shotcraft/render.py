@@ -32,8 +32,9 @@ True
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import chain, islice, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,7 @@ from shotcraft.spec import (
     RestyleOp,
     TransformSpec,
 )
+from shotcraft.threads import cores_share
 
 if TYPE_CHECKING:
     from shotcraft.engines.diffusion import WindowRunner
@@ -280,6 +282,48 @@ class RangeReader(VideoReader):
         return self._whole.av_frames(self._offset + start, self._offset + stop)
 
 
+@dataclass
+class PartCost:
+    """Where one part's time went, filled in by :func:`render_part`: seconds of wall clock (``time.time()``,
+    so comparable between the processes of one machine) and of CPU, of the whole process (every thread)
+    and of the thread that renders, split into the engine's frames (decoding, the engine, the locks) and
+    the rest (probing, planning, colour conversion, handing frames to the encoder and flushing it)."""
+
+    #: the process's share of the cores it rendered on (:func:`~shotcraft.threads.share_cores`; 0: all)
+    cores: int = 0
+    started: float = 0.0
+    finished: float = 0.0
+    cpu: float = 0.0
+    thread: float = 0.0
+    frames: float = 0.0
+    #: the rendering thread's CPU until the first kept frame came out: probe, plan, seeking and decoding
+    #: to the part's first frame, the overlap frames, and that frame
+    first_frame: float = 0.0
+    _start_cpu: tuple[float, float] = field(default=(0.0, 0.0), repr=False)
+
+    def start(self) -> None:
+        self.cores = cores_share()
+        self.started = time.time()
+        self._start_cpu = (time.process_time(), time.thread_time())
+
+    def stop(self) -> None:
+        self.finished = time.time()
+        self.cpu = time.process_time() - self._start_cpu[0]
+        self.thread = time.thread_time() - self._start_cpu[1]
+
+    def timed(self, frames: Iterator[Any]) -> Iterator[Any]:
+        """``frames``, counting the rendering thread's CPU spent making them."""
+        while True:
+            before = time.thread_time()
+            frame = next(frames, None)
+            self.frames += time.thread_time() - before
+            if frame is None:
+                return
+            if not self.first_frame:
+                self.first_frame = time.thread_time() - self._start_cpu[1]
+            yield frame
+
+
 def render_part(
     source: str | os.PathLike[str],
     spec: TransformSpec,
@@ -288,6 +332,7 @@ def render_part(
     options: EngineOptions | None = None,
     progress: Progress = no_progress,
     info: MediaInfo | None = None,
+    cost: PartCost | None = None,
 ) -> str:
     """Render ``part`` of ``spec`` on ``source`` into ``segment``; returns the engine's name.
 
@@ -295,14 +340,18 @@ def render_part(
     on any machine that has the source. The segment is encoded as the take will be (its codec and settings,
     the encoder restarted on the clip's grid), a constant-rate clip whose times count frames from the part's
     start; :meth:`VideoWriter.copy_segment` stamps the source's times on its packets. A frame sequence's
-    segment is lossless instead.
+    segment is lossless instead. ``cost``, when given, is filled in with where the time went.
     """
+    if cost is not None:
+        cost.start()
     info = info or probe(source)
     video = info.require_video()
     first = part.start - part.overlap
     plan = plan_transform(slice_info(info, first, part.stop), spec)
     engine, frames = render_frames(plan, RangeReader(source, info, first, part.stop), options)
     kept = islice(frames, part.overlap, None)
+    if cost is not None:
+        kept = cost.timed(kept)
     output = SEQUENCE_SEGMENT_OUTPUT if spec.output.format == "png_sequence" else spec.output
     in_frames = replace(
         slice_info(info, part.start, part.stop).require_video(), time_base=1 / video.fps, pts=(), vfr=False
@@ -317,6 +366,8 @@ def render_part(
         grid=clip_grid(video, spec.output).at(part.start),
     ) as writer:
         write_frames(writer, kept, part.frames, engine, progress, "render")
+    if cost is not None:
+        cost.stop()
     return engine
 
 

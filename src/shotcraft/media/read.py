@@ -26,6 +26,7 @@ import numpy as np
 
 from shotcraft.errors import MediaError
 from shotcraft.media.probe import MediaInfo, VideoInfo, probe
+from shotcraft.threads import cores_share
 
 # swscale's colourspace ids for the matrix coefficients ffmpeg tags (AVCOL_SPC_* → SWS_CS_*).
 _SWS_COLORSPACE = {1: 1, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9, 4: 4}
@@ -94,8 +95,10 @@ class VideoReader:
         with av.open(str(self.path), metadata_errors="ignore") as container:
             stream = container.streams[self.video.index]
             stream.thread_type = "AUTO"
-            if self.threads:
-                stream.codec_context.thread_count = self.threads
+            # A part's process decodes on its share of the cores (decoded frames do not depend on it).
+            threads = self.threads or cores_share()
+            if threads:
+                stream.codec_context.thread_count = threads
             if start > 0:
                 container.seek(pts[start], stream=stream, backward=True, any_frame=False)
             index = None
