@@ -26,22 +26,34 @@ from shotcraft.spec import RELIGHT_PRESETS, RelightOp, TransformSpec
 
 #: Clipped: any channel at 0 or at 255.
 CLIP_RULE = 0.005
+#: The segments clipping is judged on, at the footage's own scale (see ``segments``).
+TAKE_CLIPS = ["bikes_roof", "bigbuckbunny_sky", "bikes_walker"]
 
 
 @pytest.fixture(scope="module")
 def segments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """30 frames of each real clip at a third of its width, losslessly: bikes' first shot (the white roof
-    seen from above) and Big Buck Bunny's opening (grass, the bunny, a pale sky at the top right); and
-    bikes' frames 185-229 at full size, the walker's black trousers, where night's deep shadows meet the
-    encoder's black."""
+    seen from above) and Big Buck Bunny's opening (grass, the bunny, a pale sky at the top right).
+
+    For clipping on the take, the footage at its own scale (a third of the width packs nine times the
+    detail into each 2x2 block whose colour the encoder shares): bikes' first 30 frames; the top right
+    quarter of Big Buck Bunny's (the sky, grass and the bunny's ear); bikes' frames 185-229, the walker's
+    black trousers, where night's deep shadows meet the encoder's black."""
     folder = tmp_path_factory.mktemp("segments")
     walker = islice(VideoReader(sample_clip("bikes")).frames(), 185, 230)
+    sky = (frame[:360, 640:] for frame in islice(VideoReader(sample_clip("bigbuckbunny")).frames(), 30))
     return {
         "bikes": make_clip(
             folder / "bikes.mp4", frames=30, width=320, height=136, footage="bikes", lossless=True
         ),
         "bigbuckbunny": make_clip(
             folder / "bunny.mp4", frames=30, width=320, height=180, footage="bigbuckbunny", lossless=True
+        ),
+        "bikes_roof": make_clip(
+            folder / "roof.mp4", frames=30, width=640, height=272, footage="bikes", lossless=True
+        ),
+        "bigbuckbunny_sky": make_clip(
+            folder / "sky.mp4", frames=30, width=640, height=360, lossless=True, content=sky
         ),
         "bikes_walker": make_clip(
             folder / "walker.mp4", frames=45, width=640, height=272, lossless=True, content=walker
@@ -89,7 +101,7 @@ def _warmth(frame: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("preset", RELIGHT_PRESETS)
-@pytest.mark.parametrize("clip", ["bikes", "bigbuckbunny", "bikes_walker"])
+@pytest.mark.parametrize("clip", TAKE_CLIPS)
 def test_no_preset_adds_clipping_on_any_frame_of_the_take(
     segments: dict[str, Path], clip: str, preset: str, tmp_path: Path
 ) -> None:
@@ -111,7 +123,7 @@ SLIDERS = {
 
 
 @pytest.mark.parametrize("setting", SLIDERS)
-@pytest.mark.parametrize("clip", ["bikes", "bigbuckbunny", "bikes_walker"])
+@pytest.mark.parametrize("clip", TAKE_CLIPS)
 def test_no_slider_setting_adds_clipping_on_any_frame_of_the_take(
     segments: dict[str, Path], clip: str, setting: str, tmp_path: Path
 ) -> None:
