@@ -13,7 +13,7 @@ would turn a bright sky into flat cyan or white patches with hard edges.
 >>> out = tone_map(bright)
 >>> levels = np.round(out * 255)  # as 8 bits: neither end reached
 >>> int(levels.min()), int(levels.max())
-(8, 246)
+(8, 249)
 >>> bool(out[0, 0] - out[0, 2] < 4.0 - 1.0)  # the bright warm colour is desaturated towards white
 True
 """
@@ -26,12 +26,14 @@ import numpy as np
 # as luminance, to linear ones.
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
-#: The linear-light range each channel is kept in: display levels 6 and 245.8 of 255, so that nothing
+#: The linear-light range each channel is kept in: display levels 6 and 249.3 of 255, so that nothing
 #: lands on 0 or 255 after 8-bit rounding (and interpolation in a LUT, which only mixes values within it)
 #: nor, mostly, after the take's encoder: limited-range YUV, 4:2:0 chroma (each pixel takes on the colour
 #: of its 2x2 block) and the quantiser move a pixel several levels on a channel. Measured on the encoded
-#: take: with the ceiling at 252.5, two stops up on bikes' walker had 4-7 % of a frame at 255; with the
-#: channel floor at 2.6, three stops down, cold and saturated, on Big Buck Bunny's grass 3.7 % at 0.
+#: take (``bench/relight_looks.py --sliders``, bikes): three stops down, cold and saturated, 3.0 % → 0.2 %
+#: with the floor at 2.6 → 6; two stops up 6.8 % → 2.1 % with the ceiling at 252.5 → 249.3. What is left
+#: is where a broad white meets a coloured edge; a ceiling at 245.8 roughly halves it again but takes the
+#: golden hour's warm highlights with it.
 BLACK = 0.0018
 WHITE = 0.95
 #: Where the shoulder starts (linear light, about display level 225): up to it the curve is the identity
