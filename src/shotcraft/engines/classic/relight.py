@@ -212,10 +212,12 @@ def build_lut(grade: Grade, size: int | None = None) -> np.ndarray:
 
 
 def graded_lut(lut: np.ndarray, grade: Grade) -> np.ndarray:
-    """``grade`` applied after ``lut`` (a fitted keyframe LUT with the parametric settings on top)."""
+    """``grade`` applied after ``lut`` (a fitted keyframe LUT with the parametric settings on top), graded
+    as the sliders alone are (:func:`shaped_colours`, through the tone curve), so a keyframe's shadows
+    taken a stop down roll into the toe's floor instead of onto black."""
     if grade.is_identity:
         return lut
-    return np.clip(grade_colours(lut / 255.0, grade) * 255.0, 0.0, 255.0).astype(np.float32)
+    return (shaped_colours(lut / 255.0, grade, Shaping()) * 255.0).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Tone and colour in linear light: the sRGB transfer, white balance, and a filmic tone curve whose shoulder
-rolls highlights off towards white (and whose toe keeps shadows off black) instead of clipping them.
+rolls highlights off towards white, and whose toe rolls deep shadows into a floor a few levels above black,
+instead of clipping them.
 
 The curve acts on luminance, so a colour keeps its hue and saturation through it; a colour that would
 leave the displayable range after it (a bright saturated sky, a dark saturated blue) is instead brought
@@ -12,7 +13,7 @@ would turn a bright sky into flat cyan or white patches with hard edges.
 >>> out = tone_map(bright)
 >>> levels = np.round(out * 255)  # as 8 bits: neither end reached
 >>> int(levels.min()), int(levels.max())
-(3, 253)
+(8, 249)
 >>> bool(out[0, 0] - out[0, 2] < 4.0 - 1.0)  # the bright warm colour is desaturated towards white
 True
 """
@@ -25,12 +26,25 @@ import numpy as np
 # as luminance, to linear ones.
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
-#: The linear-light range the tone curve maps into: display levels 2.6 and 252.5 of 255, so after 8-bit
-#: rounding (and interpolation in a LUT, which only mixes values within it) nothing lands on 0 or 255.
-BLACK = 0.0008
-WHITE = 0.98
-#: Where the shoulder starts (linear light, about display level 230): below it the curve is the identity.
-KNEE = 0.78
+#: The linear-light range each channel is kept in: display levels 6 and 249.3 of 255, so that nothing
+#: lands on 0 or 255 after 8-bit rounding (and interpolation in a LUT, which only mixes values within it)
+#: nor, mostly, after the take's encoder: limited-range YUV, 4:2:0 chroma (each pixel takes on the colour
+#: of its 2x2 block) and the quantiser move a pixel several levels on a channel. Measured on the encoded
+#: take (``bench/relight_looks.py --sliders``, bikes): three stops down, cold and saturated, 3.0 % → 0.2 %
+#: with the floor at 2.6 → 6; two stops up 6.8 % → 2.1 % with the ceiling at 252.5 → 249.3. What is left
+#: is where a broad white meets a coloured edge; a ceiling at 245.8 roughly halves it again but takes the
+#: golden hour's warm highlights with it.
+BLACK = 0.0018
+WHITE = 0.95
+#: Where the shoulder starts (linear light, about display level 225): up to it the curve is the identity
+#: (above the toe).
+KNEE = 0.75
+#: The toe's floor, linear light (display level 8): luminance rolls into it instead of reaching black. The
+#: encoder needs the margin: limited-range YUV, 4:2:0 chroma and the quantiser move a dark pixel a few
+#: levels on a channel, and with the floor at level 3 a night grade's deep shadows (dark blue, red near the
+#: floor) came back from H.264 with 2-3 % of a frame at 0 on red (bikes f187-f200; level 7: 0.5 %, 8:
+#: 0.15 %). From three times the floor (display level 20) up the toe changes luminance by under 2 %.
+TOE = 0.0024
 
 
 def to_linear(x: np.ndarray) -> np.ndarray:
@@ -54,14 +68,15 @@ def white_balance_gains(temperature: float | np.ndarray, tint: float | np.ndarra
 
 
 def filmic(y: np.ndarray) -> np.ndarray:
-    """The tone curve on linear luminance: identity up to :data:`KNEE`, then an exponential shoulder that
-    approaches :data:`WHITE` without reaching it (its slope is continuous at the knee), lifted onto
-    :data:`BLACK` at the bottom."""
+    """The tone curve on linear luminance: a toe that rolls deep shadows into :data:`TOE` (``y + TOE *
+    exp(-y / TOE)``: flat at black, within 2 % of the identity from three times the floor up), the identity
+    up to :data:`KNEE`, then an exponential shoulder that approaches :data:`WHITE` without reaching it (its
+    slope is continuous at the knee)."""
     y = np.maximum(y, 0.0)
+    y = y + TOE * np.exp(-y / TOE)
     room = WHITE - KNEE
     shoulder = KNEE + room * (1.0 - np.exp(-(y - KNEE) / room))
-    curved = np.where(y <= KNEE, y, shoulder)
-    return BLACK + (1.0 - BLACK / WHITE) * curved
+    return np.where(y <= KNEE, y, shoulder)
 
 
 def tone_map(linear: np.ndarray) -> np.ndarray:
@@ -69,9 +84,11 @@ def tone_map(linear: np.ndarray) -> np.ndarray:
     curve on luminance, then each colour's chroma compressed softly into the range left around its new
     luminance (:func:`gamut_compress`)."""
     linear = np.asarray(linear, np.float64)
-    y = np.maximum(linear @ LUMA.astype(np.float64), 1e-9)[..., None]
+    y = np.maximum(linear @ LUMA.astype(np.float64), 0.0)[..., None]
     toned = filmic(y)
-    return to_display(gamut_compress(toned, (linear / y) * toned))
+    # Each colour keeps its ratios to its luminance; black, which has none, goes to the neutral floor
+    # (the epsilon, far below the toe, only decides what 0 / 0 is).
+    return to_display(gamut_compress(toned, (linear + 1e-9) / (y + 1e-9) * toned))
 
 
 def gamut_compress(y: np.ndarray, rgb: np.ndarray, start: float = 0.75) -> np.ndarray:
@@ -100,6 +117,7 @@ __all__ = [
     "BLACK",
     "KNEE",
     "LUMA",
+    "TOE",
     "WHITE",
     "filmic",
     "gamut_compress",
