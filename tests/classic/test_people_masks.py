@@ -56,7 +56,8 @@ def test_the_man_is_locked_from_the_first_frame_after_the_cut(bikes):
     # (0.66 without it, 0.775 with). Holding the old verdict only where the flow truly carries the picture
     # lets go of the spill held beside him (0.808 here, where f44 is the last frame read; 0.840 in the whole
     # clip), and the guided filter's wider window brings the edge onto his (0.817; 0.858 in the whole clip).
-    # A sliver of the door stays.
+    # A sliver of the door stays; the slow fall on a moving body no skeleton holds (he turns to go) holds a
+    # little more of it (0.8125; 0.849 in the whole clip).
     assert iou(masks[44 - FIRST], truth(44)) >= 0.81
 
 
@@ -248,11 +249,12 @@ def test_a_walkers_legs_hold_along_the_flow_while_in_view(walkers):
     frames, masks = walkers
     overlaps = [flow_iou(frames[i], frames[i - 1], masks[i], masks[i - 1]) for i in range(188, 213)]
     # Every pair here has the legs in view (an empty mask scores 0: the mask blinked, no one left). The
-    # selfie model loses the moving, motion-blurred legs for frames at a time (f193-197, f205-212) and a
-    # held verdict lags the moving edge, so the mask changes a lot from frame to frame: mean 0.62 while the
-    # old verdict was held everywhere, 0.58 holding it only where the flow carries the picture
-    # (Motion.carried). A floor, not a goal (issue #11 asks 0.9).
-    assert np.mean(overlaps) >= 0.55, [round(v, 2) for v in overlaps]
+    # selfie model loses the moving, motion-blurred legs for frames at a time (f193-197, f205-212): mean 0.62
+    # while the old verdict was held everywhere, 0.58 holding it only where the flow carries the picture
+    # (Motion.carried), 0.635 with the slow fall on a moving body no skeleton holds (MaskSettings.slow_fall).
+    # Still far from issue #11's 0.9: at f193 BlazePose and the selfie model both lose the legs (the
+    # tracker's "gone" drops all held there), at f195-198 the model sees almost nothing of them.
+    assert np.mean(overlaps) >= 0.62, [round(v, 2) for v in overlaps]
 
 
 def test_parked_things_no_skeleton_explains_are_never_locked(walkers):
@@ -332,3 +334,21 @@ def test_a_moving_edge_follows_the_picture_where_the_flow_drags_the_old_verdict(
     mask = smoother.update(np.dstack([grey1] * 3), smooth, person1, carried=motion.carried) > 0.5
     assert not mask[12:38, 20:25].any(), "the edge the person left is not held on the background"
     assert mask[12:38, 27:37].all()
+
+
+def test_a_moving_body_the_selfie_model_loses_for_frames_is_held_only_where_slow():
+    picture = np.full((48, 64), 60, np.uint8)
+    picture[10:40, 20:32] = 250
+    frame, still = np.dstack([picture] * 3), np.zeros((48, 64, 2), np.float32)
+    person = np.zeros((48, 64), np.float32)
+    person[10:40, 20:32] = 1.0
+    slow = np.zeros((48, 64), bool)
+    slow[:, :32] = True  # moving, no skeleton, the flow consistent both ways
+    held = {}
+    for name, where in (("slow", slow), ("fast", None)):
+        smoother = segment.TemporalMask((64, 48))
+        smoother.update(frame, None, person)
+        for _ in range(3):  # the model loses them for three frames
+            mask = smoother.update(frame, still, np.zeros_like(person), slow=where) > 0.5
+        held[name] = mask[12:38, 22:30].all()
+    assert held == {"slow": True, "fast": False}
