@@ -3,6 +3,7 @@ ground truth (tests/data/people_bikes), BlazePose keeping cars out of them, and 
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -32,6 +33,11 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max(1, (a | b).sum()))
 
 
+def flow_iou(frame: np.ndarray, previous: np.ndarray, mask: np.ndarray, before: np.ndarray) -> float:
+    """The IoU of ``mask`` with the previous frame's mask carried onto it along the flow."""
+    return iou(mask, warp(before.astype(np.float32), compute_flow(frame, previous)) > 0.5)
+
+
 @pytest.fixture(scope="module")
 def bikes() -> tuple[list[np.ndarray], list[np.ndarray]]:
     frames = list(VideoReader(sample_clip("bikes")).frames(FIRST, LAST + 2))  # and f44, as he leaves
@@ -50,7 +56,8 @@ def test_the_man_is_locked_from_the_first_frame_after_the_cut(bikes):
     # (0.66 without it, 0.775 with). Holding the old verdict only where the flow truly carries the picture
     # lets go of the spill held beside him (0.808 here, where f44 is the last frame read; 0.840 in the whole
     # clip), and the guided filter's wider window brings the edge onto his (0.817; 0.858 in the whole clip).
-    # A sliver of the door stays.
+    # A sliver of the door stays; the slow fall on a moving body no skeleton holds (he turns to go) holds a
+    # little more of it (0.8125; 0.849 in the whole clip).
     assert iou(masks[44 - FIRST], truth(44)) >= 0.81
 
 
@@ -59,14 +66,32 @@ def test_the_mask_holds_along_the_flow_within_the_shot(bikes):
     overlaps = []
     for index in range(CUT + 1, LAST + 1):
         i = index - FIRST
-        back = compute_flow(frames[i], frames[i - 1])
-        carried = warp(masks[i - 1].astype(np.float32), back) > 0.5
-        overlaps.append(iou(masks[i], carried))
+        overlaps.append(flow_iou(frames[i], frames[i - 1], masks[i], masks[i - 1]))
         jump = abs(float(masks[i].mean()) - float(masks[i - 1].mean()))
         assert jump <= 0.05, f"f{index}: the locked share jumps by {jump:.1%} of the frame"
     # The model loses the man for a frame at f36: he is held, not dropped and found again (the edge of his
     # still arm, which no skeleton holds that frame, is let go: mean 0.902 before the frames' still check).
     assert np.mean(overlaps) >= 0.89 and min(overlaps) >= 0.75, [round(v, 2) for v in overlaps]
+
+
+def _bench():
+    path = Path(__file__).resolve().parents[2] / "bench" / "people_masks.py"
+    spec = importlib.util.spec_from_file_location("bench_people_masks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_bench_judges_steadiness_where_someone_is_in_view():
+    masks = np.zeros((12, 20, 20), bool)
+    masks[6:, 5:15, 5:15] = True  # someone enters at f6 ...
+    masks[8] = False  # ... and the mask blinks off for a frame
+    still = [np.zeros((20, 20, 2), np.float32)] * 12
+    (row,) = _bench()._steadiness(masks, [(0, 12)], still)
+    # 5 empty pairs before f6 made the median over all pairs look perfect
+    assert row["median_iou"] == 1.0
+    assert row["in_view_pairs"] == 6 and row["in_view_mean"] == pytest.approx(3 / 6)
+    assert row["enter_leave"] == 3 and row["max_jump"] == 0.0
 
 
 def test_nothing_is_carried_over_a_cut():
@@ -124,8 +149,9 @@ def test_the_cyclist_leaves_behind_the_van_without_a_pop_or_a_stale_blob(cyclist
             continue  # he goes behind the van (f83) or comes out (f103): a person leaving or entering
         jump = abs(float(now.mean()) - float(before.mean()))
         assert jump <= 0.05, f"f{index}: the locked share jumps by {jump:.1%} of the frame"
-        back = compute_flow(frames[index - 76], frames[index - 77])
-        overlaps[index] = iou(now, warp(before.astype(np.float32), back) > 0.5) if now.any() else 1.0
+        if now.any():  # behind the van no one is in view: an empty pair says nothing of his mask
+            overlaps[index] = flow_iou(frames[index - 76], frames[index - 77], now, before)
+    # Over the 40 pairs he is in view (the 18 empty pairs behind the van counted as 1 before).
     assert np.median(list(overlaps.values())) >= 0.9
     # f81-82: the van's nose covers his legs; the mask lets them go as it does (0.77 at f81: before, the old
     # verdict was held where the flow drags it along the van, a strip of leg drawn on its nose), and at f82
@@ -211,14 +237,28 @@ def test_a_pose_region_stands_on_the_hips_and_turns_with_the_body():
 
 
 @pytest.fixture(scope="module")
-def walkers() -> dict[int, np.ndarray]:
-    """The walkers' shot from f195 (legs only, passing a bollard and a parked bicycle), until its end (f241):
-    from f213 no one is in view."""
-    frames = VideoReader(sample_clip("bikes")).frames(195, 242)
-    return {195 + i: mask > 0.5 for i, mask in enumerate(segment.people_masks(frames))}
+def walkers() -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """The walkers' shot (f187-241: legs only, passing a bollard and a parked bicycle), frames and masks:
+    a walker's legs are in view until f212, from f213 no one is."""
+    frames = list(VideoReader(sample_clip("bikes")).frames(187, 242))
+    masks = [mask > 0.5 for mask in segment.people_masks(frames)]
+    return dict(enumerate(frames, start=187)), dict(enumerate(masks, start=187))
+
+
+def test_a_walkers_legs_hold_along_the_flow_while_in_view(walkers):
+    frames, masks = walkers
+    overlaps = [flow_iou(frames[i], frames[i - 1], masks[i], masks[i - 1]) for i in range(188, 213)]
+    # Every pair here has the legs in view (an empty mask scores 0: the mask blinked, no one left). The
+    # selfie model loses the moving, motion-blurred legs for frames at a time (f193-197, f205-212): mean 0.62
+    # while the old verdict was held everywhere, 0.58 holding it only where the flow carries the picture
+    # (Motion.carried), 0.635 with the slow fall on a moving body no skeleton holds (MaskSettings.slow_fall).
+    # Still far from issue #11's 0.9: at f193 BlazePose and the selfie model both lose the legs (the
+    # tracker's "gone" drops all held there), at f195-198 the model sees almost nothing of them.
+    assert np.mean(overlaps) >= 0.62, [round(v, 2) for v in overlaps]
 
 
 def test_parked_things_no_skeleton_explains_are_never_locked(walkers):
+    _, walkers = walkers
     # The selfie model takes the parked bicycle's chain guard for a person once the walkers have gone (up to
     # 3.1 % of the frame locked on f225-241 without the motion check); nothing moves there.
     for index in range(213, 242):
@@ -294,3 +334,21 @@ def test_a_moving_edge_follows_the_picture_where_the_flow_drags_the_old_verdict(
     mask = smoother.update(np.dstack([grey1] * 3), smooth, person1, carried=motion.carried) > 0.5
     assert not mask[12:38, 20:25].any(), "the edge the person left is not held on the background"
     assert mask[12:38, 27:37].all()
+
+
+def test_a_moving_body_the_selfie_model_loses_for_frames_is_held_only_where_slow():
+    picture = np.full((48, 64), 60, np.uint8)
+    picture[10:40, 20:32] = 250
+    frame, still = np.dstack([picture] * 3), np.zeros((48, 64, 2), np.float32)
+    person = np.zeros((48, 64), np.float32)
+    person[10:40, 20:32] = 1.0
+    slow = np.zeros((48, 64), bool)
+    slow[:, :32] = True  # moving, no skeleton, the flow consistent both ways
+    held = {}
+    for name, where in (("slow", slow), ("fast", None)):
+        smoother = segment.TemporalMask((64, 48))
+        smoother.update(frame, None, person)
+        for _ in range(3):  # the model loses them for three frames
+            mask = smoother.update(frame, still, np.zeros_like(person), slow=where) > 0.5
+        held[name] = mask[12:38, 22:30].all()
+    assert held == {"slow": True, "fast": False}
