@@ -23,7 +23,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-from av.video.reformatter import Interpolation
 
 from shotcraft.errors import MediaError
 from shotcraft.media.probe import MediaInfo, VideoInfo, probe
@@ -37,24 +36,10 @@ _SWS_COLORSPACE = {1: 1, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9, 4: 4}
 #: busy, and on two cores slicing a 720p conversion across threads costs ~60% more CPU than it saves in time.
 _SWS_THREADS = 1
 
-#: swscale flags for every RGB <-> YUV conversion. With its defaults, swscale upsamples 4:2:0 chroma to RGB
-#: by a fast path that truncates: every decoded frame came out about 1.2 levels dark in all three channels
-#: (bikes, bigbuckbunny), so a take read back lost that much against its source. Full chroma interpolation
-#: with accurate rounding brings the mean error of a 4:2:0 round trip under 0.3 levels; bitexact keeps the
-#: C code path, so a frame converts to the same bytes on any CPU (parts rendered on other machines).
-_SWS_FLAGS = (
-    Interpolation.BILINEAR
-    | Interpolation.ACCURATE_RND
-    | Interpolation.FULL_CHR_H_INT
-    | Interpolation.BITEXACT
-)
-
 
 def to_rgb(frame: av.VideoFrame, video: VideoInfo) -> np.ndarray:
     """One decoded frame as an ``(H, W, 3)`` uint8 RGB array, using the clip's colour matrix."""
-    return frame.to_ndarray(
-        format="rgb24", threads=_SWS_THREADS, interpolation=_SWS_FLAGS, **_colour_args(video, to_rgb=True)
-    )
+    return frame.to_ndarray(format="rgb24", threads=_SWS_THREADS, **_colour_args(video, to_rgb=True))
 
 
 def from_rgb(array: np.ndarray, video: VideoInfo, pix_fmt: str) -> av.VideoFrame:
@@ -66,9 +51,7 @@ def from_rgb(array: np.ndarray, video: VideoInfo, pix_fmt: str) -> av.VideoFrame
         return frame.reformat(format=pix_fmt, threads=_SWS_THREADS) if pix_fmt != "rgb24" else frame
     # Converted at once into a new frame: a view of the array is enough, no copy.
     frame = av.VideoFrame.from_numpy_buffer(array, format="rgb24")
-    return frame.reformat(
-        format=pix_fmt, threads=_SWS_THREADS, interpolation=_SWS_FLAGS, **_colour_args(video, to_rgb=False)
-    )
+    return frame.reformat(format=pix_fmt, threads=_SWS_THREADS, **_colour_args(video, to_rgb=False))
 
 
 def _colour_args(video: VideoInfo, *, to_rgb: bool) -> dict[str, int]:
