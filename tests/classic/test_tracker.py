@@ -84,6 +84,32 @@ def test_bikes_plate_is_followed_until_it_is_gone_and_never_onto_the_next_vent(t
     assert track.frames[start].status == "out_of_frame"
 
 
+@pytest.mark.parametrize(("levels", "offset", "gain"), [("+2", 2.0, 1.0), ("x0.97", 0.0, 0.97)])
+def test_bikes_plate_is_followed_on_slightly_brighter_or_darker_footage(tmp_path, levels, offset, gain):
+    # The footage's levels changed a little (2 grey levels up, 3 % down): it is still followed on every frame
+    # until gone. With the smeared template picked at KLT's start (a pixel or two off, where the smear hides
+    # the misalignment), +2 levels masked the plate's edges from frame 1 on, and it was lost on frames 10-13
+    # (median 4.2 px). Measured after: median 0.43 px (+2), 0.58 px (x0.97).
+    notes = json.loads((DATA / "bikes_plate.json").read_text())
+    base = make_clip(tmp_path / "shot1.mp4", frames=28, width=640, height=272, footage="bikes", lossless=True)
+    shifted = [
+        np.clip(frame.astype(np.float32) * gain + offset, 0, 255).round().astype(np.uint8)
+        for frame in VideoReader(base).frames()
+    ]
+    clip = make_clip(tmp_path / "levels.mp4", frames=28, width=640, height=272, lossless=True,
+                     content=iter(shifted))  # fmt: skip
+    reference, outline = np.asarray(notes["reference"], np.float64), notes["outline"]
+    track = track_region(VideoReader(clip), reference, 0)
+    first, last = notes["whole"][0], notes["leaving"][1]
+    assert all(track.corners_at(i) is not None for i in range(first, last + 1)), (levels, track.lost_runs())
+    errors = []
+    for index in range(first + 1, last + 1):
+        carried = plate_outline(reference, track.corners_at(index), outline)
+        measured = [(k, c) for k, c in enumerate(outline[str(index)]) if c is not None]
+        errors.append(float(np.mean([np.linalg.norm(carried[k] - c) for k, c in measured])))
+    assert np.median(errors) <= 1.0, (levels, errors)
+
+
 def test_plain_card_is_held_by_its_outline_while_it_leaves_the_picture(tmp_path):
     scene = leaving_card_scene(next(footage_frames("bikes", 1, 320, 240)))
     clip = make_clip(tmp_path / "card.mp4", frames=len(scene.frames), width=320, height=240,

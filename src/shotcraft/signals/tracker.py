@@ -310,12 +310,12 @@ class PlanarTracker:
         s = self.settings
         h, w = grey.shape
         ref = self.reference
-        template = max(
-            (self._blurred_reference(homography, motion, shutter) for shutter in SHUTTERS),
-            key=lambda t: self._likeness(grey, t, homography),
-        )
         warped, area = self._pulled_back(grey, homography)
         in_picture = float(area.sum()) / float((ref.mask > 0).sum())
+        template = max(
+            (self._blurred_reference(homography, motion, shutter) for shutter in SHUTTERS),
+            key=lambda t: self._likeness(grey, t, homography, refit=in_picture >= 0.99),
+        )
         if in_picture < s.min_visible:
             return TrackerStep(None, 0.0, "out_of_frame")
         on_picture = project(ref.points, homography)
@@ -360,12 +360,26 @@ class PlanarTracker:
             return TrackerStep(None, share, "lost")
         return TrackerStep(start, round(min(1.0, share), 4), "tracked")
 
-    def _likeness(self, grey: np.ndarray, template: np.ndarray, homography: np.ndarray) -> float:
-        """How much the frame, pulled back with ``homography``, correlates with ``template``."""
+    def _likeness(
+        self, grey: np.ndarray, template: np.ndarray, homography: np.ndarray, refit: bool = False
+    ) -> float:
+        """How much the frame, pulled back with ``homography``, correlates with ``template``; with
+        ``refit``, after the shift that correlates them best (a start a pixel or two off otherwise favours
+        a smeared template, whose smear hides the misalignment)."""
         warped, area = self._pulled_back(grey, homography)
         if area.sum() < 64:
             return -1.0
-        return float(cv2.computeECC(template, warped, area.astype(np.uint8) * 255))
+        mask = area.astype(np.uint8) * 255
+        if refit:
+            criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 1e-4)
+            try:
+                return float(cv2.findTransformECCWithMask(
+                    template.astype(np.float32), warped.astype(np.float32), mask, None,
+                    np.eye(2, 3, dtype=np.float32), cv2.MOTION_TRANSLATION, criteria, 3,
+                )[0])  # fmt: skip
+            except cv2.error:
+                pass
+        return float(cv2.computeECC(template, warped, mask))
 
     def _pulled_back(self, grey: np.ndarray, homography: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The frame warped into the reference patch, and where that patch is on the region (and its rim)
@@ -480,8 +494,19 @@ class PlanarTracker:
             except cv2.error:
                 return None
             current /= current[2, 2]
-        # ECC only polishes: a large jump means it slid onto something else.
-        shift = np.linalg.norm(self.corners(current) - self.corners(homography), axis=1).max()
+        # ECC only polishes: a large jump means it slid onto something else. Measured on the part in the
+        # picture: the corners of a region partly out of it are extrapolated, and a slight tilt fitted to
+        # the strip left swings them far (the bikes plate leaving, once its levels were raised 2 grey).
+        corners = self.reference.corners
+        u, v = np.meshgrid(np.linspace(0.0, 1.0, 5), np.linspace(0.0, 1.0, 5))
+        u, v = u.reshape(-1, 1), v.reshape(-1, 1)
+        grid = (1 - v) * ((1 - u) * corners[0] + u * corners[1]) + v * ((1 - u) * corners[3] + u * corners[2])
+        before, after = project(grid, homography), project(grid, current)
+        h, w = grey.shape
+        inside = (before[:, 0] >= 0) & (before[:, 0] < w) & (before[:, 1] >= 0) & (before[:, 1] < h)
+        if inside.sum() < 3:
+            inside[:] = True
+        shift = np.linalg.norm(after[inside] - before[inside], axis=1).max()
         if not np.isfinite(shift) or shift > max(8.0, 0.15 * np.sqrt(self._reference_area)):
             return None
         return current, float(correlation), occluded
