@@ -183,6 +183,11 @@ class PlanarTracker:
         mask = rim[box[1] : box[3], box[0] : box[2]].copy()
         self.reference = _Reference(grey, corners, points, box, mask)
         self._reference_area = area
+        # A 5x5 grid over the region (reference coordinates), where an ECC jump is measured.
+        u, v = (t.reshape(-1, 1) for t in np.meshgrid(np.linspace(0.0, 1.0, 5), np.linspace(0.0, 1.0, 5)))
+        self._grid = (1 - v) * ((1 - u) * corners[0] + u * corners[1]) + v * (
+            (1 - u) * corners[3] + u * corners[2]
+        )
         # A plain region (a plate, a sign) has few points: following a third of them is still a fit.
         self._min_inliers = max(6, min(s.min_inliers, len(points) // 3))
         self._homography: np.ndarray | None = None
@@ -312,12 +317,13 @@ class PlanarTracker:
         ref = self.reference
         warped, area = self._pulled_back(grey, homography)
         in_picture = float(area.sum()) / float((ref.mask > 0).sum())
-        template = max(
-            (self._blurred_reference(homography, motion, shutter) for shutter in SHUTTERS),
-            key=lambda t: self._likeness(grey, t, homography, refit=in_picture >= 0.99),
-        )
         if in_picture < s.min_visible:
             return TrackerStep(None, 0.0, "out_of_frame")
+        whole = in_picture >= 0.99
+        template = max(
+            (self._blurred_reference(homography, motion, shutter) for shutter in SHUTTERS),
+            key=lambda t: self._likeness(t, warped, area, refit=whole),
+        )
         on_picture = project(ref.points, homography)
         visible = (
             (on_picture[:, 0] >= 1)
@@ -332,10 +338,10 @@ class PlanarTracker:
         # an occluder dragged its points along; then the points re-anchored to the reference, or the last
         # motion carried on, may be closer: start from whichever looks most like the reference.
         starts = [homography] + [c for c in (other, by_points[0] if by_points else None) if c is not None]
-        start = max(starts, key=lambda c: self._likeness(grey, template, c))
+        start = max(starts, key=lambda c: self._likeness(template, *self._pulled_back(grey, c)))
         # A plain region partly out of the picture is held by the strip of its outline still in it: that
         # outline a few pixels off must not be masked as something in front (see ``plain_tolerance``).
-        tolerance = s.plain_tolerance if self._plain and in_picture < 0.99 else 0
+        tolerance = s.plain_tolerance if self._plain and not whole else 0
         if in_picture < s.whole_shape:
             # A strip of the region fixes where it is, not its shape: the shape comes from the motion
             # model (the corners' last motion carried on) and only a shift is fitted to the strip.
@@ -360,13 +366,12 @@ class PlanarTracker:
             return TrackerStep(None, share, "lost")
         return TrackerStep(start, round(min(1.0, share), 4), "tracked")
 
-    def _likeness(
-        self, grey: np.ndarray, template: np.ndarray, homography: np.ndarray, refit: bool = False
-    ) -> float:
-        """How much the frame, pulled back with ``homography``, correlates with ``template``; with
-        ``refit``, after the shift that correlates them best (a start a pixel or two off otherwise favours
-        a smeared template, whose smear hides the misalignment)."""
-        warped, area = self._pulled_back(grey, homography)
+    @staticmethod
+    def _likeness(template: np.ndarray, warped: np.ndarray, area: np.ndarray, refit: bool = False) -> float:
+        """How much the frame pulled back onto the reference (``warped``, valid on ``area``:
+        :meth:`_pulled_back`) correlates with ``template``; with ``refit``, after the shift that correlates
+        them best (a start a pixel or two off otherwise favours a smeared template, whose smear hides the
+        misalignment)."""
         if area.sum() < 64:
             return -1.0
         mask = area.astype(np.uint8) * 255
@@ -497,11 +502,7 @@ class PlanarTracker:
         # ECC only polishes: a large jump means it slid onto something else. Measured on the part in the
         # picture: the corners of a region partly out of it are extrapolated, and a slight tilt fitted to
         # the strip left swings them far (the bikes plate leaving, once its levels were raised 2 grey).
-        corners = self.reference.corners
-        u, v = np.meshgrid(np.linspace(0.0, 1.0, 5), np.linspace(0.0, 1.0, 5))
-        u, v = u.reshape(-1, 1), v.reshape(-1, 1)
-        grid = (1 - v) * ((1 - u) * corners[0] + u * corners[1]) + v * ((1 - u) * corners[3] + u * corners[2])
-        before, after = project(grid, homography), project(grid, current)
+        before, after = project(self._grid, homography), project(self._grid, current)
         h, w = grey.shape
         inside = (before[:, 0] >= 0) & (before[:, 0] < w) & (before[:, 1] >= 0) & (before[:, 1] < h)
         if inside.sum() < 3:
