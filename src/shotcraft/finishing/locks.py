@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -84,7 +85,7 @@ EDGE_RAMP = 4
 #: grade steps where the picture does, so their band is never widened. Any band outside the outline is
 #: background left partly ungraded: under night the 4 px :data:`EDGE_RAMP` over a 3 px feather left a pale
 #: line round the walker's trousers at bikes f200 (1-3 px outside the drawn person 11.8 levels off the
-#: graded take; 6.9 with the band the feather's 1.5 px alone, 6.3 with a hard edge).
+#: graded take; 6.9 with a 1.5 px feather alone, 6.3 with a hard edge).
 OUTLINE_LOCKS = (PeopleLock,)
 
 
@@ -198,7 +199,7 @@ def apply_locks(
     drawn = [lock for lock in plan.locks if not isinstance(lock, EDGE_LOCKS)]
     groups = [
         (locks, guard)
-        for locks, guard in ((drawn, SeamGuard), (edged, lambda: SeamGuard(EDGE_RAMP)), (outlined, None))
+        for locks, guard in ((drawn, SeamGuard), (edged, partial(SeamGuard, EDGE_RAMP)), (outlined, None))
         if locks
     ]
     if not groups:
