@@ -249,10 +249,12 @@ class TrackLock(_Model):
 
 class PeopleLock(_Model):
     """Every person the bundled model finds; ``min_size`` leaves out people shorter than that fraction of
-    the frame's height as shown (0.25 = a quarter of it), the model's weakest finds."""
+    the frame's height as shown (0.25 = a quarter of it), the model's weakest finds. The mask is cut on the
+    person's outline, so the default feather is one anti-aliasing step (1.5 px): a wider band outside it
+    leaves a pale line of ungraded background round the person under a strong grade."""
 
     kind: Literal["people"] = "people"
-    feather: float = Field(default=3.0, ge=0, le=256)
+    feather: float = Field(default=1.5, ge=0, le=256)
     min_size: float = Field(default=0.0, ge=0, le=1)
 
 

@@ -279,18 +279,18 @@ def test_motion_support_keeps_what_moves_and_drops_what_is_uncovered():
     smeared[10:30, 20:30] = (6.0, 0.0)  # the flow back smears them over what they uncovered ...
     support = segment.MotionSupport()
     nobody = np.zeros((48, 64), bool)
-    assert not support.update(segment.Motion(None, still), nobody).any(), (
+    assert not support.update(segment.Motion(None, still), nobody)[0].any(), (
         "a shot's first frame: nothing moved"
     )
-    now = support.update(segment.Motion(smeared, walking, np.ones((48, 64), bool)), nobody)
+    now, _ = support.update(segment.Motion(smeared, walking, np.ones((48, 64), bool)), nobody)
     assert now[12:28, 12:18].all(), "the legs move both ways"
     assert not now[12:28, 24:30].any(), "... which stands still on the way ahead"
     for _ in range(5):  # they stop: held for a few frames, then let go
-        later = support.update(segment.Motion(still, still, np.ones((48, 64), bool)), nobody)
+        later, _ = support.update(segment.Motion(still, still, np.ones((48, 64), bool)), nobody)
     assert not later.any()
     skeleton = np.zeros((48, 64), bool)
     skeleton[5:10, 40:50] = True
-    assert support.update(segment.Motion(still, still), skeleton)[5:10, 40:50].all()
+    assert support.update(segment.Motion(still, still), skeleton)[0][5:10, 40:50].all()
 
 
 def test_the_frames_overrule_the_flow_where_a_textured_background_stands_still():
@@ -309,7 +309,7 @@ def test_the_frames_overrule_the_flow_where_a_textured_background_stands_still()
     still = segment.Motion(smeared, -smeared, np.ones((48, 64), bool), greys).still
     assert still[12:28, 32:38].all(), "the background beside the leg matches the frames before and after"
     assert not still[12:28, 21:27].any(), "the leg matches neither"
-    supported = segment.MotionSupport().update(
+    supported, _ = segment.MotionSupport().update(
         segment.Motion(smeared, -smeared, np.ones((48, 64), bool), greys), np.zeros((48, 64), bool)
     )
     assert supported[12:28, 21:27].all() and not supported[12:28, 32:38].any()

@@ -118,9 +118,9 @@ class MotionSupport:
         self.reach = reach
         self._state: np.ndarray | None = None
 
-    def update(self, motion: Motion, people: np.ndarray) -> np.ndarray:
+    def update(self, motion: Motion, people: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The supported pixels (bool) of a frame, given its ``motion`` and ``people`` (pixels a skeleton
-        vouches for)."""
+        vouches for), and where it moves now (:meth:`moving`, which the caller needs too)."""
         state = people.astype(np.float32)
         moving = self.moving(motion)
         if moving is not None:
@@ -131,7 +131,7 @@ class MotionSupport:
                 carried[~motion.consistent] = 0.0
             state = np.maximum(state, carried)
         self._state = state
-        return state > 0.5
+        return state > 0.5, moving
 
     def moving(self, motion: Motion) -> np.ndarray | None:
         """Where the picture moves against the background now (bool, at the work size; None on a shot's
@@ -503,10 +503,9 @@ def people_masks(
         skeletons = np.zeros(selfie.shape, bool)
         for person in found.people:
             skeletons |= person.inside
-        supported = support.update(motion, skeletons & (gated > 0.5))
+        supported, moving = support.update(motion, skeletons & (gated > 0.5))
         unsupported = ~(skeletons | supported)  # nothing is held there either
         gone = unsupported if found.gone is None else unsupported | found.gone
-        moving = support.moving(motion)
         slow = None
         # The selfie model alone, on a moving body; what moves is only sure seen both ways (at a shot's last
         # frame the flow's smear over what a person uncovers is not undone by the way ahead).
