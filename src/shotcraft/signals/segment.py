@@ -209,7 +209,9 @@ class PartTrack:
                 if motion.still is not None:
                     found &= ~motion.still
                 if self._refused is not None:
-                    found &= _carry(self._refused, motion.back) <= 0.5
+                    # with a margin: the pose model's edge wavers by a pixel or two from frame to frame
+                    refused = (_carry(self._refused, motion.back) > 0.5).astype(np.uint8)
+                    found &= ~cv2.dilate(refused, np.ones((5, 5), np.uint8)).astype(bool)
                 found = _touching(found, probability > 0.5)
                 # A person with a skeleton is BlazePose's to draw: spill beside them is no leg it lost.
                 beside = cv2.dilate(skeletons.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
