@@ -24,7 +24,9 @@ frame, far away or seen through glass are found late, in part or not at all, and
 ground are often missed. Such a person is locked only while they move: someone who stands still with no
 head in view, or half hidden behind another, is not locked, and on a shot's first frame only people with a
 skeleton are. Something that moves against the background and touches such a person (a bicycle's bag as
-the legs pass it, a moving car in a panning shot) can still be taken in. ``min_size``
+the legs pass it, a moving car in a panning shot) can still be taken in. Once found, such a person is
+carried along the flow and re-found on each frame from their own colours (:class:`PartTrack`), so the parts
+of them the selfie model loses for a few frames (dark trousers, a planted leg) stay locked. ``min_size``
 (``--lock people:min-size=0.2``) leaves out regions shorter than that fraction of the frame's height.
 
 >>> from skimage import data
@@ -146,6 +148,122 @@ class MotionSupport:
         if motion.still is not None:  # there only the flow's smoothing moves: the frames stand still
             moving[motion.still] = 0
         return moving.astype(bool)
+
+
+class PartTrack:
+    """People the models see only in part (legs without a body), carried once found and re-found each frame.
+
+    What was locked last frame is carried along the flow (nothing in from past the frame's edge, nothing over
+    a cut) and, where no skeleton stands, the person's extent is found again from what this frame shows,
+    within ``reach`` px of the carried region: a pixel is taken where the track's own colours (learnt from
+    where the selfie model was sure) are likelier than its local background's, the frames do not show it
+    standing still (:attr:`Motion.still`), and a person was seen there lately (the selfie model at ``low``
+    or more, or motion against the background, faded by ``decay`` a frame along the flow). The selfie model
+    loses dark, motion-blurred trousers for frames at a time, and a walker's stance leg stands still, so
+    motion alone cannot hold it; the track does. What it finds must touch what the frame's own evidence
+    still locks (a person both models lose entirely is let go as before) and stay clear of skeletons: a
+    person BlazePose holds is drawn by BlazePose, and where its model said "not a person" last frame (a car
+    door beside the man on bikes, as dark as his coat) the track takes nothing.
+    """
+
+    def __init__(self, low: float = 0.25, decay: float = 0.85, reach: int = 6, bins: int = 8):
+        self.low = low
+        self.decay = decay
+        self.reach = reach
+        self.bins = bins
+        self._track: np.ndarray | None = None
+        self._fresh: np.ndarray | None = None
+        self._person: np.ndarray | None = None
+        self._background: np.ndarray | None = None
+        self._refused: np.ndarray | None = None
+        self._vouched = False  # a skeleton stood in the track since it was found: it is a person
+
+    def update(
+        self, frame: np.ndarray, motion: Motion, selfie: np.ndarray, probability: np.ndarray,
+        skeletons: np.ndarray, moving: np.ndarray | None,
+    ) -> np.ndarray:  # fmt: skip
+        """Where the carried track finds a person in ``frame`` (bool, on ``selfie``'s grid), given the
+        selfie model's raw map, the probability the rest of the evidence gives, the skeletons' regions and
+        what moves against the background."""
+        size = selfie.shape[::-1]
+        small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        codes = self._codes(small)
+        fresh = selfie >= self.low
+        if moving is not None:
+            fresh |= moving
+        found = np.zeros(selfie.shape, bool)
+        if motion.back is None or self._track is None or self._fresh is None:
+            self._person = self._background = None
+            self._vouched = False
+            self._fresh = fresh.astype(np.float32)
+        else:
+            carried = _carry(self._track, motion.back) > 0.5
+            self._fresh = np.maximum(fresh.astype(np.float32), self.decay * _carry(self._fresh, motion.back))
+            if carried.any() and self._person is not None and self._background is not None:
+                side = 2 * self.reach + 1
+                band = cv2.dilate(
+                    carried.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+                ).astype(bool)
+                person, background = self._person[codes], self._background[codes]
+                found = band & (person > background) & (self._fresh > 0.5) & ~skeletons
+                if motion.still is not None:
+                    found &= ~motion.still
+                if self._refused is not None:
+                    # with a margin: the pose model's edge wavers by a pixel or two from frame to frame
+                    refused = (_carry(self._refused, motion.back) > 0.5).astype(np.uint8)
+                    found &= ~cv2.dilate(refused, np.ones((5, 5), np.uint8)).astype(bool)
+                found = _touching(found, probability > 0.5)
+                # A person with a skeleton is BlazePose's to draw: spill beside them is no leg it lost.
+                beside = cv2.dilate(skeletons.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+                found &= ~_touching(found, beside)
+        track = (probability > 0.5) | found
+        if not track.any():  # the person has gone: the next one is learnt afresh
+            self._person = self._background = None
+            self._vouched = False
+        self._vouched |= bool((track & skeletons).any())
+        if self._vouched:
+            self._learn(codes, track, selfie)
+        self._track = track
+        self._refused = skeletons & (probability <= 0.5)
+        return found
+
+    def _codes(self, small: np.ndarray) -> np.ndarray:
+        q = (small.astype(np.int32) * self.bins) // 256
+        return (q[..., 0] * self.bins + q[..., 1]) * self.bins + q[..., 2]
+
+    def _learn(self, codes: np.ndarray, track: np.ndarray, selfie: np.ndarray) -> None:
+        """The track's colours from where the selfie model is sure of it, the background's from a ring
+        about 2-12 px out (what stands next to the person, not the whole frame), each a running average
+        over the last few frames (a turn or a shadow changes them)."""
+        sure = track & (selfie >= 0.8)
+        if sure.sum() < 50:  # too few pixels for a histogram of 512 bins: keep what was learnt
+            return
+        near = cv2.dilate(track.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+        ring = near & ~cv2.dilate(track.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        n = self.bins**3
+        person = np.bincount(codes[sure], minlength=n).astype(np.float32)
+        background = np.bincount(codes[ring], minlength=n).astype(np.float32)
+        person /= max(1.0, person.sum())
+        background /= max(1.0, background.sum())
+        if self._person is None or self._background is None:
+            self._person, self._background = person, background
+        else:
+            self._person = 0.7 * self._person + 0.3 * person
+            self._background = 0.7 * self._background + 0.3 * background
+
+
+def _carry(state: np.ndarray, back: np.ndarray) -> np.ndarray:
+    """``state`` (bool or float) carried along ``back``, nothing brought in from past the frame's edge."""
+    return warp(state.astype(np.float32), back, border=cv2.BORDER_CONSTANT)
+
+
+def _touching(candidates: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The connected regions of ``candidates`` that touch ``seeds``."""
+    count, labels = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[seeds & candidates])] = True
+    keep[0] = False
+    return keep[labels]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -311,6 +429,8 @@ class Motion:
         return cv2.blur(np.abs(self.greys[1].astype(np.float32) - brought), (3, 3)) < CARRIED_DIFFERENCE
 
 
+#: The probability :class:`PartTrack` gives where it finds a person (above ``MaskSettings.on``).
+TRACK_PROBABILITY = 0.8
 #: Grey levels (0-255, at the work size) within which a pixel matches a neighbouring frame (:attr:`Motion.still`);
 #: the bikes walkers' legs differ by 20-100 where they pass, the parked bicycle between them by under 5.
 STILL_DIFFERENCE = 8.0
@@ -493,6 +613,7 @@ def people_masks(
     segmenter = PeopleSegmenter()
     tracker = PoseTracker() if (pose_available() if pose is None else pose) else None
     support = MotionSupport()
+    track = PartTrack()
 
     def evidence(frame: np.ndarray, size: tuple[int, int], motion: Motion):
         selfie = segmenter.probability(frame, size=size)
@@ -511,7 +632,12 @@ def people_masks(
         # frame the flow's smear over what a person uncovers is not undone by the way ahead).
         if moving is not None and motion.ahead is not None and motion.consistent is not None:
             slow = moving & motion.consistent & ~skeletons
-        return np.where(unsupported, 0.0, gated).astype(np.float32), gone, slow
+        probability = np.where(unsupported, 0.0, gated)
+        found = track.update(frame, motion, selfie, probability, skeletons, moving)
+        probability = np.where(found, np.maximum(probability, TRACK_PROBABILITY), probability)
+        if gone is not None:
+            gone &= ~found
+        return probability.astype(np.float32), gone, slow
 
     yield from _stable_masks(frames, turns, evidence, MaskSettings(min_size=min_size))
 
