@@ -6,6 +6,7 @@ from __future__ import annotations
 from itertools import islice, pairwise
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -209,6 +210,26 @@ def test_night_keeps_small_lights_bright(tmp_path: Path) -> None:
     assert lamp.min() > 170 and warm_lamp[..., 0].min() > 170  # practicals keep their brightness
     assert warm_lamp[..., 0].mean() > warm_lamp[..., 2].mean() + 40  # and their colour
     assert sign.mean() < 0.5 * lamp.min()  # the broad white is pulled down with the night
+
+
+def test_night_leaves_no_pale_rim_round_a_dark_object_on_a_pulled_down_white() -> None:
+    # bikes' first shot in miniature: a brown plate lying on a white roof seen from above, near the top.
+    # The sky window worked out 192 pixels wide fell a few pixels short of the plate's edge, and night
+    # left the roof's pixels there twice as bright as the rest of the roof: a pale outline (ring 79
+    # against plate 36 and roof 26 here; on bikes' plate 57-80).
+    frame = np.full((272, 640, 3), (95, 88, 80), np.uint8)
+    frame[:, 200:440] = (212, 210, 214)
+    frame[4:80, 290:350] = (118, 100, 96)
+    frame = cv2.GaussianBlur(frame, (0, 0), 0.8)  # a lens's soft edge
+    grade, light = resolve_relight(RelightOp(preset="night"))
+    out = _luma(PresetGrade("night", grade, light, 640, 272)(frame))
+    plate = np.zeros(out.shape, np.uint8)
+    plate[4:80, 290:350] = 1
+    ring = cv2.dilate(plate, np.ones((7, 7), np.uint8)).astype(bool) & ~plate.astype(bool)  # 1-3 px out
+    inside = cv2.erode(plate, np.ones((7, 7), np.uint8)).astype(bool)
+    roof = np.median(out[150:260, 230:410])
+    assert np.median(out[inside]) > roof + 5  # the plate, out of the window, stays the lighter
+    assert out[ring].max() <= max(np.median(out[inside]), roof) + 3
 
 
 def test_golden_hour_has_a_warm_key_from_one_side_and_cool_shadows(segments: dict[str, Path]) -> None:

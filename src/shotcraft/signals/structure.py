@@ -90,18 +90,32 @@ def detail_layer(
         size_small = (max(1, round(w / subsample)), max(1, round(h / subsample)))
         small = cv2.resize(lum, size_small, interpolation=cv2.INTER_AREA)
         radius = max(1, round(radius / subsample))
-    size = (2 * radius + 1, 2 * radius + 1)
-    mean = cv2.boxFilter(small, -1, size)
-    var = cv2.boxFilter(small * small, -1, size)
-    var -= mean * mean
-    a = var / (var + eps)
-    b = mean - a * mean
-    a, b = cv2.boxFilter(a, -1, size), cv2.boxFilter(b, -1, size)
+    a, b = guided_coefficients(small, small, radius, eps)
     if subsample > 1:
         a = cv2.resize(a, lum.shape[::-1], interpolation=cv2.INTER_LINEAR)
         b = cv2.resize(b, lum.shape[::-1], interpolation=cv2.INTER_LINEAR)
     base = a * lum + b
     return base, lum - base
+
+
+def guided_coefficients(
+    guide: np.ndarray, source: np.ndarray, radius: int, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The guided filter's local linear model of ``source`` on ``guide`` (He et al. 2013; both float32
+    ``(H, W)``, ``guide`` in 0..1): the maps ``a`` and ``b`` with ``a * guide + b`` the filtered ``source``.
+
+    ``a`` and ``b`` are smooth (averaged over windows of ``2 * radius + 1``), so they can be fitted on a
+    small copy, upsampled and applied to the full-size guide (the *fast* guided filter, He & Sun 2015):
+    the result's edges are then the full-size guide's. ``eps`` is the guide's variance below which a
+    window is taken as flat (no edge to follow)."""
+    size = (2 * radius + 1, 2 * radius + 1)
+    mean_guide = cv2.boxFilter(guide, -1, size)
+    mean_source = cv2.boxFilter(source, -1, size)
+    var = cv2.boxFilter(guide * guide, -1, size) - mean_guide * mean_guide
+    cov = cv2.boxFilter(guide * source, -1, size) - mean_guide * mean_source
+    a = cov / (var + eps)
+    b = mean_source - a * mean_guide
+    return cv2.boxFilter(a, -1, size), cv2.boxFilter(b, -1, size)
 
 
 def edge_agreement(image: np.ndarray, reference: np.ndarray) -> float:

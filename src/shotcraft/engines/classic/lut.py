@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import cv2
 import numba
 import numpy as np
 import scipy.sparse as sp
@@ -128,6 +129,58 @@ class LutFamily:
 def fixed_position(position: np.ndarray, k: int) -> np.ndarray:
     """A float position map in ``0 .. k-1`` as :class:`LutFamily` reads it: uint16 in 1/1024."""
     return np.round(np.clip(position, 0.0, k - 1) * np.float32(_SLOT)).astype(np.uint16)
+
+
+def luma_position(
+    image: np.ndarray, slope: np.ndarray, offset: np.ndarray, ceiling: np.ndarray, k: int
+) -> np.ndarray:
+    """A position map for :class:`LutFamily` that follows each pixel's own luma: ``clip(slope * luma +
+    offset, 0, ceiling)``, as uint16 in 1/1024 (:func:`fixed_position`). The three maps are float32 of
+    one size, usually smaller than ``image``, upsampled bilinearly (as ``cv2.resize`` does); the luma is
+    OpenCV's RGB to grey of ``image``, in 0..1.
+
+    This is how a smooth window fitted at low resolution as a local linear model of the luma (the fast
+    guided filter, :func:`~shotcraft.signals.structure.guided_coefficients`) puts its edge on the picture's
+    edges at full size. About 1 ms a 720p frame on one core: the maps are upsampled across in OpenCV and
+    down in the kernel, which reads the grey plane and two rows of each map, all contiguous, so it
+    vectorises (upsampling them to the full frame first cost three times as much, in memory traffic)."""
+    _check_image(image)
+    height, width = image.shape[:2]
+    rows = slope.shape[0]
+    # In the kernel's units: luma in levels, the position in 1/1024, the ceiling held inside the family.
+    planes = (
+        slope * np.float32(_SLOT / 255.0),
+        offset * np.float32(_SLOT),
+        np.minimum(ceiling, np.float32(k - 1)) * np.float32(_SLOT),
+    )
+    across = np.empty((3, rows, width), np.float32)
+    for plane, wide in zip(planes, across, strict=True):
+        cv2.resize(plane, (width, rows), dst=wide, interpolation=cv2.INTER_LINEAR)
+    # The rows each output row lies between and its weight, as cv2.resize's bilinear places them.
+    where = np.clip((np.arange(height) + 0.5) * (rows / height) - 0.5, 0.0, rows - 1.0)
+    first = np.minimum(where.astype(np.int64), max(rows - 2, 0))
+    weight = np.minimum(where - first, 1.0).astype(np.float32)
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return _luma_position(grey, across, first, weight)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
+def _luma_position(grey, across, first, weight):
+    height, width = grey.shape
+    below = min(1, across.shape[1] - 1)
+    out = np.empty((height, width), np.uint16)
+    for y in numba.prange(height):
+        row, t = first[y], weight[y]
+        u = np.float32(1.0) - t
+        slope0, slope1 = across[0, row], across[0, row + below]
+        offset0, offset1 = across[1, row], across[1, row + below]
+        ceiling0, ceiling1 = across[2, row], across[2, row + below]
+        luma, line = grey[y], out[y]
+        for x in range(width):
+            p = (slope0[x] * u + slope1[x] * t) * np.float32(luma[x]) + (offset0[x] * u + offset1[x] * t)
+            p = min(max(p, np.float32(0.0)), ceiling0[x] * u + ceiling1[x] * t)
+            line[x] = np.uint16(np.int32(p + np.float32(0.5)))
+    return out
 
 
 def _check_image(image: np.ndarray) -> None:

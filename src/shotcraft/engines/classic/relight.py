@@ -296,7 +296,9 @@ class PresetGrade:
 
     The windows are worked out on one copy of the frame about
     :data:`~shotcraft.engines.classic.sky_window.WORK_WIDTH` pixels wide and upsampled as 16-bit fixed
-    point; the family is packed once (:class:`~shotcraft.engines.classic.lut.LutFamily`). About 10 ms a
+    point; the sky window as its local linear model of the luma, applied to each full-size pixel's own
+    luma (:func:`~shotcraft.engines.classic.lut.luma_position`), so its edge is the picture's. The family
+    is packed once (:class:`~shotcraft.engines.classic.lut.LutFamily`). About 10 ms a
     720p frame on one core, where float LUT lookups and full-size float maps took about 40.
     """
 
@@ -344,7 +346,7 @@ class PresetGrade:
     def position(self, frame: np.ndarray) -> np.ndarray:
         """Each pixel's place in the family (see the class), ``(H, W)`` uint16 in 1/1024
         (:func:`~shotcraft.engines.classic.lut.fixed_position`)."""
-        from shotcraft.engines.classic.lut import fixed_position
+        from shotcraft.engines.classic.lut import fixed_position, luma_position
 
         shrunk = shrink(frame)
         facing = None
@@ -354,16 +356,16 @@ class PresetGrade:
             facing = cv2.GaussianBlur(facing, (0, 0), 0.02 * facing.shape[1])
         if self.sky is None:
             assert facing is not None
-            small = facing
-        else:
-            sky = self.sky.small(frame, shrunk)
-            if facing is None:
-                small = 1.0 - sky
-            else:
-                facing = cv2.resize(facing, sky.shape[::-1], interpolation=cv2.INTER_LINEAR)
-                small = (1.0 - sky) * (1.0 + facing)
-        fixed = fixed_position(small, len(self.luts))
-        return cv2.resize(fixed, self.size, interpolation=cv2.INTER_LINEAR)
+            fixed = fixed_position(facing, len(self.luts))
+            return cv2.resize(fixed, self.size, interpolation=cv2.INTER_LINEAR)
+        # The sky slice is position 0: a pixel sits at (1 - key) * (1 + facing), the window's key being
+        # slope * luma + offset clipped to 0..1 (SkyWindow.model), so linear in the pixel's own luma below a
+        # ceiling of 1 + facing. Worked out per pixel at full size, the window's edge is the picture's.
+        slope, offset = self.sky.model(frame, shrunk)
+        lift = np.ones_like(slope)
+        if facing is not None:
+            lift += cv2.resize(facing, slope.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        return luma_position(frame, -lift * slope, lift * (1.0 - offset), lift, len(self.luts))
 
 
 # ---------------------------------------------------------------------------------------------------------
