@@ -19,9 +19,10 @@ How a frame is tracked (:meth:`PlanarTracker.follow`):
    confidence, the masked share how much is covered. A plain region (a plate) is matched with a wider rim,
    its outline being most of what it shows. **Leaving the picture:** a plain region's outline a few pixels
    off is not taken for an occluder there (masked, ECC could not pull it back); with less than
-   ``TrackerSettings.whole_shape`` of the region in the picture, only a shift in its plane is fitted to the
-   visible part, the shape being carried on from its last motion; its corners are reported even where they
-   lie outside the picture.
+   ``TrackerSettings.whole_shape`` of the region in the picture (or when the homography fitted to a larger
+   part fails), only a shift in its plane is fitted to the visible part, the shape being carried on from its
+   last motion; its corners are reported even where they lie outside the picture. How much of it is in the
+   picture is judged again where it is found: a start a frame's travel off can misjudge it.
 5. **Loss.** A frame is ``tracked`` when enough visible points re-anchor consistently or ECC matches the
    reference closely, and not too much is covered. Otherwise the region is ``lost`` (hidden) or, when less
    than ``TrackerSettings.min_visible`` of it is in the picture (or its predicted place is mostly outside
@@ -265,11 +266,11 @@ class PlanarTracker:
         if step is None or step.homography is None:
             found = self._redetect(grey)
             step = found if found.homography is not None else missing
-        self._remember(step, was_tracked)
+        self._remember(step)
         self._previous = grey
         return step
 
-    def _remember(self, step: TrackerStep, was_tracked: bool) -> None:
+    def _remember(self, step: TrackerStep) -> None:
         """Keep the last corners and their per-frame motion, for predicting and for guessing where a
         missing region went."""
         self._tick += 1
