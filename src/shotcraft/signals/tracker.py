@@ -282,6 +282,16 @@ class PlanarTracker:
             self._velocity = 0 * corners
             if self._found is not None and self._tick - self._found[0] <= self.settings.coast_frames + 1:
                 self._velocity = (corners - self._found[1]) / (self._tick - self._found[0])
+                # A corner outside the picture was not seen: its own motion is the fit's guess, and once
+                # only a strip is left (its shape carried on) a wrong guess grows every frame (the leaving
+                # card's hidden corner 11 px off after 4 frames, decoded by swscale's accurate path). It
+                # moves with the region.
+                h, w = self.reference.grey.shape
+                outside = (
+                    (corners[:, 0] < 0) | (corners[:, 0] >= w) | (corners[:, 1] < 0) | (corners[:, 1] >= h)
+                )
+                if outside.any() and not outside.all():
+                    self._velocity[outside] = self._velocity.mean(axis=0)
             self._found = (self._tick, corners)
             self._corners = corners
             self._exit = None
