@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 from skimage import data
 
+from shotcraft.media import read
 from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import footage_frames, leaving_card_scene, make_clip, planar_scene
 from shotcraft.signals.track import track_region
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from planar_tracking import plate_outline
+from planar_tracking import accurate_rgb, plate_errors, plate_outline
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 WIDTH, HEIGHT, FRAMES = 640, 360, 120
@@ -102,15 +103,37 @@ def test_bikes_plate_is_followed_on_slightly_brighter_or_darker_footage(tmp_path
     track = track_region(VideoReader(clip), reference, 0)
     first, last = notes["whole"][0], notes["leaving"][1]
     assert all(track.corners_at(i) is not None for i in range(first, last + 1)), (levels, track.lost_runs())
-    errors = []
-    for index in range(first + 1, last + 1):
-        carried = plate_outline(reference, track.corners_at(index), outline)
-        measured = [(k, c) for k, c in enumerate(outline[str(index)]) if c is not None]
-        errors.append(float(np.mean([np.linalg.norm(carried[k] - c) for k, c in measured])))
+    errors = plate_errors(reference, outline, {i: track.corners_at(i) for i in range(first + 1, last + 1)})
     assert np.median(errors) <= 1.0, (levels, errors)
 
 
-def test_plain_card_is_held_by_its_outline_while_it_leaves_the_picture(tmp_path):
+def test_bikes_plate_is_followed_when_another_converter_decodes_it(tmp_path, monkeypatch):
+    # Decoded by swscale's accurate path (full chroma interpolation, accurate rounding) instead of its default:
+    # ~1.2 grey levels brighter and its edges' chroma slightly different, as another decoder, a re-encode or
+    # a grade would make them. The plate was lost at frame 11 and out of frame from 13 while it still showed:
+    # two-thirds of it in the picture, the homography fitted to the rest tilted past the jump check, and the
+    # next frame was searched where it had last been. Measured after: median 0.39 px, worst 1.0.
+    monkeypatch.setattr(read, "to_rgb", accurate_rgb)
+    notes = json.loads((DATA / "bikes_plate.json").read_text())
+    clip = make_clip(tmp_path / "shot1.mp4", frames=28, width=640, height=272, footage="bikes", lossless=True)
+    reference = np.asarray(notes["reference"], np.float64)
+    track = track_region(VideoReader(clip), reference, 0)
+    first, last = notes["whole"][0], notes["leaving"][1]
+    assert all(track.corners_at(i) is not None for i in range(first, last + 1)), track.lost_runs()
+    errors = plate_errors(
+        reference, notes["outline"], {i: track.corners_at(i) for i in range(first + 1, last + 1)}
+    )
+    assert np.median(errors) <= 1.0, errors
+    start, end = notes["gone"]
+    assert all(track.corners_at(i) is None for i in range(start, end + 1)), track.lost_runs()
+
+
+@pytest.mark.parametrize("accurately", [False, True])
+def test_plain_card_is_held_by_its_outline_while_it_leaves_the_picture(tmp_path, monkeypatch, accurately):
+    if accurately:
+        # Decoded by swscale's accurate path, the card's corner outside the picture followed its own motion,
+        # a guess of the fit, and was 11 px off after 4 frames (mean 4.06 px).
+        monkeypatch.setattr(read, "to_rgb", accurate_rgb)
     scene = leaving_card_scene(next(footage_frames("bikes", 1, 320, 240)))
     clip = make_clip(tmp_path / "card.mp4", frames=len(scene.frames), width=320, height=240,
                      content=iter(scene.frames), lossless=True)  # fmt: skip

@@ -19,9 +19,10 @@ How a frame is tracked (:meth:`PlanarTracker.follow`):
    confidence, the masked share how much is covered. A plain region (a plate) is matched with a wider rim,
    its outline being most of what it shows. **Leaving the picture:** a plain region's outline a few pixels
    off is not taken for an occluder there (masked, ECC could not pull it back); with less than
-   ``TrackerSettings.whole_shape`` of the region in the picture, only a shift in its plane is fitted to the
-   visible part, the shape being carried on from its last motion; its corners are reported even where they
-   lie outside the picture.
+   ``TrackerSettings.whole_shape`` of the region in the picture (or when the homography fitted to a larger
+   part fails), only a shift in its plane is fitted to the visible part, the shape being carried on from its
+   last motion; its corners are reported even where they lie outside the picture. How much of it is in the
+   picture is judged again where it is found: a start a frame's travel off can misjudge it.
 5. **Loss.** A frame is ``tracked`` when enough visible points re-anchor consistently or ECC matches the
    reference closely, and not too much is covered. Otherwise the region is ``lost`` (hidden) or, when less
    than ``TrackerSettings.min_visible`` of it is in the picture (or its predicted place is mostly outside
@@ -196,6 +197,8 @@ class PlanarTracker:
         self._velocity = np.zeros((4, 2))
         self._exit: np.ndarray | None = None  # the region's motion when it left the picture
         self._missing = 0  # frames since the region was last found
+        self._tick = 0  # frames followed since the start
+        self._found: tuple[int, np.ndarray] | None = None  # the last frame found: its tick, its corners
 
     def _features(self, grey: np.ndarray, region: np.ndarray, area: float, rim_width: int) -> np.ndarray:
         """Corner features on the region and its rim: a plain surface is found by its own outline."""
@@ -227,6 +230,7 @@ class PlanarTracker:
         self._velocity = np.zeros((4, 2))
         self._exit = None
         self._missing = 0
+        self._found = (self._tick, self._corners)
         return self
 
     # -- one frame -----------------------------------------------------------------------------------------
@@ -262,18 +266,33 @@ class PlanarTracker:
         if step is None or step.homography is None:
             found = self._redetect(grey)
             step = found if found.homography is not None else missing
-        self._remember(step, was_tracked)
+        self._remember(step)
         self._previous = grey
         return step
 
-    def _remember(self, step: TrackerStep, was_tracked: bool) -> None:
+    def _remember(self, step: TrackerStep) -> None:
         """Keep the last corners and their per-frame motion, for predicting and for guessing where a
         missing region went."""
+        self._tick += 1
         if step.homography is not None:
             corners = self.corners(step.homography)
-            self._velocity = (
-                corners - self._corners if was_tracked and self._corners is not None else 0 * corners
-            )
+            # Found again within the coasting horizon, it kept moving while it was missing: its velocity
+            # spans the gap. (Set to zero, the next frame was searched where it had last been, a whole
+            # frame's travel off: the bikes plate missed on one frame while leaving was lost on the next.)
+            self._velocity = 0 * corners
+            if self._found is not None and self._tick - self._found[0] <= self.settings.coast_frames + 1:
+                self._velocity = (corners - self._found[1]) / (self._tick - self._found[0])
+                # A corner outside the picture was not seen: its own motion is the fit's guess, and once
+                # only a strip is left (its shape carried on) a wrong guess grows every frame (the leaving
+                # card's hidden corner 11 px off after 4 frames, decoded by swscale's accurate path). It
+                # moves with the region.
+                h, w = self.reference.grey.shape
+                outside = (
+                    (corners[:, 0] < 0) | (corners[:, 0] >= w) | (corners[:, 1] < 0) | (corners[:, 1] >= h)
+                )
+                if outside.any() and not outside.all():
+                    self._velocity[outside] = self._velocity.mean(axis=0)
+            self._found = (self._tick, corners)
             self._corners = corners
             self._exit = None
             self._missing = 0
@@ -305,13 +324,19 @@ class PlanarTracker:
         return moved.homography
 
     def _align(
-        self, grey: np.ndarray, homography: np.ndarray, motion: np.ndarray, other: np.ndarray | None = None
+        self,
+        grey: np.ndarray,
+        homography: np.ndarray,
+        motion: np.ndarray,
+        other: np.ndarray | None = None,
+        settle: bool = True,
     ) -> TrackerStep:
         """Register the frame to the reference, starting from ``homography`` (reference → frame), or from
         ``other`` (the last motion carried on) if that looks more like the reference: by the reference's
         points, then by its appearance. ``motion`` is the region's travel (px) since the previous frame:
         the reference is blurred along it by the shutter (:data:`SHUTTERS`) that makes it look most like
-        the frame."""
+        the frame. With ``settle``, a region found with a different share of it in the picture than its
+        start had is aligned again from where it was found (see :meth:`_extent`)."""
         s = self.settings
         h, w = grey.shape
         ref = self.reference
@@ -350,6 +375,13 @@ class PlanarTracker:
             # The start is usually within a pixel or two: one round at full resolution; the coarse-to-fine
             # pair (a start several pixels off still converges) only when that one fails.
             rounds = [((1.0,), cv2.MOTION_HOMOGRAPHY), ((0.5, 1.0), cv2.MOTION_HOMOGRAPHY)]
+            if not whole:
+                # Part of it outside, the rest may not fix all eight parameters (a plain region's sides
+                # end outside): fitted to the part left, the shape can swing past the jump check or ECC
+                # not converge (the bikes plate two-thirds in the picture, decoded by another converter
+                # or after a re-encode: lost, and its motion lost with it). A shift, the shape carried on
+                # from its last motion, is what a strip would get.
+                rounds.append(((1.0,), cv2.MOTION_TRANSLATION))
         hidden = False  # something in front of it (or a start too far off to tell: the next round may)
         for scales, model in rounds:
             refined = self._by_appearance(grey, template, start, scales, model, tolerance)
@@ -360,11 +392,28 @@ class PlanarTracker:
             if hidden or not plausible_quad(self.corners(found), self._reference_area, 50):
                 continue
             if points_agree or correlation >= s.min_correlation:
+                if settle and self._extent(self._in_picture(grey, found)) != self._extent(in_picture):
+                    again = self._align(grey, found, motion, settle=False)
+                    if again.homography is not None:
+                        return again
                 confidence = max(share, correlation * (1 - occluded))
                 return TrackerStep(found, round(min(1.0, confidence), 4), "tracked")
         if hidden or not points_agree:
             return TrackerStep(None, share, "lost")
         return TrackerStep(start, round(min(1.0, share), 4), "tracked")
+
+    def _in_picture(self, grey: np.ndarray, homography: np.ndarray) -> float:
+        """Share of the region and its rim inside the picture, placed by ``homography``."""
+        return float(self._pulled_back(grey, homography)[1].sum()) / float((self.reference.mask > 0).sum())
+
+    def _extent(self, in_picture: float) -> int:
+        """How the region is aligned with ``in_picture`` of it in the picture: 2 whole (a homography, its
+        outline matched exactly), 1 partly (a homography, its outline tolerated a few pixels off when
+        plain), 0 a strip (a shift). Decided at the start, which under fast motion can be many pixels off
+        (where the region's last motion carries it): a region found leaving the picture is aligned again
+        as one that is (the bikes plate, its lower edge at the border and its start 10 px short of it
+        after a re-encode: its outline not tolerated and its top fitted 4 px off)."""
+        return int(in_picture >= 0.99) + int(in_picture >= self.settings.whole_shape)
 
     @staticmethod
     def _likeness(template: np.ndarray, warped: np.ndarray, area: np.ndarray, refit: bool = False) -> float:
