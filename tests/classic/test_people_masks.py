@@ -255,9 +255,10 @@ def test_a_walkers_legs_hold_along_the_flow_while_in_view(walkers):
     # while the old verdict was held everywhere, 0.58 holding it only where the flow carries the picture
     # (Motion.carried), 0.635 with the slow fall on a moving body no skeleton holds (MaskSettings.slow_fall).
     # Carrying the legs once found and re-finding them by their colours (segment.PartTrack) holds what
-    # the selfie model loses at f193-211: 0.706. Still far from issue #11's 0.9: the bag between the legs
-    # comes and goes (f192-197), and the walker leaving at the right edge is blurred (f209-211, 0.33-0.57).
-    assert np.mean(overlaps) >= 0.70, [round(v, 2) for v in overlaps]
+    # the selfie model loses at f193-211: 0.706; 0.720 with the track held where the selfie model only half
+    # sees the legs (f194-199, f209-212). Still far from issue #11's 0.9: the bag between the legs comes and
+    # goes (f192-197), and the walker leaving at the right edge is blurred (f209-212, 0.45-0.56).
+    assert np.mean(overlaps) >= 0.715, [round(v, 2) for v in overlaps]
 
 
 def test_legs_both_models_lose_for_a_frame_are_carried(walkers):
@@ -265,9 +266,10 @@ def test_legs_both_models_lose_for_a_frame_are_carried(walkers):
     # At f193 BlazePose and the selfie model both lose the legs BlazePose held until f192 (its "gone"
     # dropped all held there: 11.9 % → 3.2 % of the frame). The track carries them and finds them again by
     # their colours against the pavement (7.4 %), and holds the dark trousers the selfie model misses on
-    # f195-211; the largest jump left is f209 (4.9 %), the walker leaving at the frame's right edge.
+    # f195-211; the largest jump was f209 (4.9 %), the walker leaving at the frame's right edge. Held where
+    # the selfie model only half sees him (f194: 6.5 → 8.4 %), the largest left is f193 (4.5 %).
     jumps = {i: abs(float(masks[i].mean()) - float(masks[i - 1].mean())) for i in range(188, 213)}
-    assert max(jumps.values()) <= 0.05, {i: f"{v:.1%}" for i, v in jumps.items() if v > 0.05}
+    assert max(jumps.values()) <= 0.047, {i: f"{v:.1%}" for i, v in jumps.items() if v > 0.047}
 
 
 def test_parked_things_no_skeleton_explains_are_never_locked(walkers):
@@ -281,8 +283,8 @@ def test_parked_things_no_skeleton_explains_are_never_locked(walkers):
     # between them; the frames show it standing still (0.654 with that check, Motion.still); 0.684 with the
     # legs' edges following the picture where the flow drags the old verdict (Motion.carried), 0.696 with the
     # guided filter's window reaching across the model's blur of the legs (0.708 with the legs carried, as
-    # much more of the trousers as of the bag between them).
-    assert iou(walkers[200], truth(200)) >= 0.68
+    # much more of the trousers as of the bag between them; 0.724 held where the selfie model half sees them).
+    assert iou(walkers[200], truth(200)) >= 0.70
 
 
 def test_motion_support_keeps_what_moves_and_drops_what_is_uncovered():
@@ -384,3 +386,20 @@ def test_a_part_track_refinds_a_lost_leg_only_for_someone_a_skeleton_vouched_for
         found[name] = track.update(picture, segment.Motion(still), doubt, upper, nobody, None)
     assert found["vouched"][32:48, 32:38].all() and not found["vouched"][:, :25].any()
     assert not found["never vouched"].any(), "a blob no skeleton ever stood in (a taxi's sign) is not grown"
+
+
+def test_a_part_track_holds_a_leg_the_selfie_model_only_half_sees():
+    picture = np.full((60, 80, 3), 170, np.uint8)
+    picture[10:50, 30:40] = 20  # dark trousers on a light pavement
+    leg = np.zeros((60, 80), np.float32)
+    leg[10:50, 30:40] = 1.0
+    still, nobody, locked = np.zeros((60, 80, 2), np.float32), np.zeros((60, 80), bool), np.zeros_like(leg)
+    found = {}
+    # Nothing is locked this frame; the selfie model is a little sure of the leg (bikes f194: above 0.5 on
+    # 24 of the walker's 3666 carried px, at 0.25 on 271) or has lost it entirely.
+    for name, selfie in (("half seen", 0.3 * leg), ("lost", 0.1 * leg)):
+        track = segment.PartTrack()
+        track.update(picture, segment.Motion(None), leg, leg, leg > 0.5, None)
+        found[name] = track.update(picture, segment.Motion(still), selfie, locked, nobody, None)
+    assert found["half seen"][12:48, 32:38].all()
+    assert not found["lost"].any(), "a person both models lose entirely is let go"
