@@ -101,8 +101,9 @@ def detail_layer(
 def guided_coefficients(
     guide: np.ndarray, source: np.ndarray, radius: int, eps: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The guided filter's local linear model of ``source`` on ``guide`` (He et al. 2013; both float32
-    ``(H, W)``, ``guide`` in 0..1): the maps ``a`` and ``b`` with ``a * guide + b`` the filtered ``source``.
+    """The guided filter's local linear model of ``source`` on ``guide`` (He et al. 2013; float32, ``guide``
+    ``(H, W)`` in 0..1, ``source`` ``(H, W)`` or ``(H, W, C)``): the maps ``a`` and ``b`` (shaped as
+    ``source``) with ``a * guide + b`` the filtered ``source`` (``guide[..., None]`` for channels).
 
     ``a`` and ``b`` are smooth (averaged over windows of ``2 * radius + 1``), so they can be fitted on a
     small copy, upsampled and applied to the full-size guide (the *fast* guided filter, He & Sun 2015):
@@ -110,8 +111,10 @@ def guided_coefficients(
     window is taken as flat (no edge to follow)."""
     size = (2 * radius + 1, 2 * radius + 1)
     mean_guide = cv2.boxFilter(guide, -1, size)
-    mean_source = cv2.boxFilter(source, -1, size)
     var = cv2.boxFilter(guide * guide, -1, size) - mean_guide * mean_guide
+    if source.ndim == 3:
+        guide, mean_guide, var = guide[..., None], mean_guide[..., None], var[..., None]
+    mean_source = cv2.boxFilter(source, -1, size)
     cov = cv2.boxFilter(guide * source, -1, size) - mean_guide * mean_source
     a = cov / (var + eps)
     b = mean_source - a * mean_guide

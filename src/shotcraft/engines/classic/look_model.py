@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 from numba import njit, prange
 
-from shotcraft.signals.structure import detail_energy
+from shotcraft.signals.structure import detail_energy, guided_coefficients
 
 #: The model runs on at most this many pixels per frame (about 640x390); larger frames are upsampled.
 MODEL_PIXELS = 250_000
@@ -214,18 +214,13 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def guided_upsample(small_source: np.ndarray, small_output: np.ndarray, source: np.ndarray) -> np.ndarray:
     """Bring ``small_output`` (float32, computed on ``small_source``) to ``source``'s size: per pixel, a
-    local affine model ``output = a * grey + b`` fitted at low resolution (8-pixel windows), its
-    coefficients upsampled smoothly and applied to the full-size grey, which restores full-size edges."""
+    local affine model ``output = a * grey + b`` fitted at low resolution (5-pixel windows, the fast guided
+    filter: :func:`~shotcraft.signals.structure.guided_coefficients`), its coefficients upsampled smoothly
+    and applied to the full-size grey, which restores full-size edges."""
     grey = cv2.cvtColor(small_source, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    radius = (4, 4)
-    mean_i = cv2.blur(grey, radius)
-    var_i = cv2.blur(grey * grey, radius) - mean_i * mean_i
-    mean_p = cv2.blur(small_output, radius)
-    cov = cv2.blur(small_output * grey[..., None], radius) - mean_p * mean_i[..., None]
-    a = cov / (var_i[..., None] + 1e-3)
-    b = mean_p - a * mean_i[..., None]
+    a, b = guided_coefficients(grey, small_output, 2, 1e-3)
     height, width = source.shape[:2]
-    a = cv2.resize(cv2.blur(a, radius), (width, height), interpolation=cv2.INTER_LINEAR)
-    b = cv2.resize(cv2.blur(b, radius), (width, height), interpolation=cv2.INTER_LINEAR)
+    a = cv2.resize(a, (width, height), interpolation=cv2.INTER_LINEAR)
+    b = cv2.resize(b, (width, height), interpolation=cv2.INTER_LINEAR)
     full = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     return a * full[..., None] + b
