@@ -59,8 +59,10 @@ def test_the_man_is_locked_from_the_first_frame_after_the_cut(bikes):
     # A sliver of the door stays; the slow fall on a moving body no skeleton holds (he turns to go) holds a
     # little more of it (0.8125; 0.849 in the whole clip). Where the man's skeleton is lost for a frame
     # (f43) the carried track (segment.PartTrack) re-finds him with a sliver of the dark car beside his coat
-    # (0.807; 0.845 in the whole clip).
-    assert iou(masks[44 - FIRST], truth(44)) >= 0.80
+    # (0.807; 0.845 in the whole clip). At f44 neither model sees him, and a held region carried pixel by
+    # pixel along the smooth flow lagged behind his trailing edge, keeping the car door he uncovered; carried
+    # as one piece (segment._rigid_where_unseen) it follows him (0.906 here and in the whole clip).
+    assert iou(masks[44 - FIRST], truth(44)) >= 0.88
 
 
 def test_the_mask_holds_along_the_flow_within_the_shot(bikes):
