@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from shotcraft import demo
 from shotcraft.cli import app
 from shotcraft.media import probe
 
@@ -52,7 +55,18 @@ def test_bad_input_exit_code_two(tmp_path: Path, small_clip: Path) -> None:
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_demo_writes_outputs(tmp_path: Path) -> None:
+def test_demo_writes_outputs(tmp_path: Path, clip_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``shotcraft demo`` runs every step and writes its takes. The two bundled clips its steps take whole
+    are cut here to their first second (same size, fps and audio layout): the command and its steps fitting
+    together is this test's claim; each engine's work on full-length footage is judged by its own tests."""
+    firsts = {
+        name: clip_factory(f"{name}_first_second.mp4", frames=25, fps=Fraction(25), footage=name, **size)
+        for name, size in {
+            "bigbuckbunny": {"width": 1280, "height": 720, "audio_channels": 6},
+            "bikes": {"width": 640, "height": 272},
+        }.items()
+    }
+    monkeypatch.setattr(demo, "sample_clip", firsts.__getitem__)
     result = runner.invoke(app, ["demo", "-o", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
     outputs = list((tmp_path / "demo").glob("*.mp4"))
