@@ -13,10 +13,10 @@ slope of about ``1.5 * difference / width`` to the picture (the steepest part of
 :data:`SEAM_SLOPE` levels per pixel, measured on the difference between the engine's frame and the source
 just outside the lock. A strong grade then ramps out from the lock's edge over tens of pixels instead of
 stepping across the user's 2-pixel feather: a soft transition, not a line. A lock given ``feather`` 0 has
-asked for a hard edge and keeps it. People and faces (:data:`EDGE_LOCKS`) are cut along the picture's own
-edges, where a step in the grade belongs: a wide band there would read as a glow of ungraded light round
-the person, so a face's grows to :data:`EDGE_RAMP` pixels at most, and a person's is not widened at all
-(:data:`OUTLINE_LOCKS`): its band is the lock's own feather, 1.5 px by default.
+asked for a hard edge and keeps it. People and faces are cut along the picture's own edges, where a step in
+the grade belongs: a wide band there would read as a glow of ungraded light round the person, so their band
+grows at most :data:`EDGE_REACH` pixels: a face's :data:`EDGE_RAMP`, a person's not at all (its band is the
+lock's own feather, 1.5 px by default).
 
 >>> import numpy as np
 >>> src = np.full((4, 4, 3), 200, np.uint8); gen = np.zeros((4, 4, 3), np.uint8)
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
     from shotcraft.media.read import VideoReader
     from shotcraft.plan import TransformPlan
     from shotcraft.progress import Progress
+    from shotcraft.spec import Lock
 
 
 def composite(generated: np.ndarray, source: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -78,15 +78,15 @@ RING = 6
 RAMP_FRAMES = 8
 #: Locks whose masks follow the picture's own edges (refined onto them by a guided filter at full
 #: resolution): their blend band stays on that edge instead of spreading over the background around it.
-EDGE_LOCKS = (PeopleLock, FacesLock)
-#: The widest the blend band of an :data:`EDGE_LOCKS` lock grows, in pixels.
+#: The widest a face lock's blend band grows, in pixels: its ellipse cuts through hair and neck.
 EDGE_RAMP = 4
-#: Locks cut on the locked thing's own outline (a person's, not a face's ellipse through hair and neck): the
-#: grade steps where the picture does, so their band is never widened. Any band outside the outline is
-#: background left partly ungraded: under night the 4 px :data:`EDGE_RAMP` over a 3 px feather left a pale
-#: line round the walker's trousers at bikes f200 (1-3 px outside the drawn person 11.8 levels off the
-#: graded take; 6.9 with a 1.5 px feather alone, 6.3 with a hard edge).
-OUTLINE_LOCKS = (PeopleLock,)
+#: How far :class:`SeamGuard` may widen the band of a lock that follows the picture's edges, by kind (drawn
+#: locks: :data:`MAX_RAMP` of the frame). A person is cut on their own outline, where the grade steps as the
+#: picture does, so theirs is never widened: any band outside the outline is background left partly
+#: ungraded, and under night the 4 px ramp over a 3 px feather left a pale line round the walker's trousers
+#: at bikes f200 (1-3 px outside the drawn person 11.8 levels off the graded take; 6.9 with a 1.5 px feather
+#: alone, 6.3 with a hard edge).
+EDGE_REACH: dict[type, int] = {FacesLock: EDGE_RAMP, PeopleLock: 0}
 
 
 class SeamGuard:
@@ -100,7 +100,7 @@ class SeamGuard:
 
     def __init__(self, reach: int | None = None) -> None:
         """``reach``: the widest the band grows, in pixels (by default :data:`MAX_RAMP` of the frame's
-        shorter side)."""
+        shorter side; 0 never widens it)."""
         self._reach = reach
         # One entry per frame: the ring's movement, or None where the frame had no ring to measure.
         self._recent: deque[float | None] = deque(maxlen=RAMP_FRAMES)
@@ -109,12 +109,14 @@ class SeamGuard:
         self._box: tuple[slice, slice] | None = None
 
     def __call__(self, mask: np.ndarray, generated: np.ndarray, source: np.ndarray) -> np.ndarray:
+        if self._reach == 0:
+            return mask
         hard = mask >= 1.0
         seeds = hard & _dilated((mask > 0.0) & ~hard)
         if not seeds.any():
             self._recent.append(None)
             return mask
-        reach = self._reach or max(1, round(MAX_RAMP * min(mask.shape)))
+        reach = self._reach if self._reach is not None else max(1, round(MAX_RAMP * min(mask.shape)))
         box, distance = self._distance_from(seeds, reach)
         outside = ~hard[box]
         ring = outside & (distance <= RING)
@@ -190,30 +192,20 @@ def apply_locks(
     ``sources`` are the source frames in order (by default decoded from ``reader``). On a reframed output the
     source (and so every lock) sits at the canvas offset; the new area around it has nothing to lock.
     """
-    # Drawn locks and locks that follow the picture's edges are blended apart, each group with its own band.
-    # People are cut on their outline and keep their own feather: no guard widens it.
-    outlined = [lock for lock in plan.locks if isinstance(lock, OUTLINE_LOCKS)]
-    edged = [
-        lock for lock in plan.locks if isinstance(lock, EDGE_LOCKS) and not isinstance(lock, OUTLINE_LOCKS)
-    ]
-    drawn = [lock for lock in plan.locks if not isinstance(lock, EDGE_LOCKS)]
-    groups = [
-        (locks, guard)
-        for locks, guard in ((drawn, SeamGuard), (edged, partial(SeamGuard, EDGE_RAMP)), (outlined, None))
-        if locks
-    ]
+    # Locks are blended in groups by how far their band may be widened (:data:`EDGE_REACH`), each group with
+    # its own seam guard.
+    groups: dict[int | None, list[Lock]] = {}
+    for lock in plan.locks:
+        groups.setdefault(EDGE_REACH.get(type(lock)), []).append(lock)
     if not groups:
         yield from frames
         return
-    streams = [lock_masks(plan, reader, locks) for locks, _ in groups]
-    guards = [None if make is None else make() for _, make in groups]
+    streams = [lock_masks(plan, reader, locks) for locks in groups.values()]
+    guards = [SeamGuard(reach) for reach in groups]
 
     def guarded(masks: list[np.ndarray], generated: np.ndarray, source: np.ndarray) -> np.ndarray:
         return np.maximum.reduce(
-            [
-                m if guard is None else guard(m, generated, source)
-                for guard, m in zip(guards, masks, strict=True)
-            ]
+            [guard(m, generated, source) for guard, m in zip(guards, masks, strict=True)]
         )
 
     canvas = plan.canvas
