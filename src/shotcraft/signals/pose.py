@@ -231,6 +231,20 @@ class PoseTracker:
         )  # fmt: skip
 
 
+def regions_touching(candidates: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The connected regions (8-neighbourhood) of the bool mask ``candidates`` that touch ``seeds``.
+
+    >>> a = np.array([[1, 1, 0, 1]], bool)
+    >>> regions_touching(a, np.array([[0, 1, 0, 0]], bool)).astype(int).tolist()
+    [[1, 1, 0, 0]]
+    """
+    count, labels = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[seeds & candidates])] = True
+    keep[0] = False
+    return keep[labels]
+
+
 def gate_by_pose(selfie: np.ndarray, people: list[PosePerson]) -> np.ndarray:
     """The selfie model's probability, with BlazePose deciding wherever it found someone.
 
@@ -243,9 +257,5 @@ def gate_by_pose(selfie: np.ndarray, people: list[PosePerson]) -> np.ndarray:
         return selfie
     inside = np.logical_or.reduce([p.inside for p in people])
     pose = np.maximum.reduce([p.probability for p in people])
-    count, labels = cv2.connectedComponents((selfie > 0.5).astype(np.uint8), connectivity=8)
-    touched = np.zeros(count, bool)
-    touched[np.unique(labels[inside])] = True
-    touched[0] = False
-    gated = np.where(touched[labels], 0.0, selfie)
+    gated = np.where(regions_touching(selfie > 0.5, inside), 0.0, selfie)
     return np.where(inside, pose, gated).astype(np.float32)

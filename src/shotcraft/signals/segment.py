@@ -72,7 +72,7 @@ from shotcraft.signals.mediapipe_models import (
     run_net,
     ssd_anchors,
 )
-from shotcraft.signals.pose import PoseTracker, gate_by_pose
+from shotcraft.signals.pose import PoseTracker, gate_by_pose, regions_touching
 from shotcraft.spec import FacesLock, PeopleLock
 
 if TYPE_CHECKING:
@@ -142,12 +142,11 @@ class MotionSupport:
         independent = motion.independent
         if independent is None:
             return None
-        moving = (independent >= self.threshold).astype(np.uint8)
-        side = 2 * self.reach + 1  # flow is smooth across a moving edge: reach the object's own edge
-        moving = cv2.dilate(moving, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+        # The flow is smooth across a moving edge: reach out to the object's own edge.
+        moving = _grown(independent >= self.threshold, self.reach)
         if motion.still is not None:  # there only the flow's smoothing moves: the frames stand still
-            moving[motion.still] = 0
-        return moving.astype(bool)
+            moving[motion.still] = False
+        return moving
 
 
 class PartTrack:
@@ -201,10 +200,7 @@ class PartTrack:
             carried = _carry(self._track, motion.back) > 0.5
             self._fresh = np.maximum(fresh.astype(np.float32), self.decay * _carry(self._fresh, motion.back))
             if carried.any() and self._person is not None and self._background is not None:
-                side = 2 * self.reach + 1
-                band = cv2.dilate(
-                    carried.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
-                ).astype(bool)
+                band = _grown(carried, self.reach)
                 person, background = self._person[codes], self._background[codes]
                 found = band & (person > background) & (self._fresh > 0.5) & ~skeletons
                 if motion.still is not None:
@@ -215,10 +211,10 @@ class PartTrack:
                     found &= ~cv2.dilate(refused, np.ones((5, 5), np.uint8)).astype(bool)
                 # Half seen is enough: on bikes f194 the selfie model is above 0.5 on 24 of the walker's 3666
                 # carried px (at 0.25 on 271), and a track held to those lost his legs for 3 frames.
-                found = _touching(found, (probability > 0.5) | (selfie >= self.low))
+                found = regions_touching(found, (probability > 0.5) | (selfie >= self.low))
                 # A person with a skeleton is BlazePose's to draw: spill beside them is no leg it lost.
                 beside = cv2.dilate(skeletons.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-                found &= ~_touching(found, beside)
+                found &= ~regions_touching(found, beside)
         track = (probability > 0.5) | found
         if not track.any():  # the person has gone: the next one is learnt afresh
             self._person = self._background = None
@@ -255,18 +251,15 @@ class PartTrack:
             self._background = 0.7 * self._background + 0.3 * background
 
 
+def _grown(mask: np.ndarray, reach: int) -> np.ndarray:
+    """``mask`` (bool) grown by ``reach`` px all round (a disc)."""
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    return cv2.dilate(mask.astype(np.uint8), disc).astype(bool)
+
+
 def _carry(state: np.ndarray, back: np.ndarray) -> np.ndarray:
     """``state`` (bool or float) carried along ``back``, nothing brought in from past the frame's edge."""
     return warp(state.astype(np.float32), back, border=cv2.BORDER_CONSTANT)
-
-
-def _touching(candidates: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """The connected regions of ``candidates`` that touch ``seeds``."""
-    count, labels = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
-    keep = np.zeros(count, bool)
-    keep[np.unique(labels[seeds & candidates])] = True
-    keep[0] = False
-    return keep[labels]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -662,10 +655,10 @@ def people_masks(
         if moving is not None and motion.ahead is not None and motion.consistent is not None:
             slow = moving & motion.consistent & ~skeletons
         probability = np.where(unsupported, 0.0, gated)
-        found = track.update(frame, motion, selfie, probability, skeletons, moving)
-        probability = np.where(found, np.maximum(probability, TRACK_PROBABILITY), probability)
+        refound = track.update(frame, motion, selfie, probability, skeletons, moving)
+        probability = np.where(refound, np.maximum(probability, TRACK_PROBABILITY), probability)
         if gone is not None:
-            gone &= ~found
+            gone &= ~refound
         return probability.astype(np.float32), gone, slow
 
     yield from _stable_masks(frames, turns, evidence, MaskSettings(min_size=min_size))
