@@ -119,22 +119,3 @@ def test_psnr_and_edges() -> None:
     assert math.isinf(psnr(a, a)) and math.isnan(psnr(a, a, np.zeros((32, 32), bool)))
     assert edge_f1(canny_edges(a), canny_edges(a // 2 + 20)) == 1.0  # darker and flatter: the same edges
     assert edge_f1(canny_edges(a), canny_edges(np.roll(a, 8, axis=1))) < 0.7
-
-
-def test_look_ssim_is_scikit_images(source_frames: list[np.ndarray]) -> None:
-    """The look scores' SSIM (OpenCV's box filter) gives scikit-image's figure, on real frames, a blurred and
-    a noisy copy and an odd size."""
-    import cv2
-    from skimage.metrics import structural_similarity
-
-    from shotcraft.look_metrics import _ssim
-
-    rng = np.random.default_rng(0)
-    frame = source_frames[5]
-    noisy = np.clip(frame + rng.normal(0, 20, frame.shape), 0, 255).astype(np.uint8)
-    pairs = [(frame, source_frames[6]), (frame, cv2.GaussianBlur(frame, (9, 9), 3)), (frame, noisy)]
-    pairs.append(tuple(rng.integers(0, 256, (37, 51, 3), dtype=np.uint8) for _ in range(2)))
-    for a, b in pairs:
-        want = structural_similarity(a, b, channel_axis=-1, data_range=255)
-        assert _ssim(a, b) == pytest.approx(want, abs=1e-12)
-    assert _ssim(frame, frame) == 1.0

@@ -31,7 +31,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from shotcraft.errors import MediaError
@@ -194,24 +193,7 @@ def reference_frames(reference: Path) -> Iterator[np.ndarray]:
     return VideoReader(reference).frames()
 
 
-#: SSIM's window (7x7, uniform) and constants, as ``skimage.metrics.structural_similarity`` defaults them.
-_SSIM_WINDOW = 7
-_SSIM_C1, _SSIM_C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-
-
 def _ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM over the channels, equal to ``structural_similarity(a, b, channel_axis=-1,
-    data_range=255)`` to 1e-12 at about half its cost: OpenCV's box filter instead of SciPy's, on every
-    channel at once. Like scikit-image, the sample covariance and only windows wholly inside the frame."""
-    x, y = a.astype(np.float64), b.astype(np.float64)
-    size = (_SSIM_WINDOW, _SSIM_WINDOW)
-    n = _SSIM_WINDOW * _SSIM_WINDOW
-    ux, uy = cv2.blur(x, size), cv2.blur(y, size)
-    vx = n / (n - 1) * (cv2.blur(x * x, size) - ux * ux)
-    vy = n / (n - 1) * (cv2.blur(y * y, size) - uy * uy)
-    vxy = n / (n - 1) * (cv2.blur(x * y, size) - ux * uy)
-    s = ((2 * ux * uy + _SSIM_C1) * (2 * vxy + _SSIM_C2)) / (
-        (ux * ux + uy * uy + _SSIM_C1) * (vx + vy + _SSIM_C2)
-    )
-    pad = (_SSIM_WINDOW - 1) // 2
-    return float(s[pad:-pad, pad:-pad].mean())
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(a, b, channel_axis=-1, data_range=255))
