@@ -286,10 +286,7 @@ class PlanarTracker:
                 # only a strip is left (its shape carried on) a wrong guess grows every frame (the leaving
                 # card's hidden corner 11 px off after 4 frames, decoded by swscale's accurate path). It
                 # moves with the region.
-                h, w = self.reference.grey.shape
-                outside = (
-                    (corners[:, 0] < 0) | (corners[:, 0] >= w) | (corners[:, 1] < 0) | (corners[:, 1] >= h)
-                )
+                outside = ~_in_picture(corners, self.reference.grey.shape)
                 if outside.any() and not outside.all():
                     self._velocity[outside] = self._velocity.mean(axis=0)
             self._found = (self._tick, corners)
@@ -308,10 +305,9 @@ class PlanarTracker:
     ) -> np.ndarray | None:
         """KLT from the previous frame, searching where the last motion puts each point."""
         s = self.settings
-        h, w = grey.shape
         ref_points = self.reference.points
         start = project(ref_points, homography)
-        inside = (start[:, 0] >= 0) & (start[:, 0] < w) & (start[:, 1] >= 0) & (start[:, 1] < h)
+        inside = _in_picture(start, grey.shape)
         if inside.sum() < self._min_inliers:
             return None
         guess = None if coasting is None else project(ref_points[inside], coasting)
@@ -338,7 +334,6 @@ class PlanarTracker:
         the frame. With ``settle``, a region found with a different share of it in the picture than its
         start had is aligned again from where it was found (see :meth:`_extent`)."""
         s = self.settings
-        h, w = grey.shape
         ref = self.reference
         warped, area = self._pulled_back(grey, homography)
         in_picture = float(area.sum()) / float((ref.mask > 0).sum())
@@ -350,12 +345,7 @@ class PlanarTracker:
             key=lambda t: self._likeness(t, warped, area, refit=whole),
         )
         on_picture = project(ref.points, homography)
-        visible = (
-            (on_picture[:, 0] >= 1)
-            & (on_picture[:, 0] < w - 1)
-            & (on_picture[:, 1] >= 1)
-            & (on_picture[:, 1] < h - 1)
-        )
+        visible = _in_picture(on_picture, grey.shape, margin=1)
         by_points = self._by_points(template, _match_brightness(warped, template, area), homography, visible)
         share = by_points[1] if by_points is not None else 0.0
         points_agree = by_points is not None and share >= s.min_confidence
@@ -552,8 +542,7 @@ class PlanarTracker:
         # picture: the corners of a region partly out of it are extrapolated, and a slight tilt fitted to
         # the strip left swings them far (the bikes plate leaving, once its levels were raised 2 grey).
         before, after = project(self._grid, homography), project(self._grid, current)
-        h, w = grey.shape
-        inside = (before[:, 0] >= 0) & (before[:, 0] < w) & (before[:, 1] >= 0) & (before[:, 1] < h)
+        inside = _in_picture(before, grey.shape)
         if inside.sum() < 3:
             inside[:] = True
         shift = np.linalg.norm(after[inside] - before[inside], axis=1).max()
@@ -606,8 +595,7 @@ class PlanarTracker:
         if self._previous is None or np.linalg.norm(self._exit) < 1.0:
             return True  # it drifted out too slowly to tell a direction
         points = project(self.reference.points, found)
-        h, w = grey.shape
-        inside = (points[:, 0] >= 0) & (points[:, 0] < w) & (points[:, 1] >= 0) & (points[:, 1] < h)
+        inside = _in_picture(points, grey.shape)
         if inside.sum() < self.settings.min_inliers:
             return False
         before, good = follow_points(grey, self._previous, points[inside])
@@ -626,6 +614,13 @@ def motion_blur_kernel(length: float, angle: float) -> np.ndarray:
     cv2.line(kernel, (round((c - dx) * 16), round((c - dy) * 16)), (round((c + dx) * 16), round((c + dy) * 16)),
              1.0, 1, cv2.LINE_AA, shift=4)  # fmt: skip
     return kernel / max(float(kernel.sum()), 1e-6)
+
+
+def _in_picture(points: np.ndarray, shape: tuple[int, ...], margin: int = 0) -> np.ndarray:
+    """Which ``(N, 2)`` points lie in a picture of ``shape`` (rows, columns), ``margin`` px in from its edge."""
+    h, w = shape[:2]
+    x, y = points[:, 0], points[:, 1]
+    return (x >= margin) & (x < w - margin) & (y >= margin) & (y < h - margin)
 
 
 def _consistent(image: np.ndarray, template: np.ndarray, area: np.ndarray, tolerance: int = 0) -> np.ndarray:
