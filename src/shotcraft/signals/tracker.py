@@ -339,7 +339,7 @@ class PlanarTracker:
         in_picture = float(area.sum()) / float((ref.mask > 0).sum())
         if in_picture < s.min_visible:
             return TrackerStep(None, 0.0, "out_of_frame")
-        whole = in_picture >= 0.99
+        whole, extent = in_picture >= 0.99, self._extent(in_picture)
         template = max(
             (self._blurred_reference(homography, motion, shutter) for shutter in SHUTTERS),
             key=lambda t: self._likeness(t, warped, area, refit=whole),
@@ -382,7 +382,7 @@ class PlanarTracker:
             if hidden or not plausible_quad(self.corners(found), self._reference_area, 50):
                 continue
             if points_agree or correlation >= s.min_correlation:
-                if settle and self._extent(self._in_picture(grey, found)) != self._extent(in_picture):
+                if settle and self._extent(self._share_in_picture(grey.shape, found)) != extent:
                     again = self._align(grey, found, motion, settle=False)
                     if again.homography is not None:
                         return again
@@ -392,9 +392,9 @@ class PlanarTracker:
             return TrackerStep(None, share, "lost")
         return TrackerStep(start, round(min(1.0, share), 4), "tracked")
 
-    def _in_picture(self, grey: np.ndarray, homography: np.ndarray) -> float:
-        """Share of the region and its rim inside the picture, placed by ``homography``."""
-        return float(self._pulled_back(grey, homography)[1].sum()) / float((self.reference.mask > 0).sum())
+    def _share_in_picture(self, shape: tuple[int, ...], homography: np.ndarray) -> float:
+        """Share of the region and its rim inside a picture of ``shape``, placed by ``homography``."""
+        return float(self._on_picture(shape, homography).sum()) / float((self.reference.mask > 0).sum())
 
     def _extent(self, in_picture: float) -> int:
         """How the region is aligned with ``in_picture`` of it in the picture: 2 whole (a homography, its
@@ -429,14 +429,23 @@ class PlanarTracker:
         """The frame warped into the reference patch, and where that patch is on the region (and its rim)
         and on the picture."""
         ref = self.reference
-        h, w = grey.shape
-        warp = homography @ ref.offset
         size = (ref.box[2] - ref.box[0], ref.box[3] - ref.box[1])
-        warped = cv2.warpPerspective(grey, warp, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-        valid = cv2.warpPerspective(
-            np.full((h, w), 255, np.uint8), warp, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+        warped = cv2.warpPerspective(
+            grey, homography @ ref.offset, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         )
-        return warped, (ref.mask > 0) & (valid > 0)
+        return warped, self._on_picture(grey.shape, homography)
+
+    def _on_picture(self, shape: tuple[int, ...], homography: np.ndarray) -> np.ndarray:
+        """Where the reference patch, placed by ``homography``, is on the region (and its rim) and inside a
+        picture of ``shape`` (bool over the patch)."""
+        ref = self.reference
+        h, w = shape[:2]
+        size = (ref.box[2] - ref.box[0], ref.box[3] - ref.box[1])
+        valid = cv2.warpPerspective(
+            np.full((h, w), 255, np.uint8), homography @ ref.offset, size,
+            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+        )  # fmt: skip
+        return (ref.mask > 0) & (valid > 0)
 
     def _blurred_reference(self, homography: np.ndarray, motion: np.ndarray, shutter: float) -> np.ndarray:
         """The reference patch smeared along the region's motion, as a shutter open for ``shutter`` of
