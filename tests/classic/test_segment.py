@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import cv2
@@ -103,3 +104,14 @@ def test_models_folder_can_be_given(monkeypatch, tmp_path):
     target.write_bytes(mediapipe_models.model_path(mediapipe_models.FACE_MODEL).read_bytes())
     monkeypatch.setenv(mediapipe_models.MODELS_ENV, str(tmp_path))
     assert mediapipe_models.model_path(mediapipe_models.FACE_MODEL) == target
+
+
+@pytest.mark.skipif(not mediapipe_models.pose_available(), reason="needs the LiteRT runtime")
+def test_loading_a_litert_model_prints_nothing(capfd):
+    # LiteRT's C++ core announces its XNNPACK delegate on file descriptor 2, in the middle of the CLI's output.
+    interpreter = mediapipe_models.load_litert.__wrapped__(mediapipe_models.POSE_DETECTOR_MODEL)
+    assert interpreter.get_input_details()
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+    print("still", file=sys.stderr)  # and the descriptor is given back
+    assert capfd.readouterr().err == "still\n"

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -73,9 +76,28 @@ def load_litert(name: str):  # -> ai_edge_litert.interpreter.Interpreter
     # they run in LiteRT, Google's own TFLite runtime (the ai-edge-litert wheel, ~22 MB, numpy only).
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(model_path(name)), num_threads=min(4, os.cpu_count() or 1))
-    interpreter.allocate_tensors()
+    path = str(model_path(name))
+    with _native_stderr_silenced():
+        interpreter = Interpreter(model_path=path, num_threads=min(4, os.cpu_count() or 1))
+        interpreter.allocate_tensors()
     return interpreter
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 pointed at the null device for the duration. LiteRT's C++ core prints "INFO: Created
+    TensorFlow Lite XNNPACK delegate for CPU." straight to it, with no setting to turn it off, in the middle
+    of the CLI's progress; its errors still reach Python as exceptions. Held only while an interpreter is
+    built (once per model and process)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def invoke(interpreter, image: np.ndarray) -> list[np.ndarray]:
