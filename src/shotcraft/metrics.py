@@ -18,6 +18,10 @@ clip) and measures:
 - **motion adherence**: mean endpoint error between the output's flow and the source's flow, in pixels of
   the scoring resolution (frames wider than 640 px are scored at 640 px wide).
 
+Temporal consistency and motion adherence are scored on frame pairs within a shot: a pair across a cut
+(:func:`~shotcraft.signals.cuts.is_cut` on the source) has no motion to keep, and its flow's error (tens of
+pixels) would swamp the clip's mean; such pairs are counted in ``cut_pairs``.
+
 ``sample=N`` scores every Nth frame pair for the flow and edge scores; timing, audio, locks and keyframes
 are always checked on every frame.
 
@@ -46,6 +50,7 @@ import numpy as np
 from shotcraft.errors import MediaError
 from shotcraft.media.probe import MediaInfo, probe
 from shotcraft.media.read import VideoReader
+from shotcraft.signals.cuts import is_cut
 from shotcraft.signals.flow import compute_flow, flow_confidence, warping_error
 from shotcraft.spec import TransformSpec
 
@@ -122,6 +127,7 @@ class FidelityReport:
     motion_epe: float | None = None
     frames_compared: int = 0
     pairs_scored: int = 0
+    cut_pairs: int = 0
     sample: int = 1
     notes: list[str] = field(default_factory=list)
 
@@ -179,6 +185,7 @@ class FidelityReport:
             "motion_epe": plain(self.motion_epe),
             "frames_compared": self.frames_compared,
             "pairs_scored": self.pairs_scored,
+            "cut_pairs": self.cut_pairs,
             "sample": self.sample,
             "notes": self.notes,
         }
@@ -336,10 +343,13 @@ def _score_frames(
         if index % sample == 0:
             f1s.append(edge_f1(canny_edges(small_src), canny_edges(small_out)))
         if previous is not None and (index - 1) % sample == 0:
-            e_out, e_src, epe = _pair_scores(previous[0], small_src, previous[1], small_out)
-            temporal_out.append(e_out)
-            temporal_src.append(e_src)
-            epes.append(epe)
+            pair = _pair_scores(previous[0], small_src, previous[1], small_out)
+            if pair is None:
+                report.cut_pairs += 1
+            else:
+                temporal_out.append(pair[0])
+                temporal_src.append(pair[1])
+                epes.append(pair[2])
         previous = (small_src, small_out)
         report.frames_compared = index + 1
     if lock_count:
@@ -370,11 +380,13 @@ def scoring_size(frame: np.ndarray) -> np.ndarray:
 
 def _pair_scores(
     src_a: np.ndarray, src_b: np.ndarray, out_a: np.ndarray, out_b: np.ndarray
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float] | None:
     """(output warping error, source warping error, flow endpoint error) for one frame pair, the errors
-    normalised by each pair's contrast."""
+    normalised by each pair's contrast; None where the source cuts between the two frames."""
     forward = compute_flow(src_a, src_b, scale=1.0)
     backward = compute_flow(src_b, src_a, scale=1.0)
+    if is_cut(src_a, src_b, forward, backward):
+        return None
     confidence = flow_confidence(forward, backward)
     e_src = warping_error(src_a, src_b, forward, confidence) / contrast(src_a)
     e_out = warping_error(out_a, out_b, forward, confidence) / contrast(out_a)

@@ -55,6 +55,8 @@ def score(
         table.add_row(name, value, detail)
     out.print(table)
     scored = f"{report.pairs_scored} frame pairs scored for motion (every {report.sample})"
+    if report.cut_pairs:
+        scored += f", {report.cut_pairs} across a cut left out"
     out.print(f"{report.frames_compared} frames compared; {scored}", highlight=False)
     for note in report.notes:
         out.print(f"note: {note}", highlight=False)
