@@ -13,7 +13,8 @@ of frames or a clip, frame ``t`` for output frame ``t``):
   output is as steady as the look applied frame by frame. ``warping_vs_source`` is the same change with
   each clip's contrast divided out, so a high-contrast look is not read as unsteady.
 
-Every frame is scored for fidelity and retention; ``sample=N`` scores every Nth frame pair for flicker.
+Every frame is scored for fidelity and retention; ``sample=N`` scores every Nth frame pair for flicker,
+within shots (a pair across a cut in the source is left out: nothing is carried over it).
 
 >>> from shotcraft.media.samples import sample_clip
 >>> clip = sample_clip("carphone")
@@ -36,8 +37,8 @@ import numpy as np
 from shotcraft.errors import MediaError
 from shotcraft.media.read import VideoReader
 from shotcraft.media.stills import read_image
-from shotcraft.metrics import contrast, psnr, scoring_size
-from shotcraft.signals.flow import compute_flow, flow_confidence, warping_error
+from shotcraft.metrics import contrast, psnr, scoring_size, within_shot_flow
+from shotcraft.signals.flow import warping_error
 from shotcraft.signals.structure import detail_energy
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
@@ -164,12 +165,9 @@ def score_look_frames(
         wanted = detail_energy(ref)
         report.retention.append(detail_energy(out) / wanted if wanted > 0 else 1.0)
         small = tuple(scoring_size(image) for image in (src, out, ref))
-        if previous is not None and (t - 1) % sample == 0:
-            forward = compute_flow(previous[0], small[0], scale=1.0)
-            confidence = flow_confidence(forward, compute_flow(small[0], previous[0], scale=1.0))
-            flicker.append(
-                tuple(warping_error(a, b, forward, confidence) for a, b in zip(previous, small, strict=True))
-            )
+        pair = within_shot_flow(previous[0], small[0]) if previous and (t - 1) % sample == 0 else None
+        if previous and pair is not None:
+            flicker.append(tuple(warping_error(a, b, *pair) for a, b in zip(previous, small, strict=True)))
             contrasts.append(tuple(contrast(a) for a in previous))
         previous = small
     if flicker:

@@ -378,16 +378,26 @@ def scoring_size(frame: np.ndarray) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
+def within_shot_flow(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The flow from source frame ``a`` to the next, ``b``, and its forward-backward confidence (the
+    occlusions a warping error leaves out), or None where ``b`` starts a new shot: across a cut there is no
+    motion to keep or to flicker along."""
+    forward = compute_flow(a, b, scale=1.0)
+    backward = compute_flow(b, a, scale=1.0)
+    if is_cut(a, b, forward, backward):
+        return None
+    return forward, flow_confidence(forward, backward)
+
+
 def _pair_scores(
     src_a: np.ndarray, src_b: np.ndarray, out_a: np.ndarray, out_b: np.ndarray
 ) -> tuple[float, float, float] | None:
     """(output warping error, source warping error, flow endpoint error) for one frame pair, the errors
     normalised by each pair's contrast; None where the source cuts between the two frames."""
-    forward = compute_flow(src_a, src_b, scale=1.0)
-    backward = compute_flow(src_b, src_a, scale=1.0)
-    if is_cut(src_a, src_b, forward, backward):
+    pair = within_shot_flow(src_a, src_b)
+    if pair is None:
         return None
-    confidence = flow_confidence(forward, backward)
+    forward, confidence = pair
     e_src = warping_error(src_a, src_b, forward, confidence) / contrast(src_a)
     e_out = warping_error(out_a, out_b, forward, confidence) / contrast(out_a)
     out_flow = compute_flow(out_a, out_b, scale=1.0)
