@@ -14,7 +14,7 @@ of it, frames 0-13; the leaving card: its corners in the picture, every frame) a
 per second (shotcraft's includes decoding the clip, which it reads itself; the others get decoded
 frames). Box trackers give no corners: only their centre error is defined.
 
-Robustness (shotcraft only): the bikes plate again, its frames changed as another decoder, a re-encode or a
+Robustness (shotcraft only): the bikes plate again, its frames changed as another decoder, a re-encode, grain or a
 grade would change them (:data:`PERTURBATIONS`): per change, the median and worst corner error on frames 1-13,
 the frames it is followed on among those where the plate shows, those it is reported on after it is gone, and
 the tracker's CPU seconds.
@@ -258,6 +258,12 @@ def _levels(offset: float, gain: float) -> Callable[[np.ndarray], np.ndarray]:
     return lambda frame: np.clip(frame.astype(np.float32) * gain + offset, 0, 255).round().astype(np.uint8)
 
 
+def _noise(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Sensor-like grain: Gaussian, ``sigma`` grey levels, new on every frame (seeded: the same each run)."""
+    rng = np.random.default_rng(0)
+    return lambda frame: np.clip(frame + rng.normal(0, sigma, frame.shape), 0, 255).round().astype(np.uint8)
+
+
 #: Changes to the bikes plate's frames: a function of the decoded frame (the clip rewritten losslessly), a crf
 #: (re-encoded at it), or ``"accurate"`` (the same clip decoded by :func:`accurate_rgb`).
 PERTURBATIONS: dict[str, Callable[[np.ndarray], np.ndarray] | int | str | None] = {
@@ -268,8 +274,12 @@ PERTURBATIONS: dict[str, Callable[[np.ndarray], np.ndarray] | int | str | None] 
     "gain x0.97": _levels(0, 0.97),
     "gain x1.03": _levels(0, 1.03),
     "crf 23": 23,
+    "crf 26": 26,
     "crf 28": 28,
+    "blur sigma 0.5": lambda frame: cv2.GaussianBlur(frame, (0, 0), 0.5),
     "blur sigma 0.7": lambda frame: cv2.GaussianBlur(frame, (0, 0), 0.7),
+    "noise sigma 2": _noise(2),
+    "noise sigma 4": _noise(4),
 }
 
 

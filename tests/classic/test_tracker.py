@@ -85,26 +85,43 @@ def test_bikes_plate_is_followed_until_it_is_gone_and_never_onto_the_next_vent(t
     assert track.frames[start].status == "out_of_frame"
 
 
-@pytest.mark.parametrize(("levels", "offset", "gain"), [("+2", 2.0, 1.0), ("x0.97", 0.0, 0.97)])
-def test_bikes_plate_is_followed_on_slightly_brighter_or_darker_footage(tmp_path, levels, offset, gain):
+def _levels(offset: float, gain: float):
+    return lambda index, frame: (
+        np.clip(frame.astype(np.float32) * gain + offset, 0, 255).round().astype(np.uint8)
+    )
+
+
+def _grain(sigma: float):
+    def add(index: int, frame: np.ndarray) -> np.ndarray:
+        noise = np.random.default_rng(index).normal(0, sigma, frame.shape)
+        return np.clip(frame + noise, 0, 255).round().astype(np.uint8)
+
+    return add
+
+
+@pytest.mark.parametrize(
+    ("change", "alter"),
+    [("+2 levels", _levels(2.0, 1.0)), ("x0.97", _levels(0.0, 0.97)), ("grain 4", _grain(4.0))],
+)
+def test_bikes_plate_is_followed_on_brighter_darker_or_grainy_footage(tmp_path, change, alter):
     # The footage's levels changed a little (2 grey levels up, 3 % down): it is still followed on every frame
     # until gone. With the smeared template picked at KLT's start (a pixel or two off, where the smear hides
     # the misalignment), +2 levels masked the plate's edges from frame 1 on, and it was lost on frames 10-13
     # (median 4.2 px). Measured after: median 0.43 px (+2), 0.58 px (x0.97).
+    # Grain of 4 grey levels made corners of its own: the plain plate was taken for a textured region and
+    # matched without its outline (here median 0.80 px, worst 4.31; in bench/planar_tracking.py's grain,
+    # 1.92); counted on the smoothed picture, median 0.52, worst 1.68 (+2: 1.83, x0.97: 1.53).
     notes = json.loads((DATA / "bikes_plate.json").read_text())
     base = make_clip(tmp_path / "shot1.mp4", frames=28, width=640, height=272, footage="bikes", lossless=True)
-    shifted = [
-        np.clip(frame.astype(np.float32) * gain + offset, 0, 255).round().astype(np.uint8)
-        for frame in VideoReader(base).frames()
-    ]
-    clip = make_clip(tmp_path / "levels.mp4", frames=28, width=640, height=272, lossless=True,
-                     content=iter(shifted))  # fmt: skip
+    changed = [alter(index, frame) for index, frame in enumerate(VideoReader(base).frames())]
+    clip = make_clip(tmp_path / "changed.mp4", frames=28, width=640, height=272, lossless=True,
+                     content=iter(changed))  # fmt: skip
     reference, outline = np.asarray(notes["reference"], np.float64), notes["outline"]
     track = track_region(VideoReader(clip), reference, 0)
     first, last = notes["whole"][0], notes["leaving"][1]
-    assert all(track.corners_at(i) is not None for i in range(first, last + 1)), (levels, track.lost_runs())
+    assert all(track.corners_at(i) is not None for i in range(first, last + 1)), (change, track.lost_runs())
     errors = plate_errors(reference, outline, {i: track.corners_at(i) for i in range(first + 1, last + 1)})
-    assert np.median(errors) <= 1.0, (levels, errors)
+    assert np.median(errors) <= 1.0 and max(errors) <= 2.5, (change, errors)
 
 
 def test_bikes_plate_is_followed_when_another_converter_decodes_it(tmp_path, monkeypatch):
