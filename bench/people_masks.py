@@ -13,7 +13,7 @@ blinking), the largest jump of the locked share between two frames that both hav
 later frame), IoU against tests/data/people_bikes on every drawn frame, and fps.
 
 The flow that carries the earlier mask is DIS "fast" at half size, the same flow the masks themselves are
-carried by (`segment._motions`), so a mask that merely follows its own flow scores well there. ``fine``
+carried by (`temporal_masks.motions`), so a mask that merely follows its own flow scores well there. ``fine``
 repeats the in-view figures with an independent, finer flow (DIS "medium" at full size): on the man's
 shot (f31-44, 13-35 px a frame) the half-size flow drags his outline along with the background and
 reads each edge as 2-4 % of the frame lost where the mask is right.
@@ -38,7 +38,7 @@ from shotcraft.media.read import VideoReader
 from shotcraft.media.samples import sample_clip
 from shotcraft.signals.cuts import is_cut
 from shotcraft.signals.flow import compute_flow, warp
-from shotcraft.signals.segment import PeopleSegmenter, people_masks
+from shotcraft.signals.people import PeopleSegmenter, people_masks
 
 TRUTH = Path(__file__).resolve().parent.parent / "tests" / "data" / "people_bikes"
 
@@ -54,7 +54,9 @@ def _before(src: str, clip: str, out: Path) -> float:
     code = (
         "import sys, time, numpy as np\n"
         "from shotcraft.media.read import VideoReader\nfrom shotcraft.media.samples import sample_clip\n"
-        "from shotcraft.signals.segment import people_masks\n"
+        "try:\n    from shotcraft.signals.people import people_masks\n"
+        "except ImportError:  # a tree from before signals/segment.py was split\n"
+        "    from shotcraft.signals.segment import people_masks\n"
         "frames = list(VideoReader(sample_clip(sys.argv[2])).frames())\n"
         "t = time.perf_counter(); m = np.stack([x > 0.5 for x in people_masks(iter(frames))])\n"
         "print(len(m) / (time.perf_counter() - t)); np.save(sys.argv[1], m)\n"

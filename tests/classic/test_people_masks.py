@@ -17,7 +17,7 @@ from shotcraft.errors import SpecError
 from shotcraft.media.read import VideoReader
 from shotcraft.media.samples import sample_clip
 from shotcraft.plan import plan_transform
-from shotcraft.signals import mediapipe_models, pose, segment
+from shotcraft.signals import mediapipe_models, people, pose, temporal_masks
 from shotcraft.signals.flow import compute_flow, warp
 from shotcraft.spec import FacesLock, PeopleLock, RelightOp, TransformSpec, parse_lock
 
@@ -41,7 +41,7 @@ def flow_iou(frame: np.ndarray, previous: np.ndarray, mask: np.ndarray, before: 
 @pytest.fixture(scope="module")
 def bikes() -> tuple[list[np.ndarray], list[np.ndarray]]:
     frames = list(VideoReader(sample_clip("bikes")).frames(FIRST, LAST + 2))  # and f44, as he leaves
-    masks = [mask > 0.5 for mask in segment.people_masks(frames)]
+    masks = [mask > 0.5 for mask in people.people_masks(frames)]
     return frames, masks
 
 
@@ -58,10 +58,10 @@ def test_the_man_is_locked_from_the_first_frame_after_the_cut(bikes):
     # clip), and the guided filter's wider window brings the edge onto his (0.817; 0.858 in the whole clip).
     # A sliver of the door stays; the slow fall on a moving body no skeleton holds (he turns to go) holds a
     # little more of it (0.8125; 0.849 in the whole clip). Where the man's skeleton is lost for a frame
-    # (f43) the carried track (segment.PartTrack) re-finds him with a sliver of the dark car beside his coat
+    # (f43) the carried track (people.PartTrack) re-finds him with a sliver of the dark car beside his coat
     # (0.807; 0.845 in the whole clip). At f44 neither model sees him, and a held region carried pixel by
     # pixel along the smooth flow lagged behind his trailing edge, keeping the car door he uncovered; carried
-    # as one piece (segment._rigid_where_unseen) it follows him (0.906 here and in the whole clip).
+    # as one piece (temporal_masks._rigid_where_unseen) it follows him (0.906 here and in the whole clip).
     assert iou(masks[44 - FIRST], truth(44)) >= 0.88
 
 
@@ -101,7 +101,7 @@ def test_the_bench_judges_steadiness_where_someone_is_in_view():
 def test_nothing_is_carried_over_a_cut():
     photo = cv2.resize(data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
     wall = cv2.cvtColor(cv2.resize(data.brick(), (256, 256)), cv2.COLOR_GRAY2RGB)
-    masks = list(segment.people_masks([photo] * 4 + [wall] * 3))
+    masks = list(people.people_masks([photo] * 4 + [wall] * 3))
     person = masks[3] > 0.5
     assert person.mean() > 0.2
     for after in masks[4:]:
@@ -118,8 +118,8 @@ def small_person(height: int) -> np.ndarray:
 
 def test_min_size_leaves_out_people_shorter_than_it():
     frames = [small_person(100)] * 2  # the person is about 100/256 = 0.39 of the frame's height
-    assert all(mask.any() for mask in segment.people_masks(frames, min_size=0.2))
-    assert not any(mask.any() for mask in segment.people_masks(frames, min_size=0.6))
+    assert all(mask.any() for mask in people.people_masks(frames, min_size=0.2))
+    assert not any(mask.any() for mask in people.people_masks(frames, min_size=0.6))
 
 
 def test_min_size_is_parsed_from_the_cli_form():
@@ -139,7 +139,7 @@ def test_min_size_is_parsed_from_the_cli_form():
 def cyclist() -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
     """The cyclist's shot (f76-136): a van passes in front of him (f83-102, hidden), then a car (f95-105)."""
     frames = list(VideoReader(sample_clip("bikes")).frames(76, 137))
-    return frames, {76 + i: mask > 0.5 for i, mask in enumerate(segment.people_masks(frames))}
+    return frames, {76 + i: mask > 0.5 for i, mask in enumerate(people.people_masks(frames))}
 
 
 def test_the_cyclist_leaves_behind_the_van_without_a_pop_or_a_stale_blob(cyclist):
@@ -167,13 +167,13 @@ def test_the_cyclist_leaves_behind_the_van_without_a_pop_or_a_stale_blob(cyclist
 
 def test_without_litert_people_are_the_selfie_models_with_a_notice(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # as on a platform without its wheel
-    monkeypatch.setattr(segment, "PoseTracker", None)  # and nothing may reach for BlazePose
+    monkeypatch.setattr(people, "PoseTracker", None)  # and nothing may reach for BlazePose
     assert not mediapipe_models.pose_available()
     clip = sample_clip("bikes")
     plan = plan_transform(clip, TransformSpec(operations=[RelightOp(preset="night")], locks=[PeopleLock()]))
     assert pose.POSE_FALLBACK_NOTICE in plan.notices
     frame = next(VideoReader(clip).frames(103, 104))
-    mask = next(segment.people_lock_masks(plan, PeopleLock(), _OneFrame(frame))) > 0.5
+    mask = next(people.people_lock_masks(plan, PeopleLock(), _OneFrame(frame))) > 0.5
     assert iou(mask, truth(103)) < 0.3  # the passing car is locked with him, as before BlazePose
 
 
@@ -204,13 +204,13 @@ def test_the_passing_car_and_the_pavement_are_not_the_cyclist(cyclist, frame, le
 
 def test_the_pose_tracker_follows_the_cyclist_and_not_the_car():
     frames = list(VideoReader(sample_clip("bikes")).frames(100, 106))
-    tracker, selfie = pose.PoseTracker(), segment.PeopleSegmenter()
+    tracker, selfie = pose.PoseTracker(), people.PeopleSegmenter()
     for index, frame in enumerate(frames, start=100):
-        people = tracker.update(frame, selfie.probability(frame, size=(320, 136))).people
+        found = tracker.update(frame, selfie.probability(frame, size=(320, 136))).people
         if index < 103:
             continue  # the car hides him
-        assert len(people) == 1, f"f{index}"
-        body = cv2.resize(people[0].probability, (640, 272)) > 0.5
+        assert len(found) == 1, f"f{index}"
+        body = cv2.resize(found[0].probability, (640, 272)) > 0.5
         assert iou(body, truth(103)) > 0.6 if index == 103 else body[:, :300].sum() == 0  # not on the car
 
 
@@ -245,7 +245,7 @@ def walkers() -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """The walkers' shot (f187-241: legs only, passing a bollard and a parked bicycle), frames and masks:
     a walker's legs are in view until f212, from f213 no one is."""
     frames = list(VideoReader(sample_clip("bikes")).frames(187, 242))
-    masks = [mask > 0.5 for mask in segment.people_masks(frames)]
+    masks = [mask > 0.5 for mask in people.people_masks(frames)]
     return dict(enumerate(frames, start=187)), dict(enumerate(masks, start=187))
 
 
@@ -256,7 +256,7 @@ def test_a_walkers_legs_hold_along_the_flow_while_in_view(walkers):
     # selfie model loses the moving, motion-blurred legs for frames at a time (f193-197, f205-212): mean 0.62
     # while the old verdict was held everywhere, 0.58 holding it only where the flow carries the picture
     # (Motion.carried), 0.635 with the slow fall on a moving body no skeleton holds (MaskSettings.slow_fall).
-    # Carrying the legs once found and re-finding them by their colours (segment.PartTrack) holds what
+    # Carrying the legs once found and re-finding them by their colours (people.PartTrack) holds what
     # the selfie model loses at f193-211: 0.706; 0.720 with the track held where the selfie model only half
     # sees the legs (f194-199, f209-212). Still far from issue #11's 0.9: the bag between the legs comes and
     # goes (f192-197), and the walker leaving at the right edge is blurred (f209-212, 0.45-0.56).
@@ -295,20 +295,20 @@ def test_motion_support_keeps_what_moves_and_drops_what_is_uncovered():
     walking[10:30, 10:20] = (6.0, 0.0)  # legs moving against a still background
     smeared = walking.copy()
     smeared[10:30, 20:30] = (6.0, 0.0)  # the flow back smears them over what they uncovered ...
-    support = segment.MotionSupport()
+    support = people.MotionSupport()
     nobody = np.zeros((48, 64), bool)
-    assert not support.update(segment.Motion(None, still), nobody)[0].any(), (
+    assert not support.update(temporal_masks.Motion(None, still), nobody)[0].any(), (
         "a shot's first frame: nothing moved"
     )
-    now, _ = support.update(segment.Motion(smeared, walking, np.ones((48, 64), bool)), nobody)
+    now, _ = support.update(temporal_masks.Motion(smeared, walking, np.ones((48, 64), bool)), nobody)
     assert now[12:28, 12:18].all(), "the legs move both ways"
     assert not now[12:28, 24:30].any(), "... which stands still on the way ahead"
     for _ in range(5):  # they stop: held for a few frames, then let go
-        later, _ = support.update(segment.Motion(still, still, np.ones((48, 64), bool)), nobody)
+        later, _ = support.update(temporal_masks.Motion(still, still, np.ones((48, 64), bool)), nobody)
     assert not later.any()
     skeleton = np.zeros((48, 64), bool)
     skeleton[5:10, 40:50] = True
-    assert support.update(segment.Motion(still, still), skeleton)[0][5:10, 40:50].all()
+    assert support.update(temporal_masks.Motion(still, still), skeleton)[0][5:10, 40:50].all()
 
 
 def test_the_frames_overrule_the_flow_where_a_textured_background_stands_still():
@@ -324,11 +324,11 @@ def test_the_frames_overrule_the_flow_where_a_textured_background_stands_still()
     smeared = np.zeros((48, 64, 2), np.float32)
     smeared[5:35, 10:40] = (-6.0, 0.0)  # a smooth flow: the leg's motion spread over the still background
     greys = (frame(14), frame(20), frame(26))  # the leg walks 6 px right a frame
-    still = segment.Motion(smeared, -smeared, np.ones((48, 64), bool), greys).still
+    still = temporal_masks.Motion(smeared, -smeared, np.ones((48, 64), bool), greys).still
     assert still[12:28, 32:38].all(), "the background beside the leg matches the frames before and after"
     assert not still[12:28, 21:27].any(), "the leg matches neither"
-    supported, _ = segment.MotionSupport().update(
-        segment.Motion(smeared, -smeared, np.ones((48, 64), bool), greys), np.zeros((48, 64), bool)
+    supported, _ = people.MotionSupport().update(
+        temporal_masks.Motion(smeared, -smeared, np.ones((48, 64), bool), greys), np.zeros((48, 64), bool)
     )
     assert supported[12:28, 21:27].all() and not supported[12:28, 32:38].any()
 
@@ -344,10 +344,10 @@ def test_a_moving_edge_follows_the_picture_where_the_flow_drags_the_old_verdict(
 
     (grey0, person0), (grey1, person1) = frame(20), frame(26)
     smooth = np.zeros((48, 64, 2), np.float32)  # a flow that missed the person's step (smooth over the edge)
-    motion = segment.Motion(smooth, None, np.ones((48, 64), bool), (grey0, grey1, None))
+    motion = temporal_masks.Motion(smooth, None, np.ones((48, 64), bool), (grey0, grey1, None))
     assert motion.carried[12:38, 20:26].sum() == 0, "uncovered background does not match the person"
     assert motion.carried[12:38, 40:60].all() and motion.carried[12:38, 27:31].all()
-    smoother = segment.TemporalMask((64, 48))
+    smoother = temporal_masks.TemporalMask((64, 48))
     smoother.update(np.dstack([grey0] * 3), None, person0)
     mask = smoother.update(np.dstack([grey1] * 3), smooth, person1, carried=motion.carried) > 0.5
     assert not mask[12:38, 20:25].any(), "the edge the person left is not held on the background"
@@ -364,7 +364,7 @@ def test_a_moving_body_the_selfie_model_loses_for_frames_is_held_only_where_slow
     slow[:, :32] = True  # moving, no skeleton, the flow consistent both ways
     held = {}
     for name, where in (("slow", slow), ("fast", None)):
-        smoother = segment.TemporalMask((64, 48))
+        smoother = temporal_masks.TemporalMask((64, 48))
         smoother.update(frame, None, person)
         for _ in range(3):  # the model loses them for three frames
             mask = smoother.update(frame, still, np.zeros_like(person), slow=where) > 0.5
@@ -383,9 +383,9 @@ def test_a_part_track_refinds_a_lost_leg_only_for_someone_a_skeleton_vouched_for
     still, nobody = np.zeros((60, 80, 2), np.float32), np.zeros((60, 80), bool)
     found = {}
     for name, skeleton in (("vouched", leg > 0.5), ("never vouched", nobody)):
-        track = segment.PartTrack()
-        track.update(picture, segment.Motion(None), leg, leg, skeleton, None)
-        found[name] = track.update(picture, segment.Motion(still), doubt, upper, nobody, None)
+        track = people.PartTrack()
+        track.update(picture, temporal_masks.Motion(None), leg, leg, skeleton, None)
+        found[name] = track.update(picture, temporal_masks.Motion(still), doubt, upper, nobody, None)
     assert found["vouched"][32:48, 32:38].all() and not found["vouched"][:, :25].any()
     assert not found["never vouched"].any(), "a blob no skeleton ever stood in (a taxi's sign) is not grown"
 
@@ -400,8 +400,8 @@ def test_a_part_track_holds_a_leg_the_selfie_model_only_half_sees():
     # Nothing is locked this frame; the selfie model is a little sure of the leg (bikes f194: above 0.5 on
     # 24 of the walker's 3666 carried px, at 0.25 on 271) or has lost it entirely.
     for name, selfie in (("half seen", 0.3 * leg), ("lost", 0.1 * leg)):
-        track = segment.PartTrack()
-        track.update(picture, segment.Motion(None), leg, leg, leg > 0.5, None)
-        found[name] = track.update(picture, segment.Motion(still), selfie, locked, nobody, None)
+        track = people.PartTrack()
+        track.update(picture, temporal_masks.Motion(None), leg, leg, leg > 0.5, None)
+        found[name] = track.update(picture, temporal_masks.Motion(still), selfie, locked, nobody, None)
     assert found["half seen"][12:48, 32:38].all()
     assert not found["lost"].any(), "a person both models lose entirely is let go"

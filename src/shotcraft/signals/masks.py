@@ -2,8 +2,9 @@
 combined and feathered outwards, so every locked pixel stays exactly 1.
 
 Shapes and mask files are drawn by :mod:`shotcraft.signals.shapes`; tracked regions come from
-:mod:`shotcraft.signals.track` and people and faces from :mod:`shotcraft.signals.segment`, imported only
-when a plan has such a lock (they load OpenCV trackers and ONNX models).
+:mod:`shotcraft.signals.track`, people from :mod:`shotcraft.signals.people` and faces from
+:mod:`shotcraft.signals.faces`, imported only when a plan has such a lock (they load OpenCV trackers and
+ONNX models).
 """
 
 from __future__ import annotations
@@ -56,11 +57,11 @@ def _footage_masks(plan: TransformPlan, lock: Lock, reader: VideoReader) -> Iter
 
         return track_lock_masks(plan, lock, reader)
     if isinstance(lock, PeopleLock):
-        from shotcraft.signals.segment import people_lock_masks
+        from shotcraft.signals.people import people_lock_masks
 
         return people_lock_masks(plan, lock, reader)
     if isinstance(lock, FacesLock):
-        from shotcraft.signals.segment import faces_lock_masks
+        from shotcraft.signals.faces import faces_lock_masks
 
         return faces_lock_masks(plan, lock, reader)
     raise TypeError(f"no mask for a {type(lock).__name__}")

@@ -282,7 +282,7 @@ def _occluder_masks(op: SwapOp, plan: TransformPlan, reader: VideoReader) -> Ite
         return None
     if op.occluders == "people":
         from shotcraft.signals.mediapipe_models import SELFIE_MODEL, model_path
-        from shotcraft.signals.segment import people_masks
+        from shotcraft.signals.people import people_masks
 
         model_path(SELFIE_MODEL)  # fail now, not at the first frame
         return people_masks(reader.frames(), plan.video.quarter_turns)

@@ -17,7 +17,7 @@ from shotcraft.media.read import VideoReader
 from shotcraft.media.synth import make_clip
 from shotcraft.pipeline import transform
 from shotcraft.plan import plan_transform
-from shotcraft.signals import mediapipe_models, segment
+from shotcraft.signals import mediapipe_models, people
 from shotcraft.signals.masks import lock_masks
 from shotcraft.spec import FacesLock, PeopleLock, RelightOp, TransformSpec
 
@@ -66,7 +66,7 @@ def test_people_lock_keeps_the_person_exact_under_a_relight(astronaut_clip, tmp_
 
 
 def test_people_masks_do_not_flicker(astronaut_clip):
-    masks = list(segment.people_masks(VideoReader(astronaut_clip).frames()))
+    masks = list(people.people_masks(VideoReader(astronaut_clip).frames()))
     assert len(masks) == FRAMES and masks[0].dtype == np.float32
     for index in range(1, FRAMES):
         # Undo the known drift, then compare with the previous frame's mask.

@@ -1,0 +1,120 @@
+"""Face masks from mediapipe's short-range BlazeFace (:mod:`shotcraft.signals.mediapipe_models`): each face a
+soft ellipse grown over its hair, ears and chin, held in time and at the edge as people are
+(:mod:`shotcraft.signals.temporal_masks`).
+
+>>> from skimage import data
+>>> boxes = FaceDetector().detect(data.astronaut())
+>>> len(boxes), [round(v, -1) for v in boxes[0][:2]]
+(1, [170.0, 70.0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from shotcraft.signals.mediapipe_models import FACE_MODEL, load_net, model_path, run_net, ssd_anchors
+from shotcraft.signals.temporal_masks import MaskSettings, Motion, stable_masks
+from shotcraft.spec import FacesLock
+
+if TYPE_CHECKING:
+    from shotcraft.media.read import VideoReader
+    from shotcraft.plan import TransformPlan
+
+
+# The short-range BlazeFace model: 2 anchors per cell of a 16x16 grid, 6 per cell of 8x8.
+_ANCHORS = ssd_anchors(((16, 2), (8, 6)))
+
+
+class FaceDetector:
+    """Face boxes ``(x, y, w, h, score)`` in pixels from mediapipe's short-range BlazeFace.
+
+    The model sees 128x128 and finds faces that fill a good part of its input, so the frame is also cut
+    into overlapping square tiles, which finds the smaller faces of ordinary footage.
+    """
+
+    def __init__(self, min_score: float = 0.6, tiles: bool = True):
+        self.min_score = min_score
+        self.tiles = tiles
+
+    def detect(self, frame: np.ndarray) -> list[tuple[float, float, float, float, float]]:
+        h, w = frame.shape[:2]
+        windows = [(0, 0, max(h, w))]  # the whole frame, letterboxed
+        if self.tiles:
+            side = min(h, w) // 2
+            stride = max(1, side * 2 // 3)
+            for y in range(0, max(1, h - side + 1), stride):
+                for x in range(0, max(1, w - side + 1), stride):
+                    windows.append((x, y, side))
+        boxes, scores = [], []
+        for x0, y0, side in windows:
+            for box, score in self._detect_square(frame, x0, y0, side):
+                boxes.append(box)
+                scores.append(score)
+        if not boxes:
+            return []
+        keep = cv2.dnn.NMSBoxes(boxes, scores, self.min_score, 0.3)
+        return [(*boxes[i], scores[i]) for i in np.asarray(keep).ravel()]
+
+    def _detect_square(
+        self, frame: np.ndarray, x0: int, y0: int, side: int
+    ) -> Iterator[tuple[list[float], float]]:
+        h, w = frame.shape[:2]
+        square = np.zeros((side, side, 3), np.uint8)
+        crop = frame[y0 : y0 + side, x0 : x0 + side]
+        square[: crop.shape[0], : crop.shape[1]] = crop
+        image = cv2.resize(square, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
+        out = run_net(load_net(FACE_MODEL), image)
+        raw = out["regressors"].reshape(-1, 16)
+        logits = out["classificators"].reshape(-1).clip(-80, 80)
+        scores = 1.0 / (1.0 + np.exp(-logits))
+        for i in np.flatnonzero(scores >= self.min_score):
+            cx = (_ANCHORS[i, 0] + raw[i, 0] / 128.0) * side + x0
+            cy = (_ANCHORS[i, 1] + raw[i, 1] / 128.0) * side + y0
+            bw, bh = raw[i, 2] / 128.0 * side, raw[i, 3] / 128.0 * side
+            if bw <= 0 or bh <= 0 or not (0 <= cx < w and 0 <= cy < h):
+                continue
+            yield [float(cx - bw / 2), float(cy - bh / 2), float(bw), float(bh)], float(scores[i])
+
+
+def face_probability(
+    boxes: Iterable[tuple[float, float, float, float, float]], width: int, height: int
+) -> np.ndarray:
+    """Soft ellipses over the detected faces, grown to take in hair, ears and chin (the performance)."""
+    canvas = np.zeros((height, width), np.float32)
+    for x, y, w, h, _score in boxes:
+        centre = (round(x + w / 2), round(y + h * 0.45))
+        axes = (max(1, round(w * 0.75)), max(1, round(h * 0.95)))
+        cv2.ellipse(canvas, centre, axes, 0, 0, 360, 1.0, -1, cv2.LINE_AA)
+    return canvas
+
+
+def face_masks(
+    frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0
+) -> Iterator[np.ndarray]:
+    """Hard face masks (float32, 1 = face, hair and chin), one per frame, treated as
+    :func:`~shotcraft.signals.people.people_masks` treats people; ``min_size`` drops faces whose box is shorter than that fraction of the frame's height."""
+    detector = FaceDetector()
+
+    def evidence(frame: np.ndarray, size: tuple[int, int], _motion: Motion):
+        h, w = frame.shape[:2]
+        sw, sh = size
+        boxes = [
+            (x * sw / w, y * sh / h, bw * sw / w, bh * sh / h, s)
+            for x, y, bw, bh, s in detector.detect(frame)
+            if bh >= min_size * h
+        ]
+        return face_probability(boxes, sw, sh), None, None
+
+    # A face is a detection, not a segmentation: every ellipse is confident, and size was judged on the box.
+    yield from stable_masks(frames, turns, evidence, MaskSettings(confident=0.5, min_area=0.0))
+
+
+def faces_lock_masks(plan: TransformPlan, lock: FacesLock, reader: VideoReader) -> Iterator[np.ndarray]:
+    """Lock masks for ``faces``: every detected face with its hair and chin, from the source frames."""
+
+    model_path(FACE_MODEL)
+    return face_masks(reader.frames(0, plan.frame_count), plan.video.quarter_turns, min_size=lock.min_size)
