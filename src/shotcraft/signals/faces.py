@@ -25,13 +25,17 @@ import numpy as np
 
 from shotcraft.signals.mediapipe_models import (
     FACE_MODEL,
+    POSE_DETECTOR_MODEL,
+    POSE_LANDMARK_MODEL,
     SELFIE_MODEL,
     load_net,
     model_path,
+    pose_available,
     run_net,
     ssd_anchors,
 )
 from shotcraft.signals.people import PeopleSegmenter
+from shotcraft.signals.pose import PosePerson, PoseTracker
 from shotcraft.signals.temporal_masks import MaskSettings, Motion, stable_masks
 from shotcraft.spec import FacesLock
 
@@ -136,20 +140,59 @@ def on_people(boxes: Iterable[Box], people: np.ndarray, scale: tuple[float, floa
     return kept
 
 
+def at_heads(
+    boxes: Iterable[Box], people: list[PosePerson], scale: tuple[float, float] = (1.0, 1.0)
+) -> list[Box]:
+    """The face boxes that do not lie on a skeleton's body away from its head: where the centre of a box is
+    on a person BlazePose found (their own segmentation, on its grid: ``scale`` takes box coordinates onto
+    it), one of that person's face landmarks must lie within the box's size of it. BlazeFace takes a knee or
+    a hand for a face now and then (the cyclist on bikes, 30 frames); a skeleton knows where its face is.
+
+    >>> from shotcraft.signals.pose import PoseRoi
+    >>> body = np.zeros((100, 100), np.float32); body[10:90, 40:60] = 1.0
+    >>> roi = PoseRoi((50.0, 50.0), 100.0, 0.0)
+    >>> person = PosePerson(roi, 1.0, body, body > 0, roi, np.array([[50.0, 15.0]] * 11))
+    >>> [b[1] for b in at_heads([(42, 8, 16, 16, 0.9), (42, 70, 16, 16, 0.9)], [person])]
+    [8]
+    """
+    kept = []
+    for box in boxes:
+        x, y, bw, bh, _score = box
+        centre = np.array([x + bw / 2, y + bh / 2])
+        for person in people:
+            h, w = person.probability.shape
+            gx, gy = int(centre[0] * scale[0]), int(centre[1] * scale[1])
+            on_body = 0 <= gx < w and 0 <= gy < h and person.probability[gy, gx] > 0.5
+            if (
+                on_body
+                and len(person.face)
+                and np.linalg.norm(person.face - centre, axis=1).min() > max(bw, bh)
+            ):
+                break
+        else:
+            kept.append(box)
+    return kept
+
+
 def face_masks(
-    frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0
+    frames: Iterable[np.ndarray], turns: int = 0, *, min_size: float = 0.0, pose: bool | None = None
 ) -> Iterator[np.ndarray]:
     """Hard face masks (float32, 1 = face, hair and chin), one per frame, treated as
     :func:`~shotcraft.signals.people.people_masks` treats people; ``min_size`` drops faces whose box is
-    shorter than that fraction of the frame's height. Only faces on a person count (:func:`on_people`)."""
+    shorter than that fraction of the frame's height. Only faces on a person (:func:`on_people`) and, where
+    BlazePose finds that person, at their head (:func:`at_heads`) count; ``pose``: as for people masks."""
     detector, segmenter = FaceDetector(), PeopleSegmenter()
+    tracker = PoseTracker() if (pose_available() if pose is None else pose) else None
 
-    def evidence(frame: np.ndarray, size: tuple[int, int], _motion: Motion):
+    def evidence(frame: np.ndarray, size: tuple[int, int], motion: Motion):
         h, w = frame.shape[:2]
         sw, sh = size
+        scale = (sw / w, sh / h)
+        selfie = segmenter.probability(frame, size=size)
+        # followed on every frame, faces or not: BlazePose tracks people from frame to frame
+        skeletons = [] if tracker is None else tracker.update(frame, selfie, motion.back is None).people
         found = [box for box in detector.detect(frame) if box[3] >= min_size * h]
-        if found:
-            found = on_people(found, segmenter.probability(frame, size=size), (sw / w, sh / h))
+        found = at_heads(on_people(found, selfie, scale), skeletons, scale)
         boxes = [(x * sw / w, y * sh / h, bw * sw / w, bh * sh / h, s) for x, y, bw, bh, s in found]
         return face_probability(boxes, sw, sh), None, None
 
@@ -162,4 +205,7 @@ def faces_lock_masks(plan: TransformPlan, lock: FacesLock, reader: VideoReader) 
 
     model_path(FACE_MODEL)
     model_path(SELFIE_MODEL)
+    if pose_available():
+        model_path(POSE_DETECTOR_MODEL)
+        model_path(POSE_LANDMARK_MODEL)
     return face_masks(reader.frames(0, plan.frame_count), plan.video.quarter_turns, min_size=lock.min_size)

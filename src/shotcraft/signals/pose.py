@@ -7,7 +7,7 @@ wheel, people are the selfie model's alone and the plan says so in :data:`POSE_F
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -74,6 +74,8 @@ class PosePerson:
     )  # person probability over the whole frame (or the size asked), 0 outside the region
     inside: np.ndarray  # bool, the region's square over the same grid
     next_roi: PoseRoi  # where to look in the next frame (from the hips and reach landmarks, 33 and 34)
+    #: The face's landmarks (nose, eyes, ears, mouth: 0-10) in frame pixels, (11, 2).
+    face: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,7 @@ class PoseTracker:
         )
         return PosePerson(
             roi, float(presence.ravel()[0]), sigmoid(logits), inside.astype(bool),
-            PoseRoi.from_points(points[33], points[34]),
+            PoseRoi.from_points(points[33], points[34]), points[:11],
         )  # fmt: skip
 
 
