@@ -92,13 +92,17 @@ def test_face_lock_covers_the_face_only(astronaut_clip):
 def test_faces_are_found_on_people_not_on_cars():
     # BlazeFace on tiles fires on the van's rear window (and on car grilles, wheels, an empty street) at the
     # scores of real faces; a face lock kept an ungraded oval there. Only faces on a person count now.
-    frames = list(VideoReader(sample_clip("bikes")).frames(110, 116))
+    frames = list(VideoReader(sample_clip("bikes")).frames(103, 116))
     masks = [mask > 0.5 for mask in faces.face_masks(frames)]
-    for index, mask in enumerate(masks, start=110):
+    for index, mask in enumerate(masks, start=103):
         assert not mask[60:220, 40:240].any(), f"f{index}: locked on the van"
-    assert sum(mask[:75, 385:460].any() for mask in masks) >= 5  # the cyclist's face, under his helmet
-    # BlazeFace also takes his hand by the knee for a face (f111-115); his skeleton's face is elsewhere.
-    assert not any(mask[130:200, 430:510].any() for mask in masks)
+        # BlazeFace also takes his hand by the knee for a face (f105-136); his skeleton's face is elsewhere.
+        # (At f108-109 an oval it drew over his head and shoulder reaches down here: still locked.)
+        assert index in (108, 109) or not mask[130:200, 430:510].any(), f"f{index}: locked on his hand"
+    # The cyclist's face, 30-38 px under his helmet: the short-range model finds it from f108 (on tiles), the
+    # full-range one from f103, when he comes out from behind the truck.
+    on_face = [bool(mask[:100, 385:460].any()) for mask in masks]
+    assert sum(on_face) >= (12 if mediapipe_models.pose_available() else 7), on_face
 
 
 def test_missing_models_say_how_to_get_them(monkeypatch):

@@ -1,4 +1,4 @@
-"""Face masks from mediapipe's short-range BlazeFace (:mod:`shotcraft.signals.mediapipe_models`): each face a
+"""Face masks from mediapipe's BlazeFace, short and full range (:mod:`shotcraft.signals.mediapipe_models`): each face a
 soft ellipse grown over its hair, ears and chin, held in time and at the edge as people are
 (:mod:`shotcraft.signals.temporal_masks`).
 
@@ -20,20 +20,25 @@ from the waist down).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from shotcraft.signals.mediapipe_models import (
+    FACE_FULL_RANGE_MODEL,
     FACE_MODEL,
     POSE_DETECTOR_MODEL,
     POSE_LANDMARK_MODEL,
     SELFIE_MODEL,
+    invoke,
+    load_litert,
     load_net,
     model_path,
     pose_available,
     run_net,
+    sigmoid,
     ssd_anchors,
 )
 from shotcraft.signals.people import PeopleSegmenter
@@ -46,56 +51,82 @@ if TYPE_CHECKING:
     from shotcraft.plan import TransformPlan
 
 
-# The short-range BlazeFace model: 2 anchors per cell of a 16x16 grid, 6 per cell of 8x8.
-_ANCHORS = ssd_anchors(((16, 2), (8, 6)))
+@dataclass(frozen=True)
+class _BlazeFace:
+    """One of BlazeFace's two models: its file, input side, anchor centres and the score a face needs."""
+
+    name: str
+    side: int
+    anchors: np.ndarray
+    min_score: float
+
+    def run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Box regressors (N, 16) and score logits (N,) for one square float32 image in -1..1."""
+        if self.name == FACE_MODEL:  # OpenCV reads the short-range model (names its outputs)
+            out = run_net(load_net(FACE_MODEL), image)
+            return out["regressors"].reshape(-1, 16), out["classificators"].reshape(-1)
+        raw, logits = invoke(load_litert(self.name), image)
+        return raw.reshape(-1, 16), logits.reshape(-1)
+
+
+# Short range (faces within about 2 m): 2 anchors per cell of a 16x16 grid, 6 per cell of 8x8, on 128x128.
+# Full range (to about 5 m): 1 anchor per cell of 48x48, on 192x192; its scores run lower (MediaPipe's own
+# default threshold for it is 0.5): on bikes the cyclist's face 30-38 px wide at f79 and f103-107, which
+# the short-range model misses even on tiles, scores 0.57-0.78.
+SHORT_RANGE = _BlazeFace(FACE_MODEL, 128, ssd_anchors(((16, 2), (8, 6))), 0.6)
+FULL_RANGE = _BlazeFace(FACE_FULL_RANGE_MODEL, 192, ssd_anchors(((48, 1),)), 0.5)
 
 
 class FaceDetector:
-    """Face boxes ``(x, y, w, h, score)`` in pixels from mediapipe's short-range BlazeFace.
+    """Face boxes ``(x, y, w, h, score)`` in pixels from mediapipe's BlazeFace.
 
-    The model sees 128x128 and finds faces that fill a good part of its input, so the frame is also cut
-    into overlapping square tiles, which finds the smaller faces of ordinary footage.
+    The short-range model sees 128x128 and finds faces that fill a good part of its input, so the frame is
+    also cut into overlapping square tiles, which finds the smaller faces of ordinary footage; the
+    full-range model, where LiteRT is installed (:func:`pose_available`), looks at the whole frame for the
+    small, distant ones. Overlapping boxes are merged (non-maximum suppression).
     """
 
-    def __init__(self, min_score: float = 0.6, tiles: bool = True):
-        self.min_score = min_score
+    def __init__(self, tiles: bool = True, full_range: bool | None = None):
         self.tiles = tiles
+        self.full_range = pose_available() if full_range is None else full_range
 
     def detect(self, frame: np.ndarray) -> list[tuple[float, float, float, float, float]]:
         h, w = frame.shape[:2]
-        windows = [(0, 0, max(h, w))]  # the whole frame, letterboxed
+        side = max(h, w)
+        whole = ((w - side) // 2, (h - side) // 2, side)  # the whole frame, letterboxed in the middle
+        windows = [(SHORT_RANGE, *whole)] + ([(FULL_RANGE, *whole)] if self.full_range else [])
         if self.tiles:
             side = min(h, w) // 2
             stride = max(1, side * 2 // 3)
             for y in range(0, max(1, h - side + 1), stride):
                 for x in range(0, max(1, w - side + 1), stride):
-                    windows.append((x, y, side))
+                    windows.append((SHORT_RANGE, x, y, side))
         boxes, scores = [], []
-        for x0, y0, side in windows:
-            for box, score in self._detect_square(frame, x0, y0, side):
+        for model, x0, y0, side in windows:
+            for box, score in self._detect_square(frame, model, x0, y0, side):
                 boxes.append(box)
                 scores.append(score)
         if not boxes:
             return []
-        keep = cv2.dnn.NMSBoxes(boxes, scores, self.min_score, 0.3)
+        keep = cv2.dnn.NMSBoxes(boxes, scores, 0.0, 0.3)
         return [(*boxes[i], scores[i]) for i in np.asarray(keep).ravel()]
 
+    @staticmethod
     def _detect_square(
-        self, frame: np.ndarray, x0: int, y0: int, side: int
+        frame: np.ndarray, model: _BlazeFace, x0: int, y0: int, side: int
     ) -> Iterator[tuple[list[float], float]]:
         h, w = frame.shape[:2]
-        square = np.zeros((side, side, 3), np.uint8)
-        crop = frame[y0 : y0 + side, x0 : x0 + side]
-        square[: crop.shape[0], : crop.shape[1]] = crop
-        image = cv2.resize(square, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
-        out = run_net(load_net(FACE_MODEL), image)
-        raw = out["regressors"].reshape(-1, 16)
-        logits = out["classificators"].reshape(-1).clip(-80, 80)
-        scores = 1.0 / (1.0 + np.exp(-logits))
-        for i in np.flatnonzero(scores >= self.min_score):
-            cx = (_ANCHORS[i, 0] + raw[i, 0] / 128.0) * side + x0
-            cy = (_ANCHORS[i, 1] + raw[i, 1] / 128.0) * side + y0
-            bw, bh = raw[i, 2] / 128.0 * side, raw[i, 3] / 128.0 * side
+        square = np.zeros((side, side, 3), np.uint8)  # the square at (x0, y0) of the frame, black outside it
+        crop = frame[max(0, y0) : y0 + side, max(0, x0) : x0 + side]
+        square[max(0, -y0) : max(0, -y0) + crop.shape[0], max(0, -x0) : max(0, -x0) + crop.shape[1]] = crop
+        size = (model.side, model.side)
+        image = cv2.resize(square, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
+        raw, logits = model.run(image)
+        scores = sigmoid(logits)
+        for i in np.flatnonzero(scores >= model.min_score):
+            cx = (model.anchors[i, 0] + raw[i, 0] / model.side) * side + x0
+            cy = (model.anchors[i, 1] + raw[i, 1] / model.side) * side + y0
+            bw, bh = raw[i, 2] / model.side * side, raw[i, 3] / model.side * side
             if bw <= 0 or bh <= 0 or not (0 <= cx < w and 0 <= cy < h):
                 continue
             yield [float(cx - bw / 2), float(cy - bh / 2), float(bw), float(bh)], float(scores[i])
@@ -130,31 +161,35 @@ def on_people(boxes: Iterable[Box], people: np.ndarray, scale: tuple[float, floa
     >>> [b[0] for b in on_people([(25, 12, 20, 20, 0.9), (70, 70, 20, 20, 0.9)], people)]
     [25]
     """
-    kept = []
-    h, w = people.shape
-    for box in boxes:
-        x, y, bw, bh, _score = box
-        x0, x1 = (int(np.clip(round(v * scale[0]), 0, w)) for v in (x + bw / 4, x + 3 * bw / 4))
-        y0, y1 = (int(np.clip(round(v * scale[1]), 0, h)) for v in (y + bh / 4, y + 3 * bh / 4))
-        middle = people[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]
-        if middle.size and float(middle.mean()) >= FACE_ON_PERSON:
-            kept.append(box)
-    return kept
+    return [box for box in boxes if _middle_mean(box, people, scale) >= FACE_ON_PERSON]
+
+
+def _middle_mean(box: Box, grid: np.ndarray, scale: tuple[float, float]) -> float:
+    """The mean of ``grid`` over the middle half (each side) of ``box``, whose coordinates ``scale`` takes
+    onto the grid; 0 where that lies outside it."""
+    x, y, bw, bh, _score = box
+    h, w = grid.shape
+    x0, x1 = (int(np.clip(round(v * scale[0]), 0, w)) for v in (x + bw / 4, x + 3 * bw / 4))
+    y0, y1 = (int(np.clip(round(v * scale[1]), 0, h)) for v in (y + bh / 4, y + 3 * bh / 4))
+    middle = grid[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]
+    return float(middle.mean()) if middle.size else 0.0
 
 
 def at_heads(
     boxes: Iterable[Box], people: list[PosePerson], scale: tuple[float, float] = (1.0, 1.0)
 ) -> list[Box]:
-    """The face boxes that do not lie on a skeleton's body away from its head: where the centre of a box is
-    on a person BlazePose found (their own segmentation, on its grid: ``scale`` takes box coordinates onto
-    it), one of that person's face landmarks must lie within the box's size of it. BlazeFace takes a knee or
-    a hand for a face now and then (the cyclist on bikes, 30 frames); a skeleton knows where its face is.
+    """The face boxes that lie at a skeleton's head where they lie on its body: where the middle of a box is
+    on a person BlazePose found (as :func:`on_people` judges it, on the skeleton's own segmentation: ``scale``
+    takes box coordinates onto its grid), one of that person's face landmarks must lie within the box's size
+    of its centre. BlazeFace takes a knee or a hand for a face now and then (the cyclist on bikes, 30
+    frames); a skeleton knows where its face is. (Not how big: on a cartoon BlazePose's face landmarks span
+    anything from 5 to 100 px round one head.)
 
     >>> from shotcraft.signals.pose import PoseRoi
     >>> body = np.zeros((100, 100), np.float32); body[10:90, 40:60] = 1.0
     >>> roi = PoseRoi((50.0, 50.0), 100.0, 0.0)
     >>> person = PosePerson(roi, 1.0, body, body > 0, roi, np.array([[50.0, 15.0]] * 11))
-    >>> [b[1] for b in at_heads([(42, 8, 16, 16, 0.9), (42, 70, 16, 16, 0.9)], [person])]
+    >>> [b[1] for b in at_heads([(42, 8, 16, 16, 0.9), (42, 70, 16, 16, 0.9)], [person])]  # face, knee
     [8]
     """
     kept = []
@@ -162,14 +197,9 @@ def at_heads(
         x, y, bw, bh, _score = box
         centre = np.array([x + bw / 2, y + bh / 2])
         for person in people:
-            h, w = person.probability.shape
-            gx, gy = int(centre[0] * scale[0]), int(centre[1] * scale[1])
-            on_body = 0 <= gx < w and 0 <= gy < h and person.probability[gy, gx] > 0.5
-            if (
-                on_body
-                and len(person.face)
-                and np.linalg.norm(person.face - centre, axis=1).min() > max(bw, bh)
-            ):
+            if _middle_mean(box, person.probability, scale) < FACE_ON_PERSON or not len(person.face):
+                continue
+            if np.linalg.norm(person.face - centre, axis=1).min() > max(bw, bh):
                 break
         else:
             kept.append(box)
@@ -208,6 +238,7 @@ def faces_lock_masks(plan: TransformPlan, lock: FacesLock, reader: VideoReader) 
     model_path(FACE_MODEL)
     model_path(SELFIE_MODEL)
     if pose_available():
+        model_path(FACE_FULL_RANGE_MODEL)
         model_path(POSE_DETECTOR_MODEL)
         model_path(POSE_LANDMARK_MODEL)
     return face_masks(reader.frames(0, plan.frame_count), plan.video.quarter_turns, min_size=lock.min_size)

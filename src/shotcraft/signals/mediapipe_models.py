@@ -2,11 +2,12 @@
 
 mediapipe 0.10.21 carries ``selfie_segmentation.tflite`` (person segmentation), BlazePose
 (``pose_detection.tflite`` and ``pose_landmark_full.tflite``: people, their landmarks and their own
-segmentation) and ``face_detection_short_range.tflite`` (BlazeFace) inside its package folder. Its own Python
+segmentation) and ``face_detection_short_range.tflite`` and ``face_detection_full_range_sparse.tflite``
+(BlazeFace, near and far faces) inside its package folder. Its own Python
 code needs numpy < 2, so shotcraft never imports it: the wheel is installed with ``pip install --no-deps
 mediapipe==0.10.21`` purely as the carrier of those files. OpenCV (``cv2.dnn.readNetFromTFLite``) runs the
-selfie and face models (its outputs match the LiteRT interpreter's to 1e-4); BlazePose runs in LiteRT
-(``ai-edge-litert``), as OpenCV's importer misreads it. ``SHOTCRAFT_MEDIAPIPE_MODELS`` may point at a folder
+selfie and short-range face models (its outputs match the LiteRT interpreter's to 1e-4); BlazePose and the
+full-range face model run in LiteRT (``ai-edge-litert``), as OpenCV's importer misreads them. ``SHOTCRAFT_MEDIAPIPE_MODELS`` may point at a folder
 holding the same ``modules/`` tree instead. Nothing is downloaded at run time.
 """
 
@@ -27,6 +28,7 @@ MODELS_ENV = "SHOTCRAFT_MEDIAPIPE_MODELS"
 SELFIE_MODEL = "selfie_segmentation/selfie_segmentation.tflite"
 SELFIE_LANDSCAPE_MODEL = "selfie_segmentation/selfie_segmentation_landscape.tflite"
 FACE_MODEL = "face_detection/face_detection_short_range.tflite"
+FACE_FULL_RANGE_MODEL = "face_detection/face_detection_full_range_sparse.tflite"
 POSE_DETECTOR_MODEL = "pose_detection/pose_detection.tflite"
 POSE_LANDMARK_MODEL = "pose_landmark/pose_landmark_full.tflite"
 
