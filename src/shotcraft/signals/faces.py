@@ -51,6 +51,10 @@ if TYPE_CHECKING:
     from shotcraft.plan import TransformPlan
 
 
+#: A face's box: x, y, width, height (pixels) and the detector's score.
+Box = tuple[float, float, float, float, float]
+
+
 @dataclass(frozen=True)
 class _BlazeFace:
     """One of BlazeFace's two models: its file, input side, anchor centres and the score a face needs."""
@@ -90,7 +94,7 @@ class FaceDetector:
         self.tiles = tiles
         self.full_range = pose_available() if full_range is None else full_range
 
-    def detect(self, frame: np.ndarray) -> list[tuple[float, float, float, float, float]]:
+    def detect(self, frame: np.ndarray) -> list[Box]:
         h, w = frame.shape[:2]
         side = max(h, w)
         whole = ((w - side) // 2, (h - side) // 2, side)  # the whole frame, letterboxed in the middle
@@ -108,8 +112,10 @@ class FaceDetector:
                 scores.append(score)
         if not boxes:
             return []
-        keep = cv2.dnn.NMSBoxes(boxes, scores, 0.0, 0.3)
-        return [(*boxes[i], scores[i]) for i in np.asarray(keep).ravel()]
+        kept = [(*boxes[i], scores[i]) for i in np.asarray(cv2.dnn.NMSBoxes(boxes, scores, 0.0, 0.3)).ravel()]
+        # A face holds no other face: a box round most of a smaller one is a head and shoulders, or a whole
+        # body, taken for a face (bikes f79 and f108: the cyclist's face and a box twice its size round it).
+        return [box for box in kept if not any(other is not box and _holds(box, other) for other in kept)]
 
     @staticmethod
     def _detect_square(
@@ -132,9 +138,14 @@ class FaceDetector:
             yield [float(cx - bw / 2), float(cy - bh / 2), float(bw), float(bh)], float(scores[i])
 
 
-def face_probability(
-    boxes: Iterable[tuple[float, float, float, float, float]], width: int, height: int
-) -> np.ndarray:
+def _holds(outer: Box, inner: Box) -> bool:
+    """Whether ``outer`` is the larger box and covers 80 % or more of ``inner``."""
+    (ox, oy, ow, oh, _), (ix, iy, iw, ih, _) = outer, inner
+    overlap = max(0.0, min(ox + ow, ix + iw) - max(ox, ix)) * max(0.0, min(oy + oh, iy + ih) - max(oy, iy))
+    return ow * oh > iw * ih and overlap >= 0.8 * iw * ih
+
+
+def face_probability(boxes: Iterable[Box], width: int, height: int) -> np.ndarray:
     """Soft ellipses over the detected faces, grown to take in hair, ears and chin (the performance)."""
     canvas = np.zeros((height, width), np.float32)
     for x, y, w, h, _score in boxes:
@@ -148,9 +159,6 @@ def face_probability(
 #: a person. On bikes the true faces (the man turning his head, the cyclist's helmeted face, 35-67 px) reach
 #: 0.39-0.99 there, every detection on a car, a wheel or an empty street 0.00-0.21.
 FACE_ON_PERSON = 0.3
-
-
-Box = tuple[float, float, float, float, float]
 
 
 def on_people(boxes: Iterable[Box], people: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)) -> list[Box]:
