@@ -1,15 +1,16 @@
-"""Face masks from mediapipe's BlazeFace, short and full range (:mod:`shotcraft.signals.mediapipe_models`): each face a
-soft ellipse grown over its hair, ears and chin, held in time and at the edge as people are
+"""Face masks from mediapipe's BlazeFace, short and full range (:mod:`shotcraft.signals.mediapipe_models`):
+each face a soft ellipse grown over its hair, ears and chin, held in time and at the edge as people are
 (:mod:`shotcraft.signals.temporal_masks`).
 
 A face is part of a person, at their head: a detection is kept only where the selfie model
 (:class:`~shotcraft.signals.people.PeopleSegmenter`) sees a person over the middle of its box
-(:func:`on_people`) and, where BlazePose found that person, near their skeleton's face (:func:`at_heads`).
-On ordinary footage BlazeFace, run on tiles to find the smaller faces, also fires on car grilles, wheels,
-window reflections, a hand or a fist, at scores its true faces share (bikes: 72 of 109 detections outside
-the two faces in view, scores 0.60-0.76 against 0.60-0.85), and a face lock there kept an ungraded oval on
-a passing car. What is left: a face-like fold of clothing on someone BlazePose does not find (a walker seen
-from the waist down).
+(:func:`on_people`) and, where BlazePose found that person, near their skeleton's face (:func:`at_heads`);
+and a face holds no other face (a box round most of a smaller one is a head and shoulders). On ordinary
+footage BlazeFace, run on tiles to find the smaller faces, also fires on car grilles, wheels, window
+reflections, a hand or a fist, at scores its true faces share (bikes: 72 of 109 detections outside the two
+faces in view, scores 0.60-0.76 against 0.60-0.85), and a face lock there kept an ungraded oval on a passing
+car. What is left: a face-like fold of clothing on someone BlazePose does not find (a walker seen from the
+waist down), and now and then an oval over a head and shoulders where BlazeFace found no face inside it.
 
 >>> from skimage import data
 >>> boxes = FaceDetector().detect(data.astronaut())
