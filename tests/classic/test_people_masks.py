@@ -224,7 +224,7 @@ def test_a_region_the_pose_model_sees_replaces_the_selfie_spill():
     body = np.zeros_like(selfie)
     body[5:35, 20:30] = 0.95
     roi = pose.PoseRoi((25.0, 20.0), 20.0, 0.0)
-    gated = pose.gate_by_pose(selfie, [pose.PosePerson(roi, 1.0, body, inside, roi)])
+    gated = pose.gate_by_pose(selfie, [pose.PosePerson(roi, 1.0, body, inside, roi, np.zeros((11, 2)))])
     assert (gated[5:35, 20:30] == np.float32(0.95)).all()
     assert not gated[25:35, 0:15].any(), "the car's part outside the person's region is dropped"
     assert (gated[5:15, 45:55] == 1).all(), "a region no skeleton touches stays"

@@ -58,28 +58,31 @@ Box = tuple[float, float, float, float, float]
 
 @dataclass(frozen=True)
 class _BlazeFace:
-    """One of BlazeFace's two models: its file, input side, anchor centres and the score a face needs."""
+    """One of BlazeFace's two models: its file, input side, anchor centres, the score a face needs, and
+    whether it runs in LiteRT (OpenCV misreads the full-range model) or OpenCV (faster on the short-range one,
+    and it names the outputs)."""
 
     name: str
     side: int
     anchors: np.ndarray
     min_score: float
+    litert: bool
 
     def run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Box regressors (N, 16) and score logits (N,) for one square float32 image in -1..1."""
-        if self.name == FACE_MODEL:  # OpenCV reads the short-range model (names its outputs)
-            out = run_net(load_net(FACE_MODEL), image)
-            return out["regressors"].reshape(-1, 16), out["classificators"].reshape(-1)
-        raw, logits = invoke(load_litert(self.name), image)
-        return raw.reshape(-1, 16), logits.reshape(-1)
+        if self.litert:
+            raw, logits = invoke(load_litert(self.name), image)
+            return raw.reshape(-1, 16), logits.reshape(-1)
+        out = run_net(load_net(self.name), image)
+        return out["regressors"].reshape(-1, 16), out["classificators"].reshape(-1)
 
 
 # Short range (faces within about 2 m): 2 anchors per cell of a 16x16 grid, 6 per cell of 8x8, on 128x128.
 # Full range (to about 5 m): 1 anchor per cell of 48x48, on 192x192; its scores run lower (MediaPipe's own
 # default threshold for it is 0.5): on bikes the cyclist's face 30-38 px wide at f79 and f103-107, which
 # the short-range model misses even on tiles, scores 0.57-0.78.
-SHORT_RANGE = _BlazeFace(FACE_MODEL, 128, ssd_anchors(((16, 2), (8, 6))), 0.6)
-FULL_RANGE = _BlazeFace(FACE_FULL_RANGE_MODEL, 192, ssd_anchors(((48, 1),)), 0.5)
+SHORT_RANGE = _BlazeFace(FACE_MODEL, 128, ssd_anchors(((16, 2), (8, 6))), 0.6, litert=False)
+FULL_RANGE = _BlazeFace(FACE_FULL_RANGE_MODEL, 192, ssd_anchors(((48, 1),)), 0.5, litert=True)
 
 
 class FaceDetector:
@@ -206,7 +209,7 @@ def at_heads(
         x, y, bw, bh, _score = box
         centre = np.array([x + bw / 2, y + bh / 2])
         for person in people:
-            if _middle_mean(box, person.probability, scale) < FACE_ON_PERSON or not len(person.face):
+            if _middle_mean(box, person.probability, scale) < FACE_ON_PERSON:
                 continue
             if np.linalg.norm(person.face - centre, axis=1).min() > max(bw, bh):
                 break

@@ -7,7 +7,7 @@ wheel, people are the selfie model's alone and the plan says so in :data:`POSE_F
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -74,8 +74,7 @@ class PosePerson:
     )  # person probability over the whole frame (or the size asked), 0 outside the region
     inside: np.ndarray  # bool, the region's square over the same grid
     next_roi: PoseRoi  # where to look in the next frame (from the hips and reach landmarks, 33 and 34)
-    #: The face's landmarks (nose, eyes, ears, mouth: 0-10) in frame pixels, (11, 2).
-    face: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    face: np.ndarray  # (11, 2) the face's landmarks (nose, eyes, ears, mouth: 0-10) in frame pixels
 
 
 @dataclass(frozen=True)
