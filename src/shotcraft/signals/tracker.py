@@ -340,7 +340,7 @@ class PlanarTracker:
         s = self.settings
         ref = self.reference
         warped, area = self._pulled_back(grey, homography)
-        in_picture = float(area.sum()) / float((ref.mask > 0).sum())
+        in_picture = self._share(area)
         if in_picture < s.min_visible:
             return TrackerStep(None, 0.0, "out_of_frame")
         whole, extent = in_picture >= 0.99, self._extent(in_picture)
@@ -386,7 +386,7 @@ class PlanarTracker:
             if hidden or not plausible_quad(self.corners(found), self._reference_area, 50):
                 continue
             if points_agree or correlation >= s.min_correlation:
-                if settle and self._extent(self._share_in_picture(grey.shape, found)) != extent:
+                if settle and self._extent(self._share(self._on_picture(grey.shape, found))) != extent:
                     again = self._align(grey, found, motion, settle=False)
                     if again.homography is not None:
                         return again
@@ -396,9 +396,9 @@ class PlanarTracker:
             return TrackerStep(None, share, "lost")
         return TrackerStep(start, round(min(1.0, share), 4), "tracked")
 
-    def _share_in_picture(self, shape: tuple[int, ...], homography: np.ndarray) -> float:
-        """Share of the region and its rim inside a picture of ``shape``, placed by ``homography``."""
-        return float(self._on_picture(shape, homography).sum()) / float((self.reference.mask > 0).sum())
+    def _share(self, on_picture: np.ndarray) -> float:
+        """The share of the region and its rim that ``on_picture`` (:meth:`_on_picture`) puts in the picture."""
+        return float(on_picture.sum()) / float((self.reference.mask > 0).sum())
 
     def _extent(self, in_picture: float) -> int:
         """How the region is aligned with ``in_picture`` of it in the picture: 2 whole (a homography, its
